@@ -1,0 +1,6 @@
+class EmulatorState:
+    def reset(self) -> None:
+        pass
+
+
+state = EmulatorState()

@@ -1,0 +1,130 @@
+"""Settings for spotifysite, read from the environment (django-environ).
+
+A `.env` file next to manage.py is read when present; variables already set in the
+process environment win. Every setting is documented in `.env.example`.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# --- Django ------------------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+
+# Secrets have no production default: without DEBUG a missing SECRET_KEY stops startup.
+SECRET_KEY = env(
+    "SECRET_KEY",
+    default="django-insecure-development-only-key-never-use-in-production" if DEBUG else environ.Env.NOTSET,
+)
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+
+DJANGO_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+THIRD_PARTY_APPS: list[str] = []
+LOCAL_APPS = [
+    "accounts",
+    "library",
+    "emulator",
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "spotifysite.urls"
+WSGI_APPLICATION = "spotifysite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.spotify",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "library:saved_tracks"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Spotify -----------------------------------------------------------------------------
+
+SPOTIFY_CLIENT_ID = env("SPOTIFY_CLIENT_ID", default="")
+SPOTIFY_CLIENT_SECRET = env("SPOTIFY_CLIENT_SECRET", default="")
+# Spotify rejects `localhost` in redirect URIs; loopback IP literals may use plain HTTP.
+SPOTIFY_REDIRECT_URI = env("SPOTIFY_REDIRECT_URI", default="http://127.0.0.1:8000/accounts/callback/")
+SPOTIFY_SCOPES = env("SPOTIFY_SCOPES", default="user-library-read")
+SPOTIFY_ACCOUNTS_URL = env("SPOTIFY_ACCOUNTS_URL", default="https://accounts.spotify.com").rstrip("/")
+SPOTIFY_API_URL = env("SPOTIFY_API_URL", default="https://api.spotify.com/v1").rstrip("/")
+# Seconds to wait for Spotify to connect and to answer; a worker never waits longer.
+SPOTIFY_TIMEOUT = env.float("SPOTIFY_TIMEOUT", default=10.0)
+# Refresh an access token this many seconds before Spotify would reject it.
+SPOTIFY_REFRESH_MARGIN = env.int("SPOTIFY_REFRESH_MARGIN", default=60)
+
+# Demo mode: with DEBUG on and no client id, the app signs in against the built-in
+# emulator, served by the same runserver under /emulator/. Outside DEBUG the system check
+# `accounts.E001` refuses to start instead of falling back silently.
+SPOTIFY_DEMO_MODE = DEBUG and not SPOTIFY_CLIENT_ID
+EMULATOR_ENABLED = SPOTIFY_DEMO_MODE or env.bool("EMULATOR_ENABLED", default=False)
+if SPOTIFY_DEMO_MODE:
+    _redirect = urlsplit(SPOTIFY_REDIRECT_URI)
+    _emulator_base = f"{_redirect.scheme}://{_redirect.netloc}/emulator"
+    SPOTIFY_CLIENT_ID = "spotifysite-demo"
+    SPOTIFY_CLIENT_SECRET = "demo-secret-for-the-local-emulator"
+    SPOTIFY_ACCOUNTS_URL = f"{_emulator_base}/accounts"
+    SPOTIFY_API_URL = f"{_emulator_base}/v1"
+
+# --- Logging -----------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,47 @@
+"""Shared fixtures: the in-process Spotify emulator and signed-in users."""
+
+import re
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+import responses
+from django.conf import settings
+from django.test import Client
+
+from emulator.state import EmulatorState
+from emulator.state import state as emulator_state
+
+
+def _dispatch_to_django(request):
+    """Serve a `requests` call with the emulator's views in this process, through
+    Django's test client, so tests exercise the real HTTP contract without a server."""
+    url = urlsplit(request.url)
+    path = url.path + (f"?{url.query}" if url.query else "")
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name.lower() not in {"host", "content-length", "content-type"}
+    }
+    response = Client(HTTP_HOST=url.netloc).generic(
+        request.method,
+        path,
+        data=request.body or b"",
+        content_type=request.headers.get("Content-Type", ""),
+        headers=headers,
+    )
+    return response.status_code, dict(response.items()), response.content
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorState]:
+    """The Spotify emulator, reset, answering the app's Spotify URLs in-process.
+
+    Every other outgoing HTTP request fails, so no test can reach the real Spotify."""
+    emulator_state.reset()
+    origin = "{0.scheme}://{0.netloc}/".format(urlsplit(settings.SPOTIFY_ACCOUNTS_URL))
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        for method in ("GET", "POST"):
+            mock.add_callback(method, re.compile(f"^{re.escape(origin)}"), _dispatch_to_django)
+        yield emulator_state
+    emulator_state.reset()

@@ -1,0 +1,28 @@
+"""Test settings: the project's settings, pointed at the in-process Spotify emulator.
+
+Spotify settings are forced here, whatever `.env` says, so that no test can reach the
+real Spotify even on a machine configured with real credentials.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+
+from spotifysite.settings import *  # noqa: E402,F403
+
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+EMULATOR_ENABLED = True
+SPOTIFY_DEMO_MODE = True
+SPOTIFY_CLIENT_ID = "spotifysite-test-client"
+SPOTIFY_CLIENT_SECRET = "spotifysite-test-secret"
+SPOTIFY_REDIRECT_URI = "http://127.0.0.1:8000/accounts/callback/"
+SPOTIFY_ACCOUNTS_URL = "http://127.0.0.1:8000/emulator/accounts"
+SPOTIFY_API_URL = "http://127.0.0.1:8000/emulator/v1"
+SPOTIFY_TIMEOUT = 5.0
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
