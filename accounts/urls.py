@@ -1,2 +1,11 @@
+from django.urls import path
+
+from . import views
+
 app_name = "accounts"
-urlpatterns: list = []
+urlpatterns = [
+    path("login/", views.login, name="login"),
+    path("callback/", views.callback, name="callback"),
+    path("logout/", views.logout, name="logout"),
+    path("disconnect/", views.disconnect, name="disconnect"),
+]

@@ -1,2 +1,8 @@
+from django.urls import path
+
+from . import views
+
 app_name = "library"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.saved_tracks, name="saved_tracks"),
+]

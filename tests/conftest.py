@@ -10,6 +10,7 @@ from django.conf import settings
 from django.test import Client
 
 from emulator.state import EmulatorState
+from tests.helpers import sign_in
 from emulator.state import state as emulator_state
 
 
@@ -34,14 +35,34 @@ def _dispatch_to_django(request):
 
 
 @pytest.fixture
-def emulator() -> Iterator[EmulatorState]:
-    """The Spotify emulator, reset, answering the app's Spotify URLs in-process.
-
-    Every other outgoing HTTP request fails, so no test can reach the real Spotify."""
-    emulator_state.reset()
+def spotify_http() -> Iterator[responses.RequestsMock]:
+    """Outgoing HTTP for the test: the app's Spotify URLs are answered by the emulator
+    in-process; any other request fails, so no test can reach the real Spotify."""
     origin = "{0.scheme}://{0.netloc}/".format(urlsplit(settings.SPOTIFY_ACCOUNTS_URL))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         for method in ("GET", "POST"):
             mock.add_callback(method, re.compile(f"^{re.escape(origin)}"), _dispatch_to_django)
-        yield emulator_state
+        yield mock
+
+
+@pytest.fixture
+def emulator(spotify_http) -> Iterator[EmulatorState]:
+    """The Spotify emulator, reset, answering the app's Spotify URLs."""
     emulator_state.reset()
+    yield emulator_state
+    emulator_state.reset()
+
+
+@pytest.fixture
+def signed_in_client(client, emulator) -> Client:
+    """A browser session signed in through the emulator as the demo user with a few dozen songs."""
+    sign_in(client)
+    return client
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A skipped test is a test that did not run: fail the run rather than hide it."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter and reporter.stats.get("skipped") and session.exitstatus == pytest.ExitCode.OK:
+        reporter.write_line("Tests were skipped; every test must run.", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,52 @@
+# The two commands of the README's quick start: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint format setup setup-dev chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+.env:
+	cp .env.example .env
+
+setup: $(VENV)/.runtime .env
+	$(BIN)/python manage.py migrate --noinput
+
+setup-dev: $(VENV)/.dev
+
+chromium:
+	@scripts/ensure-chromium
+
+## Set up (first time) and run the site on http://127.0.0.1:$(PORT)/ (demo mode without Spotify credentials).
+run: setup
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+## The whole test suite, including the browser tests in Chromium.
+test: setup-dev chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=true SECRET_KEY=check-migrations $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,52 @@
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import SpotifyToken
+
+
+def mask(secret: str) -> str:
+    """Show only that a token exists and its last four characters."""
+    return f"••••••••{secret[-4:]}" if secret else "—"
+
+
+@admin.register(SpotifyToken)
+class SpotifyTokenAdmin(admin.ModelAdmin):
+    """Inspect grants without ever rendering a token: the model fields are excluded and
+    only masked versions are shown, read-only."""
+
+    list_display = ("user", "spotify_user_id", "scope", "expires_at", "status", "updated_at")
+    list_filter = ("token_type",)
+    search_fields = ("user__username", "spotify_user_id")
+    list_select_related = ("user",)
+    fields = (
+        "user",
+        "spotify_user_id",
+        "status",
+        "scope",
+        "token_type",
+        "expires_at",
+        "authorized_at",
+        "updated_at",
+        "masked_access_token",
+        "masked_refresh_token",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="status")
+    def status(self, token: SpotifyToken) -> str:
+        return token.status.label
+
+    @admin.display(description="access token")
+    def masked_access_token(self, token: SpotifyToken) -> str:
+        return mask(token.access_token)
+
+    @admin.display(description="refresh token")
+    def masked_refresh_token(self, token: SpotifyToken) -> str:
+        return mask(token.refresh_token)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SpotifyToken | None = None) -> bool:
+        # Viewing is allowed (view permission); editing a token by hand never is.
+        return False

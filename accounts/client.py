@@ -1,0 +1,50 @@
+"""The only way code gets a Spotify client for a user.
+
+    sp = spotify_client(user=request.user)
+    page = sp.current_user_saved_tracks(limit=50)
+
+The client reads the user's token from the database before every call, refreshes it
+within SPOTIFY_REFRESH_MARGIN of expiry, and when Spotify still answers 401 (revoked
+early, clocks apart) refreshes once and retries once. Failures arrive as the exceptions in
+`accounts.exceptions`, never as spotipy or requests errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import spotipy
+from django.contrib.auth.models import AbstractBaseUser
+
+from . import services, spotify
+
+
+class _StoredTokenManager:
+    """A spotipy auth manager backed by the SpotifyToken row (spotipy only calls
+    `get_access_token`)."""
+
+    def __init__(self, user: AbstractBaseUser) -> None:
+        self.user = user
+        self.last_token: str | None = None
+
+    def get_access_token(self, as_dict: bool = False) -> str:
+        self.last_token = services.access_token_for(user=self.user)
+        return self.last_token
+
+    def refresh_rejected(self) -> None:
+        services.access_token_for(user=self.user, rejected=self.last_token)
+
+
+class _UserSpotify(spotipy.Spotify):
+    auth_manager: _StoredTokenManager
+
+    def _internal_call(self, method: str, url: str, payload: Any, params: dict) -> Any:
+        # spotipy pops keys from `params`, so each attempt gets its own copy.
+        return spotify.call_api(
+            lambda: super(_UserSpotify, self)._internal_call(method, url, payload, dict(params)),
+            on_unauthorized=self.auth_manager.refresh_rejected,
+        )
+
+
+def spotify_client(*, user: AbstractBaseUser) -> spotipy.Spotify:
+    return spotify.api_client(auth_manager=_StoredTokenManager(user), cls=_UserSpotify)

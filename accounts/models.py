@@ -1,0 +1,52 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class SpotifyToken(models.Model):
+    """The OAuth tokens Spotify issued for one user, and what they allow."""
+
+    class Status(models.TextChoices):
+        VALID = "valid", "valid"
+        EXPIRING = "expiring", "expiring"
+        EXPIRED = "expired", "expired"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="spotify_token"
+    )
+    spotify_user_id = models.CharField("Spotify user id", max_length=255, db_index=True)
+    access_token = models.TextField()
+    refresh_token = models.TextField()
+    token_type = models.CharField(max_length=32, default="Bearer")
+    scope = models.TextField(blank=True, help_text="Scopes Spotify granted, space-separated.")
+    expires_at = models.DateTimeField(help_text="When Spotify stops accepting the access token.")
+    authorized_at = models.DateTimeField(
+        default=timezone.now, help_text="When the user last consented; refresh tokens age from here."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "Spotify token"
+        verbose_name_plural = "Spotify tokens"
+
+    def __str__(self) -> str:
+        return f"Spotify token for {self.spotify_user_id}"
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.scope.split()
+
+    @property
+    def status(self) -> "SpotifyToken.Status":
+        remaining = self.expires_at - timezone.now()
+        if remaining <= timedelta(0):
+            return self.Status.EXPIRED
+        if remaining <= timedelta(seconds=settings.SPOTIFY_REFRESH_MARGIN):
+            return self.Status.EXPIRING
+        return self.Status.VALID
+
+    def needs_refresh(self) -> bool:
+        """True when the access token is expired or inside the refresh margin."""
+        return self.status != self.Status.VALID

@@ -1,0 +1,206 @@
+"""The one module that talks to Spotify.
+
+Everything else calls the functions here (or the per-user client from
+`accounts.client`); nothing else builds Spotify URLs, parses token responses or catches
+`requests` errors. All URLs derive from SPOTIFY_ACCOUNTS_URL and SPOTIFY_API_URL, so the
+same code talks to Spotify or to any server that speaks its contract (the emulator).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
+
+import requests
+import spotipy
+from django.conf import settings
+from spotipy.cache_handler import MemoryCacheHandler
+from spotipy.exceptions import SpotifyException
+from spotipy.oauth2 import SpotifyOauthError
+
+from .exceptions import (
+    RateLimited,
+    ReauthorizationRequired,
+    SpotifyAccessDenied,
+    SpotifyError,
+    SpotifyUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class TokenInfo(TypedDict, total=False):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    scope: str
+    expires_in: int
+    expires_at: int
+
+
+def http_session() -> requests.Session:
+    """A plain session: no automatic retries, so a 429 or a slow Spotify never parks a
+    worker inside urllib3; our callers decide what to retry."""
+    return requests.Session()
+
+
+class _OAuth(spotipy.SpotifyOAuth):
+    """spotipy's authorization-code flow, pointed at our configured accounts server.
+
+    Two corrections to spotipy 2.26: it overwrites the scope Spotify granted with the one
+    we requested (we must store what was granted), and it reports every token-endpoint
+    failure as a bare SpotifyOauthError (we must tell a rate limit or an outage from a
+    rejected grant, so those never discard a token).
+    """
+
+    def __init__(self, *, state: str | None = None) -> None:
+        super().__init__(
+            client_id=settings.SPOTIFY_CLIENT_ID,
+            client_secret=settings.SPOTIFY_CLIENT_SECRET,
+            redirect_uri=settings.SPOTIFY_REDIRECT_URI,
+            state=state,
+            scope=settings.SPOTIFY_SCOPES,
+            requests_session=http_session(),
+            requests_timeout=settings.SPOTIFY_TIMEOUT,
+            open_browser=False,
+            cache_handler=MemoryCacheHandler(),
+        )
+        self.OAUTH_AUTHORIZE_URL = f"{settings.SPOTIFY_ACCOUNTS_URL}/authorize"
+        self.OAUTH_TOKEN_URL = f"{settings.SPOTIFY_ACCOUNTS_URL}/api/token"
+
+    def _add_custom_values_to_token_info(self, token_info: dict[str, Any]) -> dict[str, Any]:
+        token_info["expires_at"] = int(time.time()) + int(token_info["expires_in"])
+        token_info.setdefault("scope", "")
+        return token_info
+
+    def _handle_oauth_error(self, http_error: requests.HTTPError) -> None:
+        _raise_for_server_trouble(http_error.response)
+        super()._handle_oauth_error(http_error)
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> int:
+    """Seconds from a Retry-After header; Spotify has sent it missing or 0 (CONTRACT §3.2)."""
+    try:
+        return max(0, int((headers or {}).get("Retry-After", "1")))
+    except ValueError:
+        return 1
+
+
+def _raise_for_server_trouble(response: requests.Response | None) -> None:
+    if response is None:
+        return
+    if response.status_code == 429:
+        raise RateLimited(retry_after=_retry_after(response.headers))
+    if response.status_code >= 500:
+        raise SpotifyUnavailable()
+
+
+def authorize_url(*, state: str) -> str:
+    """Where to send the browser to ask the user for consent."""
+    return _OAuth(state=state).get_authorize_url(state=state)
+
+
+def exchange_code(*, code: str) -> TokenInfo:
+    """Trade an authorization code for tokens. A bad, reused or expired code raises
+    ReauthorizationRequired: the user has to start the sign-in again."""
+    return _token_request(lambda oauth: oauth.get_access_token(code, as_dict=False, check_cache=False))
+
+
+def refresh(*, refresh_token: str) -> TokenInfo:
+    """A new access token. When Spotify omits the refresh token, the old one is kept."""
+    return _token_request(lambda oauth: oauth.refresh_access_token(refresh_token))
+
+
+def _token_request(call) -> TokenInfo:
+    oauth = _OAuth()
+    try:
+        result = call(oauth)
+    except SpotifyOauthError as exc:
+        if exc.error == "invalid_grant":
+            raise ReauthorizationRequired() from None
+        # invalid_client and friends are our configuration, not the user's grant.
+        logger.error("Spotify token endpoint refused the request: %s", exc.error)
+        raise SpotifyError("Spotify refused this app's credentials.") from None
+    except requests.RequestException:
+        raise SpotifyUnavailable() from None
+    # get_access_token(as_dict=False) returns only the access token; the full response
+    # is what it saved to its (per-request, in-memory) cache.
+    token_info = result if isinstance(result, dict) else oauth.cache_handler.get_cached_token()
+    return TokenInfo(**token_info)
+
+
+def api_client(
+    *, auth: str | None = None, auth_manager: Any = None, cls: type[spotipy.Spotify] = spotipy.Spotify
+) -> spotipy.Spotify:
+    """A spotipy client on SPOTIFY_API_URL with explicit timeouts and no hidden retries."""
+    client = cls(
+        auth=auth,
+        auth_manager=auth_manager,
+        requests_session=http_session(),
+        requests_timeout=settings.SPOTIFY_TIMEOUT,
+        retries=0,
+        status_retries=0,
+    )
+    client.prefix = f"{settings.SPOTIFY_API_URL}/"
+    return client
+
+
+def current_profile(*, access_token: str) -> dict[str, Any]:
+    """GET /v1/me with a token we have just been given."""
+    client = api_client(auth=access_token)
+    return call_api(client.me)
+
+
+def call_api(call: Callable[[], Any], *, on_unauthorized: Callable[[], None] | None = None) -> Any:
+    """Run one spotipy call and translate its failures into our exceptions.
+
+    With `on_unauthorized`, a 401 runs it (a token refresh) and the call is retried once:
+    Spotify may reject a token before its announced expiry (revoked, clocks apart).
+    """
+    try:
+        return call()
+    except SpotifyException as exc:
+        if exc.http_status != 401 or on_unauthorized is None:
+            raise translate_api_error(exc) from None
+    except requests.RequestException:
+        raise SpotifyUnavailable() from None
+    on_unauthorized()
+    return call_api(call)
+
+
+# Spotify's development-mode refusals, which only the app's operator can fix.
+DEVELOPMENT_MODE_MESSAGES = {
+    "User not registered in the Developer Dashboard": (
+        "This Spotify account is not on the app's list of users. Spotify apps in development "
+        "mode only work for accounts the operator added under “User Management” in the "
+        "Spotify Developer Dashboard."
+    ),
+    "Active premium subscription required for the owner of the app": (
+        "Spotify requires the owner of this app to have an active Premium subscription. "
+        "The operator must renew it; Spotify can take a few hours to notice."
+    ),
+}
+
+
+def translate_api_error(exc: SpotifyException) -> SpotifyError:
+    status = exc.http_status
+    if status == 401:
+        return ReauthorizationRequired()
+    if status == 403:
+        message = str(exc.msg)
+        for needle, explanation in DEVELOPMENT_MODE_MESSAGES.items():
+            if needle in message:
+                return SpotifyAccessDenied(explanation)
+        if "Insufficient client scope" in message:
+            return SpotifyAccessDenied(
+                "Spotify did not grant this app permission to read your Liked Songs. "
+                "Reconnect Spotify and approve access to your library."
+            )
+        return SpotifyAccessDenied()
+    if status == 429:
+        return RateLimited(retry_after=_retry_after(exc.headers))
+    if status >= 500:
+        return SpotifyUnavailable()
+    return SpotifyError()

@@ -1,0 +1,196 @@
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from accounts.models import SpotifyToken
+from accounts.views import PENDING_SIGN_IN
+from tests.helpers import callback_path, consent, query, sign_in, start_sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_page_shows_a_sign_in_button_and_starts_nothing(client):
+    response = client.get(reverse("accounts:login"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert b"Sign in with Spotify" in response.content
+    assert PENDING_SIGN_IN not in client.session
+
+
+def test_login_post_redirects_to_spotify_authorize_with_a_fresh_state(client, settings):
+    first = query(start_sign_in(client))
+    second_url = start_sign_in(client)
+    second = query(second_url)
+
+    assert second_url.startswith(f"{settings.SPOTIFY_ACCOUNTS_URL}/authorize?")
+    assert second["client_id"] == settings.SPOTIFY_CLIENT_ID
+    assert second["redirect_uri"] == settings.SPOTIFY_REDIRECT_URI
+    assert second["response_type"] == "code"
+    assert second["scope"] == "user-library-read"
+    assert len(second["state"]) >= 22  # 128 bits of urlsafe base64 or more
+    assert first["state"] != second["state"]
+    assert client.session[PENDING_SIGN_IN]["state"] == second["state"]
+
+
+def test_login_requires_csrf_token(emulator):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(reverse("accounts:login"))
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+
+
+def test_sign_in_creates_user_keyed_on_spotify_account_id_and_stores_granted_token(client, emulator):
+    destination = sign_in(client)
+
+    assert destination == reverse("library:saved_tracks")
+    token = SpotifyToken.objects.get()
+    user = token.user
+    assert user.username.startswith("spotify-")
+    assert client.session["_auth_user_id"] == str(user.pk)
+    assert token.scope == "user-library-read"
+    assert token.access_token and token.refresh_token
+    assert token.token_type == "Bearer"
+    assert token.spotify_user_id not in user.username  # linked by account_id, not id
+    assert emulator.token_requests["authorization_code"] == 1
+
+
+def test_signing_in_again_reuses_the_same_user(client, emulator):
+    sign_in(client)
+    client.post(reverse("accounts:logout"))
+    sign_in(client)
+
+    assert get_user_model().objects.count() == 1
+    assert SpotifyToken.objects.count() == 1
+
+
+def test_sign_in_rotates_the_session_key(client, emulator):
+    authorize = start_sign_in(client)
+    key_before = client.session.session_key
+    client.get(callback_path(consent(client, authorize)))
+
+    assert client.session.session_key != key_before
+
+
+def test_sign_in_returns_to_a_safe_next_page(client, emulator):
+    redirect_url = consent(client, start_sign_in(client, next="/library/?page=2"))
+
+    assert client.get(callback_path(redirect_url))["Location"] == "/library/?page=2"
+
+
+@pytest.mark.parametrize("target", ["//evil.com", "https://evil.com/", "/\\evil.com", "javascript:alert(1)"])
+def test_sign_in_ignores_next_pointing_elsewhere(client, emulator, target):
+    redirect_url = consent(client, start_sign_in(client, next=target))
+
+    assert client.get(callback_path(redirect_url))["Location"] == reverse("library:saved_tracks")
+
+
+def test_callback_rejects_missing_state(client, emulator):
+    redirect_url = consent(client, start_sign_in(client))
+    code = query(redirect_url)["code"]
+
+    response = client.get(reverse("accounts:callback"), {"code": code})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert emulator.token_requests.total() == 0
+    assert not SpotifyToken.objects.exists()
+
+
+def test_callback_rejects_forged_state(client, emulator):
+    redirect_url = consent(client, start_sign_in(client))
+    code = query(redirect_url)["code"]
+
+    response = client.get(reverse("accounts:callback"), {"code": code, "state": "forged"})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert emulator.token_requests.total() == 0
+    assert "_auth_user_id" not in client.session
+
+
+def test_callback_rejects_state_from_another_session(client, emulator):
+    from django.test import Client
+
+    redirect_url = consent(client, start_sign_in(client))
+
+    response = Client().get(callback_path(redirect_url))
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert emulator.token_requests.total() == 0
+
+
+def test_callback_replayed_spends_the_code_once(client, emulator):
+    path = callback_path(consent(client, start_sign_in(client)))
+    assert client.get(path).status_code == HTTPStatus.FOUND
+
+    replay = client.get(path)
+
+    assert replay.status_code == HTTPStatus.BAD_REQUEST
+    assert emulator.token_requests["authorization_code"] == 1
+
+
+def test_callback_with_a_reused_code_explains_and_keeps_the_existing_token(client, emulator):
+    first = consent(client, start_sign_in(client))
+    client.get(callback_path(first))
+    token_before = SpotifyToken.objects.get().access_token
+    second_state = query(start_sign_in(client))["state"]
+
+    response = client.get(reverse("accounts:callback"), {"code": query(first)["code"], "state": second_state})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert b"already used or has expired" in response.content
+    assert SpotifyToken.objects.get().access_token == token_before
+
+
+def test_cancel_on_spotify_shows_a_friendly_page_with_a_way_back(client, emulator):
+    redirect_url = consent(client, start_sign_in(client), agree=False)
+    assert query(redirect_url)["error"] == "access_denied"
+
+    response = client.get(callback_path(redirect_url))
+
+    assert response.status_code == HTTPStatus.OK
+    assert b"You cancelled signing in" in response.content
+    assert b"Try again" in response.content
+    assert not SpotifyToken.objects.exists()
+    assert emulator.token_requests.total() == 0
+
+
+def test_callback_with_another_error_escapes_it(client, emulator):
+    state = query(start_sign_in(client))["state"]
+
+    response = client.get(reverse("accounts:callback"), {"error": "<script>x</script>", "state": state})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert b"<script>x" not in response.content
+    assert b"&lt;script&gt;" in response.content
+
+
+def test_callback_without_code_is_rejected(client, emulator):
+    state = query(start_sign_in(client))["state"]
+
+    response = client.get(reverse("accounts:callback"), {"state": state})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert emulator.token_requests.total() == 0
+
+
+def test_logout_accepts_only_post(signed_in_client):
+    assert signed_in_client.get(reverse("accounts:logout")).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+    response = signed_in_client.post(reverse("accounts:logout"))
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert "_auth_user_id" not in signed_in_client.session
+    assert SpotifyToken.objects.exists()  # signing out keeps the grant
+
+
+def test_disconnect_deletes_the_token_and_spotify_data(signed_in_client):
+    assert signed_in_client.get(reverse("accounts:disconnect")).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+    response = signed_in_client.post(reverse("accounts:disconnect"), follow=True)
+
+    assert not SpotifyToken.objects.exists()
+    assert get_user_model().objects.get().first_name == ""
+    assert "_auth_user_id" not in signed_in_client.session
+    assert b"Spotify is disconnected" in response.content
