@@ -1,6 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from . import services
+from .exceptions import SpotifyError
 from .models import SpotifyToken
 
 
@@ -31,6 +34,22 @@ class SpotifyTokenAdmin(admin.ModelAdmin):
         "masked_refresh_token",
     )
     readonly_fields = fields
+    actions = ("refresh_now", "revoke")
+
+    @admin.action(description="Refresh now")
+    def refresh_now(self, request: HttpRequest, queryset: QuerySet[SpotifyToken]) -> None:
+        for token in queryset.select_related("user"):
+            try:
+                services.token_refresh_now(user=token.user)
+            except SpotifyError as exc:
+                self.message_user(request, f"{token}: {exc}", messages.WARNING)
+            else:
+                self.message_user(request, f"{token}: refreshed.", messages.SUCCESS)
+
+    @admin.action(description="Revoke (delete) selected tokens", permissions=["delete"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[SpotifyToken]) -> None:
+        count, _ = queryset.delete()
+        self.message_user(request, f"Deleted {count} token(s); those users must sign in with Spotify again.")
 
     @admin.display(description="status")
     def status(self, token: SpotifyToken) -> str:

@@ -6,4 +6,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "Spotify accounts"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            log_filters,
+        )
+
+        log_filters.install()

@@ -19,7 +19,9 @@ def spotify_configuration(app_configs, **kwargs) -> list:
                     id="accounts.E001",
                 )
             )
-        missing = [name for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET") if not getattr(settings, name)]
+        missing = [
+            name for name in ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET") if not getattr(settings, name)
+        ]
         if missing:
             errors.append(
                 Error(

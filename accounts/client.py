@@ -17,6 +17,7 @@ import spotipy
 from django.contrib.auth.models import AbstractBaseUser
 
 from . import services, spotify
+from .exceptions import RateLimited
 
 
 class _StoredTokenManager:
@@ -39,11 +40,15 @@ class _UserSpotify(spotipy.Spotify):
     auth_manager: _StoredTokenManager
 
     def _internal_call(self, method: str, url: str, payload: Any, params: dict) -> Any:
-        # spotipy pops keys from `params`, so each attempt gets its own copy.
-        return spotify.call_api(
-            lambda: super(_UserSpotify, self)._internal_call(method, url, payload, dict(params)),
-            on_unauthorized=self.auth_manager.refresh_rejected,
-        )
+        try:
+            # spotipy pops keys from `params`, so each attempt gets its own copy.
+            return spotify.call_api(
+                lambda: super(_UserSpotify, self)._internal_call(method, url, payload, dict(params)),
+                on_unauthorized=self.auth_manager.refresh_rejected,
+            )
+        except RateLimited as exc:
+            services.token_rate_limited(user=self.auth_manager.user, retry_after=exc.retry_after)
+            raise
 
 
 def spotify_client(*, user: AbstractBaseUser) -> spotipy.Spotify:

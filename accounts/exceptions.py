@@ -25,6 +25,13 @@ class SpotifyUnavailable(SpotifyError):
     default_message = "Spotify is not answering right now. Please try again in a moment."
 
 
+class TokenBusy(SpotifyUnavailable):
+    """Another request is refreshing this user's token and took longer than we wait."""
+
+    default_message = "Your Spotify connection is being renewed. Please try again in a moment."
+    retry_after = 1
+
+
 class RateLimited(SpotifyError):
     """Spotify asked us to slow down; `retry_after` is in seconds."""
 

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .fields import EncryptedTextField
+
 
 class SpotifyToken(models.Model):
     """The OAuth tokens Spotify issued for one user, and what they allow."""
@@ -12,13 +14,14 @@ class SpotifyToken(models.Model):
         VALID = "valid", "valid"
         EXPIRING = "expiring", "expiring"
         EXPIRED = "expired", "expired"
+        NEEDS_REAUTHORIZATION = "reauthorize", "needs re-authorization"
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="spotify_token"
     )
     spotify_user_id = models.CharField("Spotify user id", max_length=255, db_index=True)
-    access_token = models.TextField()
-    refresh_token = models.TextField()
+    access_token = EncryptedTextField()
+    refresh_token = EncryptedTextField()
     token_type = models.CharField(max_length=32, default="Bearer")
     scope = models.TextField(blank=True, help_text="Scopes Spotify granted, space-separated.")
     expires_at = models.DateTimeField(help_text="When Spotify stops accepting the access token.")
@@ -26,6 +29,12 @@ class SpotifyToken(models.Model):
         default=timezone.now, help_text="When the user last consented; refresh tokens age from here."
     )
     updated_at = models.DateTimeField(auto_now=True)
+    reauthorization_required = models.BooleanField(
+        default=False, help_text="Spotify refused the refresh token; the user must sign in again."
+    )
+    rate_limited_until = models.DateTimeField(
+        null=True, blank=True, help_text="Spotify asked us not to call for this user before then."
+    )
 
     class Meta:
         verbose_name = "Spotify token"
@@ -40,6 +49,8 @@ class SpotifyToken(models.Model):
 
     @property
     def status(self) -> "SpotifyToken.Status":
+        if self.reauthorization_required:
+            return self.Status.NEEDS_REAUTHORIZATION
         remaining = self.expires_at - timezone.now()
         if remaining <= timedelta(0):
             return self.Status.EXPIRED

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from . import spotify
-from .exceptions import ReauthorizationRequired
+from .exceptions import RateLimited, ReauthorizationRequired, TokenBusy
 from .models import SpotifyToken
 
 logger = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ def token_save(
             "scope": token_info.get("scope", ""),
             "expires_at": _expires_at(token_info),
             "authorized_at": timezone.now(),
+            "reauthorization_required": False,
+            "rate_limited_until": None,
         },
     )
     return token
@@ -61,37 +67,94 @@ def user_sign_in(*, code: str) -> AbstractBaseUser:
     return user
 
 
+def _usable(token: SpotifyToken | None) -> SpotifyToken:
+    if token is None or token.reauthorization_required:
+        raise ReauthorizationRequired()
+    if token.rate_limited_until and token.rate_limited_until > timezone.now():
+        remaining = (token.rate_limited_until - timezone.now()).total_seconds()
+        raise RateLimited(retry_after=math.ceil(remaining))
+    return token
+
+
+def _fresh(token: SpotifyToken, rejected: str | None) -> bool:
+    return not token.needs_refresh() and token.access_token != rejected
+
+
+@contextmanager
+def _token_lock() -> Iterator[None]:
+    """A transaction in which `select_for_update` waits at most SPOTIFY_TOKEN_LOCK_TIMEOUT.
+
+    PostgreSQL: a row lock with `lock_timeout`. SQLite: transactions start IMMEDIATE (see
+    settings), which takes the database's write lock up front, with the same busy
+    timeout; that serialises refreshes across threads and processes alike.
+    """
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    milliseconds = int(settings.SPOTIFY_TOKEN_LOCK_TIMEOUT * 1000)
+                    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"])
+            yield
+    except OperationalError:
+        logger.warning("Gave up waiting for a Spotify token refresh lock")
+        raise TokenBusy() from None
+
+
 def access_token_for(*, user: AbstractBaseUser, rejected: str | None = None) -> str:
     """A usable access token for `user`, refreshed first when it is about to expire.
 
     `rejected` is a token Spotify just answered 401 to: it is refreshed even if it looks
     valid, unless another request has replaced it meanwhile.
 
-    The row is locked while we refresh, so concurrent requests wait for one refresh and
-    then read its result instead of each spending the refresh token.
+    Most calls read the row and return. When a refresh is due, the row is locked and read
+    again: of many concurrent requests one refreshes, and the others, once the lock is
+    theirs, find the new token and use it. Spotify sees one refresh.
     """
-    with transaction.atomic():
-        token = SpotifyToken.objects.select_for_update().filter(user=user).first()
-        if token is None:
-            raise ReauthorizationRequired()
-        stale = rejected is not None and token.access_token == rejected
-        if not (stale or token.needs_refresh()):
+    token = _usable(SpotifyToken.objects.filter(user=user).first())
+    if _fresh(token, rejected):
+        return token.access_token
+    failure: Exception | None = None
+    with _token_lock():
+        token = _usable(SpotifyToken.objects.select_for_update().filter(user=user).first())
+        if _fresh(token, rejected):
             return token.access_token
         try:
             token_info = spotify.refresh(refresh_token=token.refresh_token)
-        except ReauthorizationRequired:
-            token.delete()
-            logger.info("Spotify grant of user %s is no longer valid; token discarded", user.pk)
-            raise
-        token.access_token = token_info["access_token"]
-        # spotipy copies the old refresh token in when Spotify omits it; when Spotify
-        # rotates it, the new one replaces the old, which is now dead.
-        token.refresh_token = token_info["refresh_token"]
-        token.token_type = token_info.get("token_type", token.token_type)
-        token.scope = token_info.get("scope") or token.scope
-        token.expires_at = _expires_at(token_info)
-        token.save()
-        return token.access_token
+        except ReauthorizationRequired as exc:
+            # Spotify refused the grant (revoked, or past its 6 months): the secrets are
+            # useless now, so they go; the row stays to show the status in the admin.
+            token.access_token = token.refresh_token = ""
+            token.reauthorization_required = True
+            token.save()
+            logger.info("Spotify grant of user %s is no longer valid; tokens discarded", user.pk)
+            failure = exc
+        except RateLimited as exc:
+            token_rate_limited(user=user, retry_after=exc.retry_after)
+            failure = exc
+        else:
+            token.access_token = token_info["access_token"]
+            # spotipy copies the old refresh token in when Spotify omits it; when Spotify
+            # rotates it, the new one replaces the old, which is now dead.
+            token.refresh_token = token_info["refresh_token"]
+            token.token_type = token_info.get("token_type", token.token_type)
+            token.scope = token_info.get("scope") or token.scope
+            token.expires_at = _expires_at(token_info)
+            token.save()
+            return token.access_token
+    # Raised after the transaction committed, so what we recorded above is kept.
+    raise failure
+
+
+def token_refresh_now(*, user: AbstractBaseUser) -> None:
+    """Refresh even a valid access token (an administrator's check that the grant works)."""
+    token = _usable(SpotifyToken.objects.filter(user=user).first())
+    access_token_for(user=user, rejected=token.access_token)
+
+
+def token_rate_limited(*, user: AbstractBaseUser, retry_after: int) -> None:
+    """Spotify answered 429 with a long Retry-After: no call for this user until then."""
+    until = timezone.now() + timedelta(seconds=retry_after)
+    SpotifyToken.objects.filter(user=user).update(rate_limited_until=until)
 
 
 def spotify_disconnect(*, user: AbstractBaseUser) -> None:

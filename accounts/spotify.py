@@ -8,6 +8,7 @@ same code talks to Spotify or to any server that speaks its contract (the emulat
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +30,9 @@ from .exceptions import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Indirection so tests can observe waits without spending them.
+sleep = time.sleep
 
 
 class TokenInfo(TypedDict, total=False):
@@ -113,10 +117,18 @@ def refresh(*, refresh_token: str) -> TokenInfo:
     return _token_request(lambda oauth: oauth.refresh_access_token(refresh_token))
 
 
-def _token_request(call) -> TokenInfo:
+def _token_request(call: Callable[[_OAuth], Any]) -> TokenInfo:
     oauth = _OAuth()
+    result = with_retries(lambda: _token_call(call, oauth))
+    # get_access_token(as_dict=False) returns only the access token; the full response
+    # is what it saved to its (per-request, in-memory) cache.
+    token_info = result if isinstance(result, dict) else oauth.cache_handler.get_cached_token()
+    return TokenInfo(**token_info)
+
+
+def _token_call(call: Callable[[_OAuth], Any], oauth: _OAuth) -> Any:
     try:
-        result = call(oauth)
+        return call(oauth)
     except SpotifyOauthError as exc:
         if exc.error == "invalid_grant":
             raise ReauthorizationRequired() from None
@@ -125,10 +137,6 @@ def _token_request(call) -> TokenInfo:
         raise SpotifyError("Spotify refused this app's credentials.") from None
     except requests.RequestException:
         raise SpotifyUnavailable() from None
-    # get_access_token(as_dict=False) returns only the access token; the full response
-    # is what it saved to its (per-request, in-memory) cache.
-    token_info = result if isinstance(result, dict) else oauth.cache_handler.get_cached_token()
-    return TokenInfo(**token_info)
 
 
 def api_client(
@@ -153,21 +161,61 @@ def current_profile(*, access_token: str) -> dict[str, Any]:
     return call_api(client.me)
 
 
+def with_retries(call: Callable[[], Any]) -> Any:
+    """Run `call`, retrying what is worth retrying, within bounds a worker can afford.
+
+    Outages (5xx, timeouts, refused connections) get SPOTIFY_RETRIES more attempts with
+    exponential backoff. A 429 is waited out only while the total wait stays within
+    SPOTIFY_RETRY_AFTER_CAP seconds; a longer Retry-After is raised at once, so the page
+    can answer 503 instead of parking the worker.
+    """
+    waited = 0.0
+    for attempt in itertools.count():
+        try:
+            return call()
+        except RateLimited as exc:
+            pause = float(exc.retry_after)
+            if attempt >= settings.SPOTIFY_RETRIES or waited + pause > settings.SPOTIFY_RETRY_AFTER_CAP:
+                raise
+        except SpotifyUnavailable:
+            pause = settings.SPOTIFY_RETRY_BACKOFF * 2**attempt
+            if attempt >= settings.SPOTIFY_RETRIES:
+                raise
+        logger.info("Spotify call failed transiently; retrying in %.1f s", pause)
+        sleep(pause)
+        waited += pause
+    raise AssertionError("unreachable")
+
+
 def call_api(call: Callable[[], Any], *, on_unauthorized: Callable[[], None] | None = None) -> Any:
-    """Run one spotipy call and translate its failures into our exceptions.
+    """Run one spotipy call with retries, translating its failures into our exceptions.
 
     With `on_unauthorized`, a 401 runs it (a token refresh) and the call is retried once:
     Spotify may reject a token before its announced expiry (revoked, clocks apart).
     """
+    if on_unauthorized is None:
+        return with_retries(lambda: _api_call(call, unauthorized_ok=False))
+    try:
+        return with_retries(lambda: _api_call(call, unauthorized_ok=True))
+    except _Unauthorized:
+        pass
+    on_unauthorized()
+    return with_retries(lambda: _api_call(call, unauthorized_ok=False))
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def _api_call(call: Callable[[], Any], *, unauthorized_ok: bool) -> Any:
     try:
         return call()
     except SpotifyException as exc:
-        if exc.http_status != 401 or on_unauthorized is None:
-            raise translate_api_error(exc) from None
+        if exc.http_status == 401 and unauthorized_ok:
+            raise _Unauthorized() from None
+        raise translate_api_error(exc) from None
     except requests.RequestException:
         raise SpotifyUnavailable() from None
-    on_unauthorized()
-    return call_api(call)
 
 
 # Spotify's development-mode refusals, which only the app's operator can fix.

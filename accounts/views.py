@@ -48,7 +48,9 @@ def callback(request: HttpRequest) -> HttpResponse:
         return render(request, "accounts/cancelled.html")
     code = request.GET.get("code")
     if error or not code:
-        return render(request, "accounts/sign_in_failed.html", {"reason": "error", "error": error}, status=400)
+        return render(
+            request, "accounts/sign_in_failed.html", {"reason": "error", "error": error}, status=400
+        )
     try:
         user = services.user_sign_in(code=code)
     except ReauthorizationRequired:

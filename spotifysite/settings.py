@@ -45,6 +45,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "accounts.middleware.CanonicalHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -74,6 +76,15 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several workers share one SQLite file: WAL lets reads go on during a write, and
+    # IMMEDIATE transactions take the write lock up front (waiting at most `timeout`
+    # seconds), so read-then-write blocks such as a token refresh never interleave.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.float("SPOTIFY_TOKEN_LOCK_TIMEOUT", default=5.0),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -94,6 +105,40 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Static files are served by the app itself through whitenoise (no separate web server
+# needed); hashed names let browsers cache them forever.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# In development, serve files straight from the app folders (no collectstatic needed).
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = DEBUG
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# --- Security ----------------------------------------------------------------------------
+# Production defaults are strict; each can be relaxed through the environment (e.g. for a
+# plain-HTTP test deployment on 127.0.0.1).
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto.
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Spotify -----------------------------------------------------------------------------
 
@@ -106,6 +151,15 @@ SPOTIFY_ACCOUNTS_URL = env("SPOTIFY_ACCOUNTS_URL", default="https://accounts.spo
 SPOTIFY_API_URL = env("SPOTIFY_API_URL", default="https://api.spotify.com/v1").rstrip("/")
 # Seconds to wait for Spotify to connect and to answer; a worker never waits longer.
 SPOTIFY_TIMEOUT = env.float("SPOTIFY_TIMEOUT", default=10.0)
+# Transient failures (5xx, timeouts) get this many more attempts, waiting
+# SPOTIFY_RETRY_BACKOFF seconds, then twice that, and so on.
+SPOTIFY_RETRIES = env.int("SPOTIFY_RETRIES", default=2)
+SPOTIFY_RETRY_BACKOFF = env.float("SPOTIFY_RETRY_BACKOFF", default=0.5)
+# A 429 is waited out only up to this many seconds in all; beyond, the page answers 503
+# with Retry-After and that user's calls pause until then.
+SPOTIFY_RETRY_AFTER_CAP = env.float("SPOTIFY_RETRY_AFTER_CAP", default=10.0)
+# How long a request waits for another one that is refreshing the same user's token.
+SPOTIFY_TOKEN_LOCK_TIMEOUT = env.float("SPOTIFY_TOKEN_LOCK_TIMEOUT", default=5.0)
 # Refresh an access token this many seconds before Spotify would reject it.
 SPOTIFY_REFRESH_MARGIN = env.int("SPOTIFY_REFRESH_MARGIN", default=60)
 
@@ -118,9 +172,16 @@ if SPOTIFY_DEMO_MODE:
     _redirect = urlsplit(SPOTIFY_REDIRECT_URI)
     _emulator_base = f"{_redirect.scheme}://{_redirect.netloc}/emulator"
     SPOTIFY_CLIENT_ID = "spotifysite-demo"
-    SPOTIFY_CLIENT_SECRET = "demo-secret-for-the-local-emulator"
+    SPOTIFY_CLIENT_SECRET = "demo-secret-for-the-local-emulator"  # noqa: S105 (known to the emulator only)
     SPOTIFY_ACCOUNTS_URL = f"{_emulator_base}/accounts"
     SPOTIFY_API_URL = f"{_emulator_base}/v1"
+
+# Fernet keys for tokens at rest, newest first (comma-separated). Separate from SECRET_KEY;
+# rotate by prepending a new key, running `manage.py reencrypt_tokens`, then dropping the old.
+TOKEN_ENCRYPTION_KEYS = env.list(
+    "TOKEN_ENCRYPTION_KEYS",
+    default=["ZGV2ZWxvcG1lbnQtb25seS1rZXktMzItYnl0ZXMhISE="] if DEBUG else environ.Env.NOTSET,
+)
 
 # --- Logging -----------------------------------------------------------------------------
 

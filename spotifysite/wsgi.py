@@ -1,16 +1,14 @@
-"""
-WSGI config for spotifysite project.
-
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
-"""
+"""WSGI entry point (gunicorn spotifysite.wsgi)."""
 
 import os
 
+from django.core.management import call_command
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'spotifysite.settings')
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spotifysite.settings")
 
 application = get_wsgi_application()
+
+# gunicorn does not run Django's system checks; run them here so a production server with
+# missing Spotify credentials or an enabled emulator refuses to start, with the reason.
+call_command("check", fail_level="ERROR")

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.test import Client
 
 from emulator.state import EmulatorState
-from tests.helpers import sign_in
 from emulator.state import state as emulator_state
+from tests.helpers import CANONICAL_HOST, sign_in
 
 
 def _dispatch_to_django(request):
@@ -66,3 +66,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if reporter and reporter.stats.get("skipped") and session.exitstatus == pytest.ExitCode.OK:
         reporter.write_line("Tests were skipped; every test must run.", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def client() -> Client:
+    """A browser on the site's canonical host (others are redirected there)."""
+    return Client(HTTP_HOST=CANONICAL_HOST)
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:
+    client = Client(HTTP_HOST=CANONICAL_HOST)
+    client.force_login(admin_user)
+    return client

@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 from django.test import Client
 from django.urls import reverse
 
+CANONICAL_HOST = "127.0.0.1:8000"  # the host of SPOTIFY_REDIRECT_URI in tests/settings.py
+
 
 class _FormParser(HTMLParser):
     """Collects the first POST form: its action, field values and submit buttons."""
@@ -82,7 +84,7 @@ def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-def sign_in(client: Client, *, user_index: int = 1) -> str:
+def sign_in(client: Client, *, user_index: int = 0) -> str:
     """Sign in through the emulator (demo user `user_index`); return the final redirect."""
     redirect_url = consent(client, start_sign_in(client), user_index=user_index)
     response = client.get(callback_path(redirect_url))

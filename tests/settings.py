@@ -7,8 +7,9 @@ real Spotify even on a machine configured with real credentials.
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("TOKEN_ENCRYPTION_KEYS", "67ONI95nzgjY8XkzyyWvxPxEsXtd02y05y6d2k4BoZI=")
 
-from spotifysite.settings import *  # noqa: E402,F403
+from spotifysite.settings import *  # noqa: F403
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
@@ -26,3 +27,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# Tests speak plain HTTP to 127.0.0.1, like a developer's browser.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+WHITENOISE_AUTOREFRESH = True

@@ -13,7 +13,13 @@ def test_emulator_without_debug_is_a_startup_error():
 
 
 def test_missing_credentials_without_debug_is_a_startup_error():
-    ids = _ids(DEBUG=False, SPOTIFY_DEMO_MODE=False, EMULATOR_ENABLED=False, SPOTIFY_CLIENT_ID="", SPOTIFY_CLIENT_SECRET="")
+    ids = _ids(
+        DEBUG=False,
+        SPOTIFY_DEMO_MODE=False,
+        EMULATOR_ENABLED=False,
+        SPOTIFY_CLIENT_ID="",
+        SPOTIFY_CLIENT_SECRET="",
+    )
 
     assert ids == {"accounts.E002"}
 
@@ -36,4 +42,6 @@ def test_demo_mode_with_debug_is_fine():
 
 
 def test_localhost_redirect_uri_gets_a_warning():
-    assert "accounts.W001" in _ids(DEBUG=True, SPOTIFY_REDIRECT_URI="http://localhost:8000/accounts/callback/")
+    assert "accounts.W001" in _ids(
+        DEBUG=True, SPOTIFY_REDIRECT_URI="http://localhost:8000/accounts/callback/"
+    )

@@ -5,12 +5,13 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import timezone
 
 from accounts.client import spotify_client
 from accounts.exceptions import ReauthorizationRequired
 from accounts.models import SpotifyToken
-from tests.helpers import sign_in
+from tests.helpers import CANONICAL_HOST, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -68,16 +69,18 @@ def test_rotated_refresh_token_is_stored_and_keeps_working(token, emulator):
     assert SpotifyToken.objects.get().refresh_token != rotated.refresh_token
 
 
-def test_invalid_grant_discards_the_token_and_asks_to_reconnect(token, emulator, client):
-    other_client = type(client)()
-    sign_in(other_client, user_index=0)
+def test_invalid_grant_discards_the_token_and_asks_to_reconnect(token, emulator):
+    other_client = Client(HTTP_HOST=CANONICAL_HOST)
+    sign_in(other_client, user_index=2)  # the demo user with an empty library
     emulator.revoke(token.spotify_user_id)
 
     with time_machine.travel(token.expires_at + timedelta(seconds=1)), pytest.raises(ReauthorizationRequired):
         _saved_tracks(token)
 
-    assert not SpotifyToken.objects.filter(user=token.user).exists()
-    other = SpotifyToken.objects.get()
+    discarded = SpotifyToken.objects.get(user=token.user)
+    assert discarded.status == SpotifyToken.Status.NEEDS_REAUTHORIZATION
+    assert discarded.access_token == discarded.refresh_token == ""
+    other = SpotifyToken.objects.exclude(user=token.user).get()
     assert spotify_client(user=other.user).current_user_saved_tracks(limit=1)["total"] == 0
 
 
@@ -97,7 +100,7 @@ def test_401_with_a_revoked_grant_asks_to_reconnect(token, emulator):
         _saved_tracks(token)
 
     assert emulator.api_requests["saved_tracks"] == 1
-    assert not SpotifyToken.objects.filter(pk=token.pk).exists()
+    assert SpotifyToken.objects.get(pk=token.pk).reauthorization_required
 
 
 def test_user_without_a_token_is_asked_to_reconnect(emulator):
@@ -113,7 +116,9 @@ def test_token_and_api_calls_have_explicit_timeouts(token, emulator, spotify_htt
     with time_machine.travel(token.expires_at + timedelta(seconds=1)):
         _saved_tracks(token)
 
-    timeouts = {call.request.url.split("?")[0]: call.request.req_kwargs["timeout"] for call in spotify_http.calls}
+    timeouts = {
+        call.request.url.split("?")[0]: call.request.req_kwargs["timeout"] for call in spotify_http.calls
+    }
     assert any(url.endswith("/api/token") for url in timeouts)
     assert any(url.endswith("/me/tracks") for url in timeouts)
     assert set(timeouts.values()) == {settings.SPOTIFY_TIMEOUT}

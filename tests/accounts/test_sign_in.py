@@ -2,11 +2,12 @@ from http import HTTPStatus
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import SpotifyToken
 from accounts.views import PENDING_SIGN_IN
-from tests.helpers import callback_path, consent, query, sign_in, start_sign_in
+from tests.helpers import CANONICAL_HOST, callback_path, consent, query, sign_in, start_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -35,9 +36,7 @@ def test_login_post_redirects_to_spotify_authorize_with_a_fresh_state(client, se
 
 
 def test_login_requires_csrf_token(emulator):
-    from django.test import Client
-
-    response = Client(enforce_csrf_checks=True).post(reverse("accounts:login"))
+    response = Client(HTTP_HOST=CANONICAL_HOST, enforce_csrf_checks=True).post(reverse("accounts:login"))
 
     assert response.status_code == HTTPStatus.FORBIDDEN
 
@@ -110,11 +109,9 @@ def test_callback_rejects_forged_state(client, emulator):
 
 
 def test_callback_rejects_state_from_another_session(client, emulator):
-    from django.test import Client
-
     redirect_url = consent(client, start_sign_in(client))
 
-    response = Client().get(callback_path(redirect_url))
+    response = Client(HTTP_HOST=CANONICAL_HOST).get(callback_path(redirect_url))
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert emulator.token_requests.total() == 0

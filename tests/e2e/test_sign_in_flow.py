@@ -16,7 +16,7 @@ def test_sign_in_browse_two_pages_and_sign_out(page: Page, live_server, live_emu
     expect(page).to_have_url(re.compile(r"/emulator/accounts/authorize\?"))
     expect(page.get_by_text("spotifysite").first).to_be_visible()
     expect(page.get_by_text("user-library-read").first).to_be_visible()
-    large = live_emulator.users[2]
+    large = live_emulator.users[1]
     page.get_by_label(re.compile(re.escape(large.display_name))).check()
     page.get_by_role("button", name="Agree").click()
 

@@ -1,0 +1,173 @@
+# The curly quotes and look-alike letters below are the point of this file.
+# ruff: noqa: RUF001
+"""Word lists the demo catalogue is built from.
+
+Invented names in several scripts, because real Liked Songs mix Japanese, Hebrew, Cyrillic,
+Greek and accented Latin titles with curly quotes, and the app has to show all of them.
+"""
+
+ARTIST_NAMES = (
+    "The Velvet Hours",
+    "Nova Lane",
+    "Marisol Ortega",
+    "Echo Parade",
+    "Juniper & the Tides",
+    "Kid Sundial",
+    "Lakeside Radio",
+    "Ada Whitlock",
+    "Paper Comets",
+    "Odette Moreau",
+    "Silver Canyon",
+    "DJ Halcyon",
+    "Mothwing",
+    "Ruby Castellanos",
+    "The Northern Quiet",
+    "Theo Mbeki-Hart",
+    "Glasshouse Kids",
+    "Saoirse Ní Bhriain",
+    "Low Orbit",
+    "Henrik Solberg",
+    "Zoë Müller",
+    "Sigrún Ásta",
+    "Łukasz Wróbel",
+    "Beyoncé Tribute Band",
+    "Ça Ira Collective",
+    "Mañana Club",
+    "Ünal Demirtaş",
+    "星野みなみ",
+    "東京ネオン",
+    "夜更かし楽団",
+    "ミドリカワ",
+    "דנה רון",
+    "להקת הים",
+    "אורי שחר",
+    "Алина Соколова",
+    "Северный Ветер",
+    "Группа Маяк",
+    "Νίκος Παπαδάκης",
+    "Φεγγάρι Band",
+    "Ελένη Μαρκου",
+    "빛나는 별",
+    "月光乐队",
+    "Ana D’Souza",
+    "“Quote” Machine",
+    "MC Relay",
+    "Lil Arcade",
+    "Various Ghosts",
+    "Orquesta del Sur",
+    "Kaito & Mei",
+    "The 4:13 Train",
+)
+
+ENGLISH_ADJECTIVES = (
+    "Midnight",
+    "Golden",
+    "Broken",
+    "Electric",
+    "Quiet",
+    "Paper",
+    "Silver",
+    "Lonely",
+    "Neon",
+    "Wild",
+    "Slow",
+    "Northern",
+    "Borrowed",
+    "Velvet",
+    "Summer",
+    "Hollow",
+)
+
+ENGLISH_NOUNS = (
+    "River",
+    "Hearts",
+    "Satellite",
+    "Highway",
+    "Morning",
+    "Fire",
+    "Window",
+    "Ocean",
+    "Ghosts",
+    "Telephone",
+    "Garden",
+    "Skyline",
+    "Letters",
+    "Weather",
+    "Echoes",
+    "Daydream",
+)
+
+# Titles that are not plain ASCII: each script the app must render, plus typographic quotes.
+UNICODE_TITLES = (
+    "夜明けの歌",
+    "東京の雨",
+    "さよならの向こう側",
+    "星降る夜に",
+    "桜の下で",
+    "ラストダンスは私に",
+    "שיר לשלום הקטן",
+    "לילה טוב, ירושלים",
+    "אהבה ראשונה",
+    "Белая ночь",
+    "Летний дождь",
+    "Город под снегом",
+    "Καλοκαίρι στο νησί",
+    "Η θάλασσα",
+    "Νύχτα στην Αθήνα",
+    "밤하늘의 별",
+    "月亮的背面",
+    "Mañana será otro día",
+    "Ça va aller",
+    "Über den Wolken",
+    "Coração de papel",
+    "Þögnin",
+    "Żółta łódź",
+    "Smörgåsbord Blues",
+    "Don’t Look Back Now",
+    "It’s Alright (Ma, I’m Only Dancing)",
+    "“Hello” Again",
+    "Rock ’n’ Roll Suicide Hotline",
+    "Pretty Little Lies — Pt. II",
+    "Señorita, ¿dónde estás?",
+)
+
+TITLE_SUFFIXES = (
+    " - Remastered 2011",
+    " - Live at Roskilde",
+    " (Acoustic)",
+    " - Radio Edit",
+    " (Demo)",
+    " - 2019 Mix",
+    " (Extended Version)",
+)
+
+ALBUM_WORDS = (
+    "Collected Weather",
+    "Night Drive",
+    "The Long Goodbye",
+    "Tidal",
+    "Greatest Hits",
+    "Soft Static",
+    "Postcards",
+    "Lanterns",
+    "Year of the Fox",
+    "Still Life",
+    "Blue Hour",
+    "Undertow",
+)
+
+COMPILATION_TITLES = (
+    "Now That’s What I Call Indie",
+    "Chill Hits 2019",
+    "Summer Café",
+    "Soundtrack: The Quiet Year",
+    "Kitchen Disco Vol. 3",
+)
+
+# Countries used for ISRCs and for `available_markets` (a short, realistic subset).
+MARKETS = (
+    "AR", "AT", "AU", "BE", "BR", "CA", "CH", "CL", "CO", "CZ", "DE", "DK", "ES", "FI", "FR",
+    "GB", "GR", "HU", "ID", "IE", "IL", "IN", "IS", "IT", "JP", "KR", "MX", "MY", "NL", "NO",
+    "NZ", "PH", "PL", "PT", "RO", "SE", "SG", "SK", "TH", "TR", "TW", "UA", "US", "VN", "ZA",
+)  # fmt: skip
+ISRC_COUNTRIES = ("US", "GB", "DE", "FR", "JP", "SE", "IL", "RU", "GR", "KR", "ES", "BR", "QZ")

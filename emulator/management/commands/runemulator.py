@@ -1,0 +1,103 @@
+"""`manage.py runemulator`: serve only the Spotify emulator, at the root of its own port.
+
+Point the app at it with the printed SPOTIFY_ACCOUNTS_URL and SPOTIFY_API_URL. The app's
+registered client (SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REDIRECT_URI) is read
+from the same settings, so run both with the same `.env`.
+"""
+
+import signal
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.management.base import BaseCommand, CommandParser
+from django.core.servers.basehttp import run
+
+from emulator.state import PROFILES, state
+
+
+class Command(BaseCommand):
+    help = "Serve only the local Spotify emulator (accounts and Web API) on its own port."
+    # The app's checks (e.g. "no Spotify credentials") don't apply to the emulator alone.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
+        parser.add_argument("--port", type=int, default=8090, help="Port to listen on; 0 picks a free one.")
+        parser.add_argument("--token-lifetime", type=int, help="Access-token lifetime in seconds (3600).")
+        parser.add_argument("--latency", type=float, help="Seconds to wait before each token/API answer.")
+        parser.add_argument("--library-size", type=int, help="Tracks in the big demo library (2400).")
+        parser.add_argument(
+            "--rotate-refresh-tokens", action="store_true", help="Return a new refresh token on each refresh."
+        )
+        parser.add_argument("--profile", choices=PROFILES, help="Field set: dev-2026 (default) or extended.")
+        parser.add_argument("--client-id", help="Register an extra client besides the one in settings.")
+        parser.add_argument("--client-secret", help="Secret of the extra client.")
+        parser.add_argument("--redirect-uri", action="append", help="Redirect URI of the extra client.")
+
+    def handle(self, *args: object, **options: Any) -> None:
+        self._configure(options)
+        host = str(options["host"])
+        ipv6 = ":" in host
+        # Its own process: safe to serve only the emulator's URLs, at the root.
+        settings.ROOT_URLCONF = "emulator.standalone_urls"
+        # None of the app's middleware (sessions, canonical-host redirects...) belongs here.
+        settings.MIDDLEWARE = []
+        # Listening on every interface means answering whatever Host name reaches it.
+        everywhere = host in ("0.0.0.0", "::")  # noqa: S104
+        settings.ALLOWED_HOSTS = ["*"] if everywhere else ["127.0.0.1", "localhost", "[::1]", host]
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            run(
+                host,
+                options["port"],
+                WSGIHandler(),
+                ipv6=ipv6,
+                threading=True,
+                on_bind=lambda port: self._announce(host, port, ipv6=ipv6),
+            )
+        except KeyboardInterrupt:
+            self.stdout.write("Spotify emulator stopped.")
+
+    def _configure(self, options: dict[str, Any]) -> None:
+        config = state.config
+        if options["token_lifetime"] is not None:
+            config.access_token_lifetime = options["token_lifetime"]
+        if options["latency"] is not None:
+            config.latency = options["latency"]
+        if options["library_size"] is not None:
+            config.large_library_size = options["library_size"]
+        if options["profile"]:
+            config.profile = options["profile"]
+        config.rotate_refresh_tokens = bool(options["rotate_refresh_tokens"])
+        if options["client_id"]:
+            state.register_client(
+                client_id=options["client_id"],
+                client_secret=options["client_secret"] or "",
+                redirect_uris=options["redirect_uri"] or [],
+                name=options["client_id"],
+            )
+
+    def _announce(self, host: str, port: int, *, ipv6: bool) -> None:
+        origin = f"http://{f'[{host}]' if ipv6 else host}:{port}"
+        lines = [
+            f"Spotify emulator listening on {origin}/ (profile {state.config.profile}).",
+            "Point the app at it with:",
+            f"SPOTIFY_ACCOUNTS_URL={origin}/accounts",
+            f"SPOTIFY_API_URL={origin}/v1",
+        ]
+        if settings.SPOTIFY_CLIENT_ID:
+            lines.append(
+                f"Registered client: {settings.SPOTIFY_CLIENT_ID} -> {settings.SPOTIFY_REDIRECT_URI}"
+            )
+        else:
+            lines.append("No SPOTIFY_CLIENT_ID in settings: only --client-id clients can sign in.")
+        lines.append("Quit with CONTROL-C.")
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    # Treat `kill` like Ctrl-C, so both end the server the same clean way.
+    raise KeyboardInterrupt

@@ -1,0 +1,262 @@
+"""Spotify's OAuth rules: the authorize request, client authentication, the token grants
+and bearer-token checks. Views call these and turn the exceptions into responses."""
+
+import base64
+import binascii
+import dataclasses
+import hmac
+import ipaddress
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from . import scopes, tokens
+from .state import AuthorizationCode, RegisteredClient, state
+
+UNAUTHORIZED_MESSAGE = "Missing/invalid/expired access token"  # one message for all three since 2026
+
+
+class AuthorizePageError(Exception):
+    """Shown on the accounts site itself: Spotify never redirects to an unverified URI."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class AuthorizeRedirectError(Exception):
+    """Sent back to the (verified) redirect URI as `?error=...`."""
+
+    def __init__(self, redirect_url: str) -> None:
+        super().__init__(redirect_url)
+        self.redirect_url = redirect_url
+
+
+class TokenError(Exception):
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    client: RegisteredClient
+    redirect_uri: str
+    scope: tuple[str, ...]
+    state: str | None
+
+
+# --- /authorize ---------------------------------------------------------------------------
+
+
+def check_authorization_request(params: Mapping[str, str]) -> AuthorizationRequest:
+    """Validate /authorize parameters in Spotify's order: client and redirect URI first
+    (failures stay on the accounts site), then the rest (failures go back to the app)."""
+    client = state.client(params.get("client_id", ""))
+    if client is None:
+        raise AuthorizePageError("INVALID_CLIENT: Invalid client")
+    redirect_uri = params.get("redirect_uri", "")
+    if not any(redirect_uri_matches(registered=uri, requested=redirect_uri) for uri in client.redirect_uris):
+        raise AuthorizePageError("INVALID_CLIENT: Invalid redirect URI")
+    app_state = params.get("state")
+    if params.get("response_type") != "code":
+        raise AuthorizeRedirectError(
+            redirect_with(redirect_uri, error="unsupported_response_type", state=app_state)
+        )
+    requested = scopes.parse_scope(params.get("scope", ""))
+    if scopes.unknown_scopes(requested):
+        raise AuthorizeRedirectError(redirect_with(redirect_uri, error="invalid_scope", state=app_state))
+    return AuthorizationRequest(client=client, redirect_uri=redirect_uri, scope=requested, state=app_state)
+
+
+def redirect_uri_matches(*, registered: str, requested: str) -> bool:
+    """CONTRACT §1.2: character-for-character, except that a loopback IP literal registered
+    without a port accepts any port (RFC 8252); `localhost` and plain-HTTP hosts other than
+    loopback IP literals are refused outright."""
+    if not spotify_allows_redirect_uri(requested):
+        return False
+    if requested == registered:
+        return True
+    wanted, given = urlsplit(registered), urlsplit(requested)
+    try:
+        wanted_port, given_port = wanted.port, given.port
+    except ValueError:  # a port that isn't a number
+        return False
+    same_apart_from_port = (wanted.scheme, wanted.hostname, wanted.path, wanted.query) == (
+        given.scheme,
+        given.hostname,
+        given.path,
+        given.query,
+    )
+    return (
+        wanted_port is None
+        and given_port is not None
+        and _is_loopback_ip(wanted.hostname)
+        and given.username is None
+        and same_apart_from_port
+    )
+
+
+def spotify_allows_redirect_uri(uri: str) -> bool:
+    parts = urlsplit(uri)
+    if parts.hostname == "localhost":
+        return False
+    if parts.scheme == "http":
+        return _is_loopback_ip(parts.hostname)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    return bool(parts.scheme)  # custom schemes, used by mobile apps
+
+
+def redirect_with(redirect_uri: str, *, state: str | None, **params: str) -> str:
+    """`redirect_uri` with `params` (then `state`, if the app sent one) added to any query
+    it already has."""
+    pairs = list(params.items()) + ([("state", state)] if state is not None else [])
+    parts = urlsplit(redirect_uri)
+    query = "&".join(filter(None, [parts.query, urlencode(pairs)]))
+    return urlunsplit(parts._replace(query=query))
+
+
+def approve(request: AuthorizationRequest, *, user_id: str) -> str:
+    """The user agreed: issue a one-time code and return where to send the browser."""
+    code = secrets.token_urlsafe(96)
+    state.add_code(
+        code,
+        AuthorizationCode(
+            client_id=request.client.client_id,
+            redirect_uri=request.redirect_uri,
+            user_id=user_id,
+            scope=request.scope,
+            issued_at=time.time(),
+        ),
+    )
+    return redirect_with(request.redirect_uri, code=code, state=request.state)
+
+
+def deny(request: AuthorizationRequest) -> str:
+    return redirect_with(request.redirect_uri, error="access_denied", state=request.state)
+
+
+# --- /api/token ---------------------------------------------------------------------------
+
+
+def authenticate_client(*, authorization: str | None, form: Mapping[str, str]) -> RegisteredClient:
+    """Client credentials from `Authorization: Basic` (what spotipy sends) or the body."""
+    if authorization and authorization[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise TokenError("invalid_client", "Invalid client") from None
+        client_id, _, client_secret = decoded.partition(":")
+    else:
+        client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+    client = state.client(client_id)
+    if client is None:
+        raise TokenError("invalid_client", "Invalid client")
+    if not hmac.compare_digest(client_secret.encode(), client.client_secret.encode()):
+        raise TokenError("invalid_client", "Invalid client secret")
+    return client
+
+
+def exchange_code(*, client: RegisteredClient, code: str, redirect_uri: str) -> dict:
+    # Taken out first: a code is spent by any attempt to use it, successful or not.
+    grant = state.take_code(code)
+    if grant is None or grant.client_id != client.client_id:
+        raise TokenError("invalid_grant", "Invalid authorization code")
+    now = time.time()
+    if now >= grant.issued_at + state.config.code_lifetime:
+        raise TokenError("invalid_grant", "Authorization code expired")
+    if redirect_uri != grant.redirect_uri:
+        raise TokenError("invalid_grant", "Invalid redirect URI")
+    grant_id = tokens.new_grant_id()
+    state.grant(grant_id, user_id=grant.user_id, client_id=client.client_id)
+    refresh = tokens.RefreshToken(
+        user_id=grant.user_id,
+        client_id=client.client_id,
+        scope=grant.scope,
+        grant_id=grant_id,
+        serial=0,
+        authorized_at=now,
+    )
+    return _token_response(refresh, now=now, include_refresh_token=True)
+
+
+def refresh_access_token(*, client: RegisteredClient, refresh_token: str) -> dict:
+    claims = tokens.read_refresh_token(refresh_token)
+    if claims is None or claims.client_id != client.client_id:
+        raise TokenError("invalid_grant", "Invalid refresh token")
+    now = time.time()
+    with state.lock:  # check and rotate atomically: two racing refreshes can't both win
+        grant = state.grant(
+            claims.grant_id, user_id=claims.user_id, client_id=claims.client_id, serial=claims.serial
+        )
+        if grant.revoked:
+            raise TokenError("invalid_grant", "Refresh token revoked")
+        if claims.serial != grant.serial:  # replaced by rotation
+            raise TokenError("invalid_grant", "Invalid refresh token")
+        # 2026 rule: six months from the user's authorization; refreshing doesn't extend it.
+        if now >= claims.authorized_at + state.config.refresh_token_lifetime:
+            raise TokenError("invalid_grant", "Refresh token expired")
+        rotate = state.config.rotate_refresh_tokens
+        if rotate:
+            grant.serial += 1
+    refresh = dataclasses.replace(claims, serial=grant.serial)
+    return _token_response(refresh, now=now, include_refresh_token=rotate)
+
+
+def _token_response(refresh: tokens.RefreshToken, *, now: float, include_refresh_token: bool) -> dict:
+    lifetime = state.config.access_token_lifetime
+    access = tokens.AccessToken(
+        user_id=refresh.user_id,
+        client_id=refresh.client_id,
+        scope=refresh.scope,
+        grant_id=refresh.grant_id,
+        expires_at=now + lifetime,
+    )
+    response = {
+        "access_token": tokens.sign_access_token(access),
+        "token_type": "Bearer",
+        "scope": " ".join(refresh.scope),
+        "expires_in": lifetime,
+    }
+    if include_refresh_token:
+        response["refresh_token"] = tokens.sign_refresh_token(refresh)
+    return response
+
+
+# --- Web API ------------------------------------------------------------------------------
+
+
+def authenticate_bearer(authorization: str | None) -> tokens.AccessToken:
+    if not authorization:
+        raise ApiError(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED_MESSAGE)
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise ApiError(HTTPStatus.BAD_REQUEST, "Only valid bearer authentication supported")
+    token = tokens.read_access_token(value.strip())
+    if (
+        token is None
+        or time.time() >= token.expires_at
+        or state.is_revoked(token.grant_id)
+        or state.user(token.user_id) is None
+    ):
+        raise ApiError(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED_MESSAGE)
+    return token
+
+
+def _is_loopback_ip(hostname: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(hostname or "").is_loopback
+    except ValueError:
+        return False

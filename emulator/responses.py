@@ -1,0 +1,48 @@
+"""Response helpers for the three error dialects Spotify speaks.
+
+The Web API answers `{"error": {"status", "message"}}`; the token endpoint answers
+`{"error", "error_description"}` (OAuth); the accounts pages answer HTML with no redirect.
+"""
+
+import json
+from http import HTTPStatus
+
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+
+API_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def api_json(data: dict, *, status: int = HTTPStatus.OK) -> HttpResponse:
+    """A Web API response: UTF-8 JSON with keys in alphabetical order, like Spotify's."""
+    body = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    response = HttpResponse(body.encode("utf-8"), status=status, content_type=API_CONTENT_TYPE)
+    response["Cache-Control"] = "private, max-age=0"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def api_error(status: int, message: str) -> HttpResponse:
+    response = api_json({"error": {"status": int(status), "message": message}}, status=status)
+    if status == HTTPStatus.UNAUTHORIZED:
+        response["WWW-Authenticate"] = 'Bearer realm="spotify"'
+    return response
+
+
+def token_json(data: dict, *, status: int = HTTPStatus.OK) -> HttpResponse:
+    response = HttpResponse(json.dumps(data, sort_keys=True), status=status, content_type="application/json")
+    # Tokens must not be stored by any cache (RFC 6749 §5.1).
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def token_error(error: str, description: str) -> HttpResponse:
+    return token_json({"error": error, "error_description": description}, status=HTTPStatus.BAD_REQUEST)
+
+
+def error_page(message: str, *, status: int = HTTPStatus.BAD_REQUEST) -> HttpResponse:
+    """An accounts-site error page. Rendered without the request on purpose: the app's
+    context processors and session have no business in the emulator."""
+    html = render_to_string("emulator/error.html", {"message": message})
+    return HttpResponse(html, status=status)

@@ -1,0 +1,175 @@
+"""Spotify's JSON shapes, built from the compact demo records one page at a time.
+
+Two profiles (CONTRACT §4, §5, §7.6): "dev-2026" is what a development-mode app sees since
+March 2026 (no email/country/product/followers/explicit_content on /me; no popularity,
+available_markets or linked_from on tracks); "extended" is the older, fuller field set.
+"""
+
+import time
+from urllib.parse import quote, urlencode
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from .demo_data import Album, Artist, DemoUser, SavedTrack, Track
+from .demo_words import MARKETS
+from .state import PROFILE_EXTENDED
+
+ALBUM_IMAGE_SIZES = (640, 300, 64)
+AVATAR_SIZES = (300, 64)
+_PLACEHOLDER = "__placeholder__"
+
+
+class Links:
+    """Absolute URLs on the emulator's own origin, wherever it is mounted.
+
+    Every href a client may follow must lead back here, never to api.spotify.com, or a
+    test that follows `next` would reach the internet. Each URL pattern is reversed once
+    per request and then filled in."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+        self._templates: dict[str, str] = {}
+
+    def url(self, name: str, value: str | None = None) -> str:
+        if value is None:
+            return self._request.build_absolute_uri(reverse(f"emulator:{name}"))
+        if name not in self._templates:
+            path = reverse(f"emulator:{name}", args=[_PLACEHOLDER])
+            self._templates[name] = self._request.build_absolute_uri(path)
+        return self._templates[name].replace(_PLACEHOLDER, quote(value, safe=""))
+
+    def image(self, object_id: str, size: int) -> dict:
+        return {"height": size, "url": self.url("image", f"{object_id}-{size}"), "width": size}
+
+
+def user_json(user: DemoUser, *, links: Links, profile: str, scope: tuple[str, ...]) -> dict:
+    data = {
+        "account_id": user.account_id,
+        "display_name": user.display_name,
+        "external_urls": {"spotify": f"https://open.spotify.com/user/{user.id}"},
+        "href": links.url("user", user.id),
+        "id": user.id,
+        "images": [links.image(user.id, size) for size in AVATAR_SIZES] if user.has_avatar else [],
+        "type": "user",
+        "uri": f"spotify:user:{user.id}",
+    }
+    if profile == PROFILE_EXTENDED:
+        data["followers"] = {"href": None, "total": user.followers}
+        # A field whose scope wasn't granted is left out, not null.
+        if "user-read-private" in scope:
+            data["country"] = user.country
+            data["product"] = user.product
+            data["explicit_content"] = {"filter_enabled": False, "filter_locked": False}
+        if "user-read-email" in scope:
+            data["email"] = user.email
+    return data
+
+
+def saved_track_json(saved: SavedTrack, *, links: Links, profile: str, market: str | None) -> dict:
+    return {
+        "added_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved.added_at)),
+        "track": track_json(saved.track, links=links, profile=profile, market=market),
+    }
+
+
+def track_json(track: Track, *, links: Links, profile: str, market: str | None) -> dict:
+    data = {
+        "album": album_json(track.album, links=links),
+        "artists": [artist_json(artist, links=links) for artist in track.artists],
+        "disc_number": track.disc_number,
+        "duration_ms": track.duration_ms,
+        "explicit": track.explicit,
+        "external_ids": {"isrc": track.isrc},
+        "is_local": False,
+        "name": track.name,
+        # Null for almost everything since Spotify's November 2024 change.
+        "preview_url": None,
+        "track_number": track.track_number,
+        "type": "track",
+        **_track_links(track.id, links),
+    }
+    if profile != PROFILE_EXTENDED:
+        # Development mode: no relinking fields, but playability is reported.
+        data["is_playable"] = not track.delisted
+        if track.delisted:
+            data["restrictions"] = {"reason": "market"}
+        return data
+    data["popularity"] = track.popularity
+    if market is None:
+        data["available_markets"] = [] if track.delisted else list(MARKETS)
+    elif track.delisted and track.relinked_id:
+        # Track relinking: a playable twin stands in; `linked_from` names the saved one.
+        data["linked_from"] = {**_track_links(track.id, links), "type": "track"}
+        data.update(_track_links(track.relinked_id, links))
+        data["is_playable"] = True
+    else:
+        data["is_playable"] = not track.delisted
+        if track.delisted:
+            data["restrictions"] = {"reason": "market"}
+    return data
+
+
+def album_json(album: Album, *, links: Links) -> dict:
+    return {
+        "album_type": album.album_type,
+        "artists": [artist_json(artist, links=links) for artist in album.artists],
+        "available_markets": [] if album.delisted else list(MARKETS),
+        "external_urls": {"spotify": f"https://open.spotify.com/album/{album.id}"},
+        "href": links.url("album", album.id),
+        "id": album.id,
+        "images": [links.image(album.id, size) for size in ALBUM_IMAGE_SIZES] if album.has_images else [],
+        "name": album.name,
+        "release_date": album.release_date,
+        "release_date_precision": album.release_date_precision,
+        "total_tracks": album.total_tracks,
+        "type": "album",
+        "uri": f"spotify:album:{album.id}",
+    }
+
+
+def artist_json(artist: Artist, *, links: Links) -> dict:
+    return {
+        "external_urls": {"spotify": f"https://open.spotify.com/artist/{artist.id}"},
+        "href": links.url("artist", artist.id),
+        "id": artist.id,
+        "name": artist.name,
+        "type": "artist",
+        "uri": f"spotify:artist:{artist.id}",
+    }
+
+
+def _track_links(track_id: str, links: Links) -> dict:
+    return {
+        "external_urls": {"spotify": f"https://open.spotify.com/track/{track_id}"},
+        "href": links.url("track", track_id),
+        "id": track_id,
+        "uri": f"spotify:track:{track_id}",
+    }
+
+
+def paging_json(
+    *,
+    base_url: str,
+    items: list[dict],
+    total: int,
+    offset: int,
+    limit: int,
+    extra_query: list[tuple[str, str]],
+) -> dict:
+    """Spotify's paging object (CONTRACT §5.2): absolute URLs, query `offset`, `limit`, then
+    the rest; `limit` echoes the request, not the number of items."""
+
+    def page_url(page_offset: int) -> str:
+        query = urlencode([("offset", page_offset), ("limit", limit), *extra_query], quote_via=quote)
+        return f"{base_url}?{query}"
+
+    return {
+        "href": page_url(offset),
+        "items": items,
+        "limit": limit,
+        "next": page_url(offset + limit) if offset + limit < total else None,
+        "offset": offset,
+        "previous": page_url(max(offset - limit, 0)) if offset > 0 else None,
+        "total": total,
+    }

@@ -1,0 +1,250 @@
+"""The emulator's endpoints: Spotify's accounts site (authorize, token) and the Web API
+calls the app makes (/v1/me, /v1/me/tracks), plus local cover images and counters.
+
+Deliberately independent of the app: no sessions, no auth, no CSRF tokens (the consent
+form carries its parameters signed instead), no app context processors.
+"""
+
+import re
+import time
+from collections.abc import Callable
+from functools import wraps
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from django.core import signing
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.template.loader import render_to_string
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import oauth, serializers
+from .images import placeholder_svg
+from .oauth import ApiError
+from .responses import api_error, api_json, error_page, token_error, token_json
+from .scopes import SCOPES
+from .state import PROFILE_EXTENDED, state
+from .tokens import AccessToken
+
+CONSENT_SALT = "emulator.consent"
+IMAGE_KEY = re.compile(r"^(?P<object_id>.+?)(?:-(?P<size>[0-9]{1,4}))?$")
+
+
+class RedirectToApp(HttpResponseRedirect):
+    """A redirect to an app's registered URI, which may use a custom (mobile) scheme."""
+
+    def __init__(self, url: str) -> None:
+        self.allowed_schemes = [urlsplit(url).scheme or "https"]
+        super().__init__(url)
+
+
+def _simulate_latency() -> None:
+    # Benchmarks only: the emulator otherwise answers instantly, unlike Spotify.
+    if state.config.latency > 0:
+        time.sleep(state.config.latency)
+
+
+# --- accounts.spotify.com -----------------------------------------------------------------
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def authorize(request: HttpRequest) -> HttpResponse:
+    """GET: the consent page. POST: the user's answer from that page."""
+    if request.method == "POST":
+        return _consent_answer(request)
+    try:
+        auth_request = oauth.check_authorization_request(request.GET)
+    except oauth.AuthorizePageError as error:
+        return error_page(error.message)
+    except oauth.AuthorizeRedirectError as error:
+        return RedirectToApp(error.redirect_url)
+    # `show_dialog` (true/True from spotipy) needs no handling: the emulator always asks,
+    # because the person also picks which demo user to be.
+    signed = signing.dumps(
+        {
+            "client_id": auth_request.client.client_id,
+            "redirect_uri": auth_request.redirect_uri,
+            "scope": " ".join(auth_request.scope),
+            "state": auth_request.state,
+        },
+        salt=CONSENT_SALT,
+    )
+    context = {
+        "app_name": auth_request.client.name,
+        "scopes": [(scope, SCOPES[scope]) for scope in auth_request.scope],
+        "users": [(user, len(state.library(user.id))) for user in state.users],
+        "signed_request": signed,
+    }
+    return HttpResponse(render_to_string("emulator/authorize.html", context))
+
+
+def _consent_answer(request: HttpRequest) -> HttpResponse:
+    try:
+        params = signing.loads(request.POST.get("request", ""), salt=CONSENT_SALT)
+    except signing.BadSignature:
+        return error_page("INVALID_REQUEST: The consent form was changed or has expired")
+    try:
+        # Check again: the client or its redirect URI may have changed since the page was shown.
+        auth_request = oauth.check_authorization_request({**params, "response_type": "code"})
+    except oauth.AuthorizePageError as error:
+        return error_page(error.message)
+    except oauth.AuthorizeRedirectError as error:
+        return RedirectToApp(error.redirect_url)
+    if request.POST.get("action") != "agree":
+        return RedirectToApp(oauth.deny(auth_request))
+    user = state.user(request.POST.get("user", ""))
+    if user is None:
+        return error_page("INVALID_REQUEST: Choose one of the demo users")
+    return RedirectToApp(oauth.approve(auth_request, user_id=user.id))
+
+
+@csrf_exempt
+@require_POST
+def token(request: HttpRequest) -> HttpResponse:
+    _simulate_latency()
+    # Spotify reads only a form body; JSON looks to it like a request with no grant_type.
+    form = request.POST if request.content_type == "application/x-www-form-urlencoded" else QueryDict()
+    grant_type = form.get("grant_type", "")
+    state.count_token_request(grant_type or "missing")
+    if grant_type not in ("authorization_code", "refresh_token"):
+        return token_error("unsupported_grant_type", "grant_type parameter is missing")
+    try:
+        client = oauth.authenticate_client(authorization=request.headers.get("Authorization"), form=form)
+        if grant_type == "authorization_code":
+            body = oauth.exchange_code(
+                client=client, code=form.get("code", ""), redirect_uri=form.get("redirect_uri", "")
+            )
+        else:
+            body = oauth.refresh_access_token(client=client, refresh_token=form.get("refresh_token", ""))
+    except oauth.TokenError as error:
+        return token_error(error.error, error.description)
+    return token_json(body)
+
+
+# --- api.spotify.com ----------------------------------------------------------------------
+
+ApiView = Callable[..., HttpResponse]
+
+
+def api_endpoint(name: str) -> Callable[[ApiView], ApiView]:
+    """Latency, the request counter and bearer authentication for a Web API view, which
+    receives the access token's claims and may raise `ApiError`."""
+
+    def decorator(view: ApiView) -> ApiView:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+            _simulate_latency()
+            state.count_api_request(name)
+            try:
+                if request.method != "GET":
+                    raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "Method not allowed")
+                access = oauth.authenticate_bearer(request.headers.get("Authorization"))
+                return view(request, access, *args, **kwargs)
+            except ApiError as error:
+                return api_error(error.status, error.message)
+
+        return wrapper
+
+    return decorator
+
+
+@api_endpoint("me")
+def me(request: HttpRequest, access: AccessToken) -> HttpResponse:
+    user = state.user(access.user_id)
+    if user is None:  # not reached: authenticate_bearer only accepts demo users' tokens
+        raise ApiError(HTTPStatus.UNAUTHORIZED, oauth.UNAUTHORIZED_MESSAGE)
+    links = serializers.Links(request)
+    return api_json(
+        serializers.user_json(user, links=links, profile=state.config.profile, scope=access.scope)
+    )
+
+
+@api_endpoint("saved_tracks")
+def saved_tracks(request: HttpRequest, access: AccessToken) -> HttpResponse:
+    if "user-library-read" not in access.scope:
+        raise ApiError(HTTPStatus.FORBIDDEN, "Insufficient client scope")
+    limit = _query_int(request, "limit", default=20, minimum=1, maximum=50, message="Invalid limit")
+    offset = _query_int(request, "offset", default=0, minimum=0, maximum=None, message="Bad request.")
+    market = request.GET.get("market") or None
+    page, total = state.library_page(access.user_id, offset=offset, limit=limit)
+    links = serializers.Links(request)
+    profile = state.config.profile
+    extra_query = [("market", market)] if market else []
+    if "Accept-Language" in request.headers:
+        extra_query.append(("locale", request.headers["Accept-Language"]))
+    items = [
+        serializers.saved_track_json(saved, links=links, profile=profile, market=market) for saved in page
+    ]
+    return api_json(
+        serializers.paging_json(
+            base_url=links.url("saved_tracks"),
+            items=items,
+            total=total,
+            offset=offset,
+            limit=limit,
+            extra_query=extra_query,
+        )
+    )
+
+
+def _query_int(
+    request: HttpRequest, name: str, *, default: int, minimum: int, maximum: int | None, message: str
+) -> int:
+    """A whole-number query parameter within bounds, else a 400 with Spotify's message.
+    An empty value counts as absent."""
+    raw = request.GET.get(name) or str(default)
+    value = int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else -1
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ApiError(HTTPStatus.BAD_REQUEST, message)
+    return value
+
+
+@api_endpoint("track")
+def track(request: HttpRequest, access: AccessToken, track_id: str) -> HttpResponse:
+    found = state.find_track(track_id)
+    if found is None:
+        raise ApiError(HTTPStatus.NOT_FOUND, "Resource not found")
+    links = serializers.Links(request)
+    market = request.GET.get("market") or None
+    return api_json(serializers.track_json(found, links=links, profile=state.config.profile, market=market))
+
+
+@api_endpoint("user")
+def user(request: HttpRequest, access: AccessToken, user_id: str) -> HttpResponse:
+    if state.config.profile != PROFILE_EXTENDED:
+        raise ApiError(HTTPStatus.FORBIDDEN, "Forbidden")  # removed for development mode in 2026
+    found = state.user(user_id)
+    if found is None:
+        raise ApiError(HTTPStatus.NOT_FOUND, "No such user")
+    links = serializers.Links(request)
+    data = serializers.user_json(found, links=links, profile=PROFILE_EXTENDED, scope=())
+    del data["account_id"]  # only on the private profile
+    return api_json(data)
+
+
+@api_endpoint("not_emulated")
+def not_emulated(request: HttpRequest, access: AccessToken, **ids: str) -> HttpResponse:
+    """Albums and artists have URLs (every href points back here) but no content."""
+    raise ApiError(HTTPStatus.NOT_FOUND, "Resource not found")
+
+
+# --- local extras ---------------------------------------------------------------------------
+
+
+@require_GET
+def image(request: HttpRequest, key: str) -> HttpResponse:
+    """Stands in for i.scdn.co: `<album or user id>-<width>.svg`."""
+    match = IMAGE_KEY.match(key)
+    object_id = match["object_id"] if match else key
+    size = int(match["size"]) if match and match["size"] else 300
+    svg = placeholder_svg(object_id=object_id, title=state.image_title(object_id), size=max(size, 1))
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@require_GET
+def stats(request: HttpRequest) -> HttpResponse:
+    return api_json(state.stats())

@@ -1,0 +1,20 @@
+"""gunicorn settings for production: `make serve`, or `gunicorn spotifysite.wsgi`.
+
+Every value can be overridden with GUNICORN_CMD_ARGS or the variables below.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+# Pages wait on Spotify (network I/O), so a few more workers than cores pay off.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Spotify calls are bounded by SPOTIFY_TIMEOUT and retries; a request taking longer than
+# this is stuck, and the worker is replaced.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+graceful_timeout = 30
+# The access log would record callback URLs, whose query holds a (single-use) code.
+accesslog = None
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
