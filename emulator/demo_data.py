@@ -171,7 +171,15 @@ def artist_pool() -> tuple[Artist, ...]:
 
 
 def build_library(*, seed: str, size: int) -> list[SavedTrack]:
-    """A Liked Songs list of `size` items, newest first, the same for the same arguments."""
+    """A Liked Songs list of `size` items, newest first, the same for the same arguments.
+
+    A fresh list each time (callers may change it) over shared immutable records; builds
+    are cached, so resetting the emulator between tests costs a list copy."""
+    return list(_generate_library(seed, size))
+
+
+@functools.lru_cache(maxsize=16)
+def _generate_library(seed: str, size: int) -> tuple[SavedTrack, ...]:
     rng = _rng(f"library/{seed}")
     pool = artist_pool()
     saved: list[SavedTrack] = []
@@ -193,8 +201,7 @@ def build_library(*, seed: str, size: int) -> list[SavedTrack]:
             saved.append(SavedTrack(moment, _track(rng, pool, album, number)))
             if not same_second:
                 moment -= rng.randint(150, 420)
-    del saved[size:]
-    return saved
+    return tuple(saved[:size])
 
 
 def make_saved_track(

@@ -5,6 +5,8 @@ real Spotify even on a machine configured with real credentials.
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("TOKEN_ENCRYPTION_KEYS", "67ONI95nzgjY8XkzyyWvxPxEsXtd02y05y6d2k4BoZI=")
@@ -33,3 +35,10 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
 WHITENOISE_AUTOREFRESH = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not SQLite's shared in-memory database: concurrency tests need real
+    # connections per thread, with SQLite's file locking, as in production.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(Path(tempfile.gettempdir()) / f"spotifysite-tests-{os.getpid()}.sqlite3")
+    }

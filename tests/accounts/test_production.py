@@ -1,0 +1,107 @@
+"""Production settings and startup refusals, checked in fresh processes (settings are
+read once, at import)."""
+
+import os
+import subprocess
+import sys
+from http import HTTPStatus
+
+import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings
+
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "k" * 20 + "production-grade-secret-key-0123456789-abcdefghijklmnop",
+    "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "ALLOWED_HOSTS": "music.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://music.example.com",
+    "SPOTIFY_CLIENT_ID": "0123456789abcdef0123456789abcdef",
+    "SPOTIFY_CLIENT_SECRET": "fedcba9876543210fedcba9876543210",
+    "SPOTIFY_REDIRECT_URI": "https://music.example.com/accounts/callback/",
+    "DATABASE_URL": "sqlite:////tmp/spotifysite-check-deploy.sqlite3",
+}
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("SPOTIFY_")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "spotifysite.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_settings_pass_check_deploy():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "TOKEN_ENCRYPTION_KEYS"])
+def test_missing_secret_stops_startup_with_its_name(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+
+    result = _manage("check", **env)
+
+    assert result.returncode != 0
+    assert missing in result.stderr
+    assert PRODUCTION_ENV["SPOTIFY_CLIENT_SECRET"] not in result.stderr
+
+
+def test_missing_spotify_credentials_stop_startup():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SPOTIFY_CLIENT_SECRET"}
+
+    result = _manage("check", **env)
+
+    assert result.returncode != 0
+    assert "accounts.E002" in result.stderr and "SPOTIFY_CLIENT_SECRET" in result.stderr
+
+
+def test_emulator_with_debug_off_stops_startup():
+    result = _manage("check", **{**PRODUCTION_ENV, "EMULATOR_ENABLED": "true"})
+
+    assert result.returncode != 0
+    assert "accounts.E001" in result.stderr
+
+
+def test_wsgi_refuses_to_start_without_spotify_credentials():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SPOTIFY_CLIENT_ID"}
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("SPOTIFY_")}
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import spotifysite.wsgi"],
+        cwd=settings.BASE_DIR,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "spotifysite.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "SPOTIFY_CLIENT_ID" in result.stderr
+
+
+@pytest.mark.django_db
+def test_requests_on_another_host_go_to_the_redirect_uri_host(client):
+    from django.test import Client
+
+    response = Client(HTTP_HOST="localhost").get("/library/?page=2")
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == "http://127.0.0.1:8000/library/?page=2"
+
+
+@pytest.mark.django_db
+def test_security_headers_are_sent(client):
+    response = client.get("/")
+
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
