@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
 from . import scopes, tokens
 from .state import AuthorizationCode, RegisteredClient, state
@@ -72,11 +72,11 @@ def check_authorization_request(params: Mapping[str, str]) -> AuthorizationReque
     app_state = params.get("state")
     if params.get("response_type") != "code":
         raise AuthorizeRedirectError(
-            redirect_with(redirect_uri, error="unsupported_response_type", state=app_state)
+            redirect_with(redirect_uri, error="unsupported_response_type", app_state=app_state)
         )
     requested = scopes.parse_scope(params.get("scope", ""))
     if scopes.unknown_scopes(requested):
-        raise AuthorizeRedirectError(redirect_with(redirect_uri, error="invalid_scope", state=app_state))
+        raise AuthorizeRedirectError(redirect_with(redirect_uri, error="invalid_scope", app_state=app_state))
     return AuthorizationRequest(client=client, redirect_uri=redirect_uri, scope=requested, state=app_state)
 
 
@@ -93,19 +93,17 @@ def redirect_uri_matches(*, registered: str, requested: str) -> bool:
         wanted_port, given_port = wanted.port, given.port
     except ValueError:  # a port that isn't a number
         return False
-    same_apart_from_port = (wanted.scheme, wanted.hostname, wanted.path, wanted.query) == (
-        given.scheme,
-        given.hostname,
-        given.path,
-        given.query,
-    )
     return (
         wanted_port is None
         and given_port is not None
         and _is_loopback_ip(wanted.hostname)
         and given.username is None
-        and same_apart_from_port
+        and _without_port(wanted) == _without_port(given)
     )
+
+
+def _without_port(parts: SplitResult) -> tuple[str, str | None, str, str]:
+    return parts.scheme, parts.hostname, parts.path, parts.query
 
 
 def spotify_allows_redirect_uri(uri: str) -> bool:
@@ -119,10 +117,10 @@ def spotify_allows_redirect_uri(uri: str) -> bool:
     return bool(parts.scheme)  # custom schemes, used by mobile apps
 
 
-def redirect_with(redirect_uri: str, *, state: str | None, **params: str) -> str:
+def redirect_with(redirect_uri: str, *, app_state: str | None, **params: str) -> str:
     """`redirect_uri` with `params` (then `state`, if the app sent one) added to any query
     it already has."""
-    pairs = list(params.items()) + ([("state", state)] if state is not None else [])
+    pairs = list(params.items()) + ([("state", app_state)] if app_state is not None else [])
     parts = urlsplit(redirect_uri)
     query = "&".join(filter(None, [parts.query, urlencode(pairs)]))
     return urlunsplit(parts._replace(query=query))
@@ -141,11 +139,11 @@ def approve(request: AuthorizationRequest, *, user_id: str) -> str:
             issued_at=time.time(),
         ),
     )
-    return redirect_with(request.redirect_uri, code=code, state=request.state)
+    return redirect_with(request.redirect_uri, code=code, app_state=request.state)
 
 
 def deny(request: AuthorizationRequest) -> str:
-    return redirect_with(request.redirect_uri, error="access_denied", state=request.state)
+    return redirect_with(request.redirect_uri, error="access_denied", app_state=request.state)
 
 
 # --- /api/token ---------------------------------------------------------------------------

@@ -112,13 +112,13 @@ class EmulatorState:
 
     # --- authorization codes -------------------------------------------------------------
 
-    def add_code(self, code: str, grant: AuthorizationCode) -> None:
+    def add_code(self, code: str, details: AuthorizationCode) -> None:
         with self.lock:
             # Forget codes nobody redeemed, so a long demo session doesn't grow memory.
             oldest = time.time() - max(self.config.code_lifetime, 0) - 60
             for stale in [key for key, value in self._codes.items() if value.issued_at < oldest]:
                 del self._codes[stale]
-            self._codes[code] = grant
+            self._codes[code] = details
 
     def take_code(self, code: str) -> AuthorizationCode | None:
         """Remove and return a code: whatever happens next, it can't be used again."""
@@ -244,7 +244,7 @@ class EmulatorState:
         with self.lock:
             for user in self.users:
                 for saved in self.library(user.id):
-                    if track_id in (saved.track.id, saved.track.relinked_id):
+                    if saved.track.id == track_id:
                         return saved.track
         return None
 

@@ -47,7 +47,8 @@ class Command(BaseCommand):
         # Listening on every interface means answering whatever Host name reaches it.
         everywhere = host in ("0.0.0.0", "::")  # noqa: S104
         settings.ALLOWED_HOSTS = ["*"] if everywhere else ["127.0.0.1", "localhost", "[::1]", host]
-        signal.signal(signal.SIGTERM, _stop)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _stop)
         try:
             run(
                 host,
