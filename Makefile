@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format setup setup-dev chromium clean
+.PHONY: run test test-postgres lint format setup setup-dev chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: setup-dev chromium
 	$(BIN)/ruff format --check .
 	DEBUG=true SECRET_KEY=check-migrations $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
+
+## The same suite on PostgreSQL (CI runs both). Needs a server; see POSTGRES_URL.
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+test-postgres: setup-dev chromium
+	DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest
 
 lint: setup-dev
 	$(BIN)/ruff check .

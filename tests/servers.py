@@ -32,13 +32,27 @@ def database_url() -> str:
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+PROJECT_SETTINGS = {
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CACHE_URL",
+    "LOG_LEVEL",
+    "TOKEN_ENCRYPTION_KEYS",
+    "EMULATOR_ENABLED",
+    "STATIC_ROOT",
+    "WEB_CONCURRENCY",
+}
+
+
 def clean_environment(**overrides: str) -> dict[str, str]:
     """This process's environment without the project's settings, plus `overrides`."""
     inherited = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("SPOTIFY_", "DJANGO_", "SECURE_", "SESSION_", "CSRF_"))
-        and name not in {"DEBUG", "DATABASE_URL", "SECRET_KEY", "ALLOWED_HOSTS", "EMULATOR_ENABLED"}
+        and name not in PROJECT_SETTINGS
     }
     return {**inherited, "PYTHONUNBUFFERED": "1", **overrides}
 

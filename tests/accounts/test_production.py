@@ -1,7 +1,6 @@
 """Production settings and startup refusals, checked in fresh processes (settings are
 read once, at import)."""
 
-import os
 import subprocess
 import sys
 from http import HTTPStatus
@@ -9,6 +8,8 @@ from http import HTTPStatus
 import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
+
+from tests.servers import clean_environment, manage
 
 PRODUCTION_ENV = {
     "DEBUG": "false",
@@ -23,17 +24,20 @@ PRODUCTION_ENV = {
 }
 
 
-def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("SPOTIFY_")}
+def _run(command: list[str], **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        command,
         cwd=settings.BASE_DIR,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "spotifysite.settings", **env},
+        env=clean_environment(DJANGO_SETTINGS_MODULE="spotifysite.settings", **env),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return _run(manage(*args), **env)
 
 
 def test_production_settings_pass_check_deploy():
@@ -72,17 +76,8 @@ def test_emulator_with_debug_off_stops_startup():
 
 def test_wsgi_refuses_to_start_without_spotify_credentials():
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SPOTIFY_CLIENT_ID"}
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("SPOTIFY_")}
 
-    result = subprocess.run(
-        [sys.executable, "-c", "import spotifysite.wsgi"],
-        cwd=settings.BASE_DIR,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "spotifysite.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _run([sys.executable, "-c", "import spotifysite.wsgi"], **env)
 
     assert result.returncode != 0
     assert "SPOTIFY_CLIENT_ID" in result.stderr
