@@ -11,6 +11,7 @@ early, clocks apart) refreshes once and retries once. Failures arrive as the exc
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import spotipy
@@ -22,18 +23,31 @@ from .exceptions import RateLimited
 
 class _StoredTokenManager:
     """A spotipy auth manager backed by the SpotifyToken row (spotipy only calls
-    `get_access_token`)."""
+    `get_access_token`).
+
+    The token is read once per client: a client serves one request, and a token read
+    outside the refresh margin outlives it. Worker threads sharing the client (parallel
+    page loads) thus need no database connection unless Spotify answers 401.
+    """
 
     def __init__(self, user: AbstractBaseUser) -> None:
         self.user = user
         self.last_token: str | None = None
+        self._lock = threading.Lock()
+        self._sent = threading.local()  # the token this thread's last call carried
 
     def get_access_token(self, as_dict: bool = False) -> str:
-        self.last_token = services.access_token_for(user=self.user)
-        return self.last_token
+        with self._lock:
+            if self.last_token is None:
+                self.last_token = services.access_token_for(user=self.user)
+            self._sent.token = self.last_token
+            return self.last_token
 
     def refresh_rejected(self) -> None:
-        services.access_token_for(user=self.user, rejected=self.last_token)
+        with self._lock:
+            rejected = getattr(self._sent, "token", None)
+            if rejected == self.last_token:  # else another thread has already replaced it
+                self.last_token = services.access_token_for(user=self.user, rejected=rejected)
 
 
 class _UserSpotify(spotipy.Spotify):

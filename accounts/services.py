@@ -17,6 +17,7 @@ from django.utils import timezone
 from . import spotify
 from .exceptions import RateLimited, ReauthorizationRequired, TokenBusy
 from .models import SpotifyToken
+from .signals import spotify_disconnected
 
 logger = logging.getLogger(__name__)
 
@@ -163,3 +164,4 @@ def spotify_disconnect(*, user: AbstractBaseUser) -> None:
         SpotifyToken.objects.filter(user=user).delete()
         user.first_name = ""
         user.save(update_fields=["first_name"])
+    spotify_disconnected.send(sender=SpotifyToken, user=user)

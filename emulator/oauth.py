@@ -17,6 +17,12 @@ from . import scopes, tokens
 from .state import AuthorizationCode, RegisteredClient, state
 
 UNAUTHORIZED_MESSAGE = "Missing/invalid/expired access token"  # one message for all three since 2026
+# Development mode's refusals (CONTRACT §3.1, §3.3), byte for byte.
+NOT_REGISTERED_MESSAGE = "User not registered in the Developer Dashboard"
+PREMIUM_REQUIRED_MESSAGE = (
+    "Active premium subscription required for the owner of the app. When the subscription "
+    "status changes, it can take a few hours before requests are allowed again."
+)
 
 
 class AuthorizePageError(Exception):
@@ -213,6 +219,18 @@ def refresh_access_token(*, client: RegisteredClient, refresh_token: str) -> dic
     return _token_response(refresh, now=now, include_refresh_token=rotate)
 
 
+def token_request_user_id(form: Mapping[str, str]) -> str | None:
+    """The user behind a token request, if its code or refresh token says so; checks
+    nothing and uses nothing up (faults aimed at one user are served before any check)."""
+    grant_type = form.get("grant_type")
+    if grant_type == "authorization_code":
+        return state.code_user_id(form.get("code", ""))
+    if grant_type == "refresh_token":
+        claims = tokens.read_refresh_token(form.get("refresh_token", ""))
+        return claims.user_id if claims else None
+    return None
+
+
 def _token_response(refresh: tokens.RefreshToken, *, now: float, include_refresh_token: bool) -> dict:
     lifetime = state.config.access_token_lifetime
     access = tokens.AccessToken(
@@ -251,6 +269,24 @@ def authenticate_bearer(authorization: str | None) -> tokens.AccessToken:
     ):
         raise ApiError(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED_MESSAGE)
     return token
+
+
+def bearer_user_id(authorization: str | None) -> str | None:
+    """The user of a bearer token we signed, even an expired or revoked one (for faults,
+    which are served before authentication); None if the header names nobody."""
+    scheme, _, value = (authorization or "").partition(" ")
+    token = tokens.read_access_token(value.strip()) if scheme.lower() == "bearer" else None
+    return token.user_id if token else None
+
+
+def check_development_mode(user_id: str) -> None:
+    """Development mode's refusals of an authenticated call: the app owner's lapsed
+    Premium blocks everyone, then only users registered in the dashboard get through."""
+    config = state.config
+    if not config.owner_premium:
+        raise ApiError(HTTPStatus.FORBIDDEN, PREMIUM_REQUIRED_MESSAGE)
+    if config.registered_users is not None and user_id not in config.registered_users:
+        raise ApiError(HTTPStatus.FORBIDDEN, NOT_REGISTERED_MESSAGE)
 
 
 def _is_loopback_ip(hostname: str | None) -> bool:

@@ -22,10 +22,19 @@ def api_json(data: dict, *, status: int = HTTPStatus.OK) -> HttpResponse:
     return response
 
 
-def api_error(status: int, message: str) -> HttpResponse:
-    response = api_json({"error": {"status": int(status), "message": message}}, status=status)
+def api_error(
+    status: int, message: str, *, reason: str | None = None, retry_after: int | None = None
+) -> HttpResponse:
+    """The Web API error object; `reason` is the optional 2026 field (e.g. QUOTA_EXCEEDED),
+    `retry_after` the seconds a 429 asks the client to wait."""
+    error: dict[str, object] = {"status": int(status), "message": message}
+    if reason is not None:
+        error["reason"] = reason
+    response = api_json({"error": error}, status=status)
     if status == HTTPStatus.UNAUTHORIZED:
         response["WWW-Authenticate"] = 'Bearer realm="spotify"'
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 

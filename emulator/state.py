@@ -1,13 +1,19 @@
-"""The emulator's in-memory state: configuration, counters, codes, grants and libraries.
+"""The emulator's in-memory state: configuration, counters, codes, grants, libraries and
+injected faults.
 
 One process-wide `state` object. runserver and live test servers handle requests on
 several threads, so every read-modify-write happens under `state.lock`.
 """
 
+import copy
+import dataclasses
+import math
 import threading
 import time
+import typing
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +29,31 @@ PROFILES = (PROFILE_DEV_2026, PROFILE_EXTENDED)
 REFRESH_TOKEN_LIFETIME = 183 * 24 * 3600
 SETTINGS_APP_NAME = "spotifysite"
 
+# What a fault can target: the token endpoint, one Web API endpoint, or any Web API endpoint.
+FAULT_TOKEN = "token"  # noqa: S105 - the endpoint's name, not a secret
+FAULT_ANY_API = "api"
+FAULT_ENDPOINTS = (FAULT_TOKEN, "me", "saved_tracks", FAULT_ANY_API)
+# Spotify's own wording where one is known (CONTRACT §3.1); otherwise the HTTP reason phrase.
+DEFAULT_FAULT_MESSAGES = {HTTPStatus.TOO_MANY_REQUESTS: "API rate limit exceeded"}
+ERROR_STATUSES = frozenset(status.value for status in HTTPStatus if 400 <= status <= 599)
+JSON_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list"}
+
+
+class InvalidArgument(ValueError):
+    """A fault, setting or track detail that can't be applied: unknown name, wrong type or
+    bad value. The control API answers 400 with the message."""
+
+
+def check_type(name: str, value: object, kind: type, *, optional: bool = False) -> None:
+    """Reject a value of the wrong JSON type; an int is a number, but a bool is not an int."""
+    if optional and value is None:
+        return
+    accepted = (int, float) if kind is float else (kind,)
+    if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
+        raise InvalidArgument(f"{name} must be {JSON_TYPE_NAMES[kind]}{' or null' if optional else ''}")
+    if kind is float and not math.isfinite(value):
+        raise InvalidArgument(f"{name} must be a finite number")  # JSON parsers accept NaN
+
 
 @dataclass
 class EmulatorConfig:
@@ -33,6 +64,91 @@ class EmulatorConfig:
     refresh_token_lifetime: int = REFRESH_TOKEN_LIFETIME
     large_library_size: int = 2400
     profile: str = PROFILE_DEV_2026  # or PROFILE_EXTENDED, the pre-2026 field set
+    # Development mode (CONTRACT §3.3): only users listed in the dashboard may call the Web
+    # API. None lets everyone in, like an extended-quota app.
+    registered_users: set[str] | None = None
+    # 2026: without Premium on the app owner's account every Web API call is refused.
+    owner_premium: bool = True
+
+
+def _config_value(name: str, value: object, kind: Any) -> object:
+    """One checked `EmulatorConfig` value, converted to the field's type."""
+    if name == "registered_users":
+        if value is None:
+            return None
+        if not isinstance(value, list | tuple | set | frozenset) or not all(
+            isinstance(user_id, str) for user_id in value
+        ):
+            raise InvalidArgument("registered_users must be a list of user ids or null")
+        return set(value)
+    check_type(name, value, kind)
+    if kind in (int, float) and value < 0:
+        raise InvalidArgument(f"{name} must not be negative")
+    if name == "profile" and value not in PROFILES:
+        raise InvalidArgument(f"profile must be one of {', '.join(PROFILES)}")
+    return float(value) if kind is float else value
+
+
+@dataclass(eq=False)  # identity, not field equality: two identical faults are two faults
+class Fault:
+    """An injected misbehaviour for the next `times` matching requests (None: until cleared).
+
+    `delay` seconds of silence first; then, with a `status`, a Web API error object instead
+    of the real answer, else the real answer. `user_id` limits it to one user's requests."""
+
+    endpoint: str
+    status: int | None = None
+    retry_after: int | None = None
+    delay: float = 0.0
+    times: int | None = 1
+    message: str | None = None
+    reason: str | None = None
+    user_id: str | None = None
+    served: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        # Checked here because faults also arrive as JSON through the control API.
+        check_type("endpoint", self.endpoint, str)
+        if self.endpoint not in FAULT_ENDPOINTS:
+            raise InvalidArgument(f"endpoint must be one of {', '.join(FAULT_ENDPOINTS)}")
+        for name in ("status", "retry_after", "times"):
+            check_type(name, getattr(self, name), int, optional=True)
+        for name in ("message", "reason", "user_id"):
+            check_type(name, getattr(self, name), str, optional=True)
+        check_type("delay", self.delay, float)
+        self.delay = float(self.delay)
+        if self.delay < 0 or (self.retry_after is not None and self.retry_after < 0):
+            raise InvalidArgument("delay and retry_after must not be negative")
+        if self.times is not None and self.times < 1:
+            raise InvalidArgument("times must be at least 1, or null for until cleared")
+        if self.status is None:
+            self._check_delay_only()
+        elif self.status not in ERROR_STATUSES:
+            raise InvalidArgument("status must be an HTTP error status (4xx or 5xx)")
+        elif self.message is None:
+            self.message = DEFAULT_FAULT_MESSAGES.get(self.status, HTTPStatus(self.status).phrase)
+
+    def _check_delay_only(self) -> None:
+        if not self.delay:
+            raise InvalidArgument("A fault needs a status, a delay or both")
+        if (self.retry_after, self.message, self.reason) != (None, None, None):
+            raise InvalidArgument("retry_after, message and reason need a status")
+
+    @property
+    def spent(self) -> bool:
+        return self.times is not None and self.served >= self.times
+
+    def applies_to(self, endpoint: str, *, user_id: str | None) -> bool:
+        """Whether a request to `endpoint` (FAULT_TOKEN or an API counter name such as
+        "me" or "track") by `user_id` (None if unknown) is one this fault is waiting for."""
+        if self.endpoint == FAULT_ANY_API:
+            same_endpoint = endpoint != FAULT_TOKEN
+        else:
+            same_endpoint = self.endpoint == endpoint
+        return same_endpoint and (self.user_id is None or self.user_id == user_id)
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -65,21 +181,47 @@ class Grant:
 class EmulatorState:
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self._startup_config = EmulatorConfig()
+        self._startup_clients: dict[str, RegisteredClient] = {}
         self.reset()
 
     def reset(self) -> None:
-        """Back to defaults: configuration, counters, codes, grants, clients and libraries."""
+        """Back to the startup configuration and clients (the defaults, unless
+        `keep_as_startup()` was called) with no counters, faults, codes, grants or changes
+        to libraries."""
         with self.lock:
-            self.config = EmulatorConfig()
+            self.config = copy.deepcopy(self._startup_config)
             self.token_requests: Counter[str] = Counter()
             self.api_requests: Counter[str] = Counter()
-            self._clients: dict[str, RegisteredClient] = {}
+            self.faults_served: Counter[str] = Counter()
+            self._faults: list[Fault] = []
+            self._clients: dict[str, RegisteredClient] = dict(self._startup_clients)
             self._codes: dict[str, AuthorizationCode] = {}
             self._grants: dict[str, Grant] = {}
             self._libraries: dict[str, list[SavedTrack]] = {}
             self._library_sizes: dict[str, int] = {}
             self._album_titles: dict[str, str] = {}  # album id -> name, for cover images
             self._extra_tracks = 0
+
+    def keep_as_startup(self) -> None:
+        """Make the current configuration and clients what `reset()` goes back to, so that
+        `runemulator`'s command-line options survive a reset through the control API."""
+        with self.lock:
+            self._startup_config = copy.deepcopy(self.config)
+            self._startup_clients = dict(self._clients)
+
+    def configure(self, **changes: object) -> EmulatorConfig:
+        """Set `config` fields from plain values (e.g. JSON), all or none: an unknown name or
+        a wrong type raises InvalidArgument. `registered_users` takes a list or None."""
+        kinds = typing.get_type_hints(EmulatorConfig)
+        unknown = sorted(set(changes) - set(kinds))
+        if unknown:
+            raise InvalidArgument(f"Unknown config field: {', '.join(unknown)}")
+        checked = {name: _config_value(name, value, kinds[name]) for name, value in changes.items()}
+        with self.lock:
+            # A new object rather than field by field: readers never see half the change.
+            self.config = dataclasses.replace(self.config, **checked)
+            return self.config
 
     # --- clients -------------------------------------------------------------------------
 
@@ -120,6 +262,12 @@ class EmulatorState:
                 del self._codes[stale]
             self._codes[code] = details
 
+    def code_user_id(self, code: str) -> str | None:
+        """Whose code this is, without using it up (for faults aimed at one user)."""
+        with self.lock:
+            details = self._codes.get(code)
+            return details.user_id if details else None
+
     def take_code(self, code: str) -> AuthorizationCode | None:
         """Remove and return a code: whatever happens next, it can't be used again."""
         with self.lock:
@@ -149,6 +297,56 @@ class EmulatorState:
             for code in [key for key, value in self._codes.items() if value.user_id == user_id]:
                 del self._codes[code]
 
+    # --- faults ----------------------------------------------------------------------------
+
+    def inject(
+        self,
+        endpoint: str,
+        *,
+        status: int | None = None,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        times: int | None = 1,
+        message: str | None = None,
+        reason: str | None = None,
+        user_id: str | None = None,
+    ) -> Fault:
+        """Make the next `times` requests to `endpoint` misbehave (see `Fault`). Faults are
+        served in the order they were injected, at most one per request."""
+        if user_id is not None and self.user(user_id) is None:
+            raise InvalidArgument(f"No demo user {user_id!r}")
+        fault = Fault(
+            endpoint,
+            status=status,
+            retry_after=retry_after,
+            delay=delay,
+            times=times,
+            message=message,
+            reason=reason,
+            user_id=user_id,
+        )
+        with self.lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault; `faults_served` keeps its count."""
+        with self.lock:
+            self._faults.clear()
+
+    def take_fault(self, endpoint: str, *, user_id: str | None) -> Fault | None:
+        """The first pending fault for this request, counted as served and dropped once
+        spent. `faults_served` is keyed like the request counters: "token", "me", ..."""
+        with self.lock:
+            fault = next((each for each in self._faults if each.applies_to(endpoint, user_id=user_id)), None)
+            if fault is None:
+                return None
+            fault.served += 1
+            if fault.spent:
+                self._faults.remove(fault)
+            self.faults_served[endpoint] += 1
+            return fault
+
     # --- counters ----------------------------------------------------------------------
 
     def count_token_request(self, grant_type: str) -> None:
@@ -161,7 +359,11 @@ class EmulatorState:
 
     def stats(self) -> dict[str, dict[str, int]]:
         with self.lock:
-            return {"token_requests": dict(self.token_requests), "api_requests": dict(self.api_requests)}
+            return {
+                "token_requests": dict(self.token_requests),
+                "api_requests": dict(self.api_requests),
+                "faults_served": dict(self.faults_served),
+            }
 
     # --- users and libraries -----------------------------------------------------------
 

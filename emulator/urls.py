@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import views
+from . import control, views
 
 app_name = "emulator"
 urlpatterns = [
@@ -20,7 +20,16 @@ urlpatterns = [
     path("v1/users/<str:user_id>", views.user, name="user"),
     path("v1/albums/<str:album_id>", views.not_emulated, name="album"),
     path("v1/artists/<str:artist_id>", views.not_emulated, name="artist"),
-    # i.scdn.co stand-in and the emulator's own counters
+    # i.scdn.co stand-in
     path("images/<str:key>.svg", views.image, name="image"),
-    path("_emulator/stats", views.stats, name="stats"),
+    # No auth: tests and demos on loopback only (mounted in DEBUG/demo mode; runemulator binds 127.0.0.1).
+    path("_emulator/stats", control.stats, name="stats"),
+    path("_emulator/faults", control.faults, name="faults"),
+    path("_emulator/revoke", control.revoke, name="revoke"),
+    path("_emulator/config", control.config, name="config"),
+    path("_emulator/reset", control.reset, name="reset"),
+    path("_emulator/library/<str:user_id>/tracks", control.library_tracks, name="library_tracks"),
+    path(
+        "_emulator/library/<str:user_id>/tracks/<str:track_id>", control.library_track, name="library_track"
+    ),
 ]

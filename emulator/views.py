@@ -1,15 +1,16 @@
 """The emulator's endpoints: Spotify's accounts site (authorize, token) and the Web API
-calls the app makes (/v1/me, /v1/me/tracks), plus local cover images and counters.
+calls the app makes (/v1/me, /v1/me/tracks), plus local cover images. The `_emulator/`
+control API lives in control.py.
 
 Deliberately independent of the app: no sessions, no auth, no CSRF tokens (the consent
 form carries its parameters signed instead), no app context processors.
 """
 
 import re
-import time
 from collections.abc import Callable
 from functools import wraps
 from http import HTTPStatus
+from time import sleep
 from urllib.parse import urlsplit
 
 from django.core import signing
@@ -23,7 +24,7 @@ from .images import placeholder_svg
 from .oauth import ApiError
 from .responses import api_error, api_json, error_page, token_error, token_json
 from .scopes import SCOPES
-from .state import PROFILE_EXTENDED, state
+from .state import FAULT_TOKEN, PROFILE_EXTENDED, state
 from .tokens import AccessToken
 
 CONSENT_SALT = "emulator.consent"
@@ -41,7 +42,24 @@ class RedirectToApp(HttpResponseRedirect):
 def _simulate_latency() -> None:
     # Benchmarks only: the emulator otherwise answers instantly, unlike Spotify.
     if state.config.latency > 0:
-        time.sleep(state.config.latency)
+        sleep(state.config.latency)
+
+
+def _serve_fault(endpoint: str, *, user_id: str | None) -> HttpResponse | None:
+    """The answer of an injected fault waiting for this request, if any; None to answer
+    normally (after the fault's delay, for a delay-only fault).
+
+    Served before any check, like an overloaded or failing gateway in front of Spotify: a
+    faulted token request doesn't use up its code."""
+    fault = state.take_fault(endpoint, user_id=user_id)
+    if fault is None:
+        return None
+    if fault.delay:
+        sleep(fault.delay)  # outside state.lock: other requests carry on meanwhile
+    if fault.status is None:
+        return None
+    # Spotify's token endpoint body for 429/5xx is unpublished: the Web API's object it is.
+    return api_error(fault.status, fault.message or "", reason=fault.reason, retry_after=fault.retry_after)
 
 
 # --- accounts.spotify.com -----------------------------------------------------------------
@@ -107,6 +125,9 @@ def token(request: HttpRequest) -> HttpResponse:
     form = request.POST if request.content_type == "application/x-www-form-urlencoded" else QueryDict()
     grant_type = form.get("grant_type", "")
     state.count_token_request(grant_type or "missing")
+    faulted = _serve_fault(FAULT_TOKEN, user_id=oauth.token_request_user_id(form))
+    if faulted is not None:
+        return faulted
     if grant_type not in ("authorization_code", "refresh_token"):
         return token_error("unsupported_grant_type", "grant_type parameter is missing")
     try:
@@ -128,8 +149,9 @@ ApiView = Callable[..., HttpResponse]
 
 
 def api_endpoint(name: str) -> Callable[[ApiView], ApiView]:
-    """Latency, the request counter and bearer authentication for a Web API view, which
-    receives the access token's claims and may raise `ApiError`."""
+    """Latency, the request counter, injected faults, bearer authentication and development
+    mode's refusals for a Web API view, which receives the access token's claims and may
+    raise `ApiError`. `name` keys the counters and is what faults aim at."""
 
     def decorator(view: ApiView) -> ApiView:
         @csrf_exempt
@@ -140,7 +162,12 @@ def api_endpoint(name: str) -> Callable[[ApiView], ApiView]:
             try:
                 if request.method != "GET":
                     raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "Method not allowed")
-                access = oauth.authenticate_bearer(request.headers.get("Authorization"))
+                authorization = request.headers.get("Authorization")
+                faulted = _serve_fault(name, user_id=oauth.bearer_user_id(authorization))
+                if faulted is not None:
+                    return faulted
+                access = oauth.authenticate_bearer(authorization)
+                oauth.check_development_mode(access.user_id)
                 return view(request, access, *args, **kwargs)
             except ApiError as error:
                 return api_error(error.status, error.message)
@@ -243,8 +270,3 @@ def image(request: HttpRequest, key: str) -> HttpResponse:
     response = HttpResponse(svg, content_type="image/svg+xml")
     response["Cache-Control"] = "public, max-age=86400"
     return response
-
-
-@require_GET
-def stats(request: HttpRequest) -> HttpResponse:
-    return api_json(state.stats())

@@ -1,49 +1,83 @@
-"""Reads of a user's Liked Songs, always through the accounts client helper."""
+"""What the library pages show, assembled from the cache and, when needed, Spotify."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.paginator import Page, Paginator
 
-from accounts.client import spotify_client
-
+from . import store, sync
+from .query import LibraryQuery
 from .tracks import Track
 
-PAGE_SIZE = 50  # Spotify's maximum `limit` for /me/tracks
+PAGE_SIZE = sync.PAGE_SIZE
 
 
 @dataclass(frozen=True)
-class TrackPage:
-    tracks: list[Track]
+class LibraryPage:
+    page: Page
     total: int
-    number: int
-
-    @property
-    def num_pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.num_pages
-
-    @property
-    def start_index(self) -> int:
-        return (self.number - 1) * PAGE_SIZE + 1 if self.tracks else 0
-
-    @property
-    def end_index(self) -> int:
-        return self.start_index + len(self.tracks) - 1 if self.tracks else 0
+    query: LibraryQuery
+    loading: sync.Progress | None = None  # set while the rest of the library loads
 
 
-def saved_tracks_page(*, user: AbstractBaseUser, number: int) -> TrackPage:
-    """One page of Liked Songs, newest first: one Spotify call."""
-    result = spotify_client(user=user).current_user_saved_tracks(
-        limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+class _SpotifyOrder(Sequence):
+    """The library in Spotify's order while it is still loading: pages already loaded
+    come from the cache, any other page from Spotify (one call), for the Paginator."""
+
+    def __init__(self, user: AbstractBaseUser, load: store.PartialLoad) -> None:
+        self.user, self.load = user, load
+
+    def __len__(self) -> int:
+        return self.load.total
+
+    def __getitem__(self, window: slice) -> list[Track]:  # type: ignore[override]
+        offset = window.start or 0
+        if offset in self.load.pages:
+            return [Track.from_row(row) for row in self.load.pages[offset]]
+        return sync.fetch_page(user=self.user, offset=offset)[0]
+
+
+def _current_library(user: AbstractBaseUser) -> store.Library | None:
+    library = store.library_get(user_id=user.pk)
+    if library is not None and not store.is_fresh(user_id=user.pk):
+        library = sync.revalidate(user=user, library=library)
+        if library is None:
+            store.library_delete(user_id=user.pk)
+    return library
+
+
+def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
+    library = _current_library(user)
+    if library is None:
+        started = store.load_get(user_id=user.pk) or sync.start_load(user=user)
+        if isinstance(started, store.PartialLoad):
+            return _loading_page(user, started, query)
+        library = started
+    tracks = library.index.select(query)
+    return LibraryPage(
+        page=Paginator(tracks, PAGE_SIZE).get_page(query.page), total=library.total, query=query
     )
-    tracks = [Track.from_saved_track(item) for item in result["items"] if item.get("track")]
-    return TrackPage(tracks=tracks, total=result["total"], number=number)
+
+
+def _loading_page(user: AbstractBaseUser, load: store.PartialLoad, query: LibraryQuery) -> LibraryPage:
+    progress = sync.Progress(loaded=load.loaded, total=load.total, done=False)
+    if query.is_default_view:
+        items: Sequence[Track] = _SpotifyOrder(user, load)
+    else:
+        # Search and sort see the songs loaded so far; the page says so.
+        items = store.Library(tracks=load.tracks()).index.select(query)
+    return LibraryPage(
+        page=Paginator(items, PAGE_SIZE).get_page(query.page), total=load.total, query=query, loading=progress
+    )
+
+
+def complete_library(*, user: AbstractBaseUser) -> store.Library:
+    """The whole library, loading what is missing first (exports need every song)."""
+    return _current_library(user) or sync.load_to_completion(user=user)
+
+
+def library_forget(*, user: AbstractBaseUser) -> None:
+    store.library_delete(user_id=user.pk)

@@ -1,8 +1,13 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from http import HTTPStatus
 
-from . import services
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from . import export, services, sync
+from .query import EXPLICIT, SORTS, LibraryQuery
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -11,13 +16,50 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "library/home.html")
 
 
+@require_GET
 @login_required
 def saved_tracks(request: HttpRequest) -> HttpResponse:
-    try:
-        number = max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        number = 1
-    page = services.saved_tracks_page(user=request.user, number=number)
-    if number > page.num_pages:
-        return redirect(f"{request.path}?page={page.num_pages}")
-    return render(request, "library/saved_tracks.html", {"page": page})
+    query = LibraryQuery.from_params(request.GET)
+    view = services.library_page(user=request.user, query=query)
+    context = {"view": view, "page": view.page, "query": query, "sorts": SORTS, "explicit_choices": EXPLICIT}
+    return render(request, "library/saved_tracks.html", context)
+
+
+@require_POST
+@login_required
+def load(request: HttpRequest) -> JsonResponse:
+    """One batch of the background load; the library page's script calls it until done."""
+    progress = sync.load_batch(user=request.user)
+    response = JsonResponse(
+        {
+            "loaded": progress.loaded,
+            "total": progress.total,
+            "done": progress.done,
+            "retry_after": progress.retry_after,
+        }
+    )
+    if progress.retry_after is not None:
+        response.status_code = HTTPStatus.SERVICE_UNAVAILABLE
+        response["Retry-After"] = str(progress.retry_after)
+    return response
+
+
+def _download(content: str, *, content_type: str, extension: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    filename = f"liked-songs-{timezone.localdate().isoformat()}.{extension}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@login_required
+def export_csv(request: HttpRequest) -> HttpResponse:
+    library = services.complete_library(user=request.user)
+    return _download(export.to_csv(library.tracks), content_type="text/csv; charset=utf-8", extension="csv")
+
+
+@require_GET
+@login_required
+def export_json(request: HttpRequest) -> HttpResponse:
+    library = services.complete_library(user=request.user)
+    return _download(export.to_json(library.tracks), content_type="application/json", extension="json")

@@ -119,7 +119,9 @@ STORAGES = {
 # In development, serve files straight from the app folders (no collectstatic needed).
 WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = DEBUG
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# The default cache is a database table, shared by every worker and machine with no
+# extra server; production uses Redis: CACHE_URL=redis://127.0.0.1:6379/1.
+CACHES = {"default": env.cache("CACHE_URL", default="dbcache://spotifysite_cache")}
 
 # --- Security ----------------------------------------------------------------------------
 # Production defaults are strict; each can be relaxed through the environment (e.g. for a
@@ -182,6 +184,18 @@ TOKEN_ENCRYPTION_KEYS = env.list(
     "TOKEN_ENCRYPTION_KEYS",
     default=["ZGV2ZWxvcG1lbnQtb25seS1rZXktMzItYnl0ZXMhISE="] if DEBUG else environ.Env.NOTSET,
 )
+
+# --- Library -----------------------------------------------------------------------------
+
+# A cached library is taken as current for this many seconds; after that one Spotify call
+# (the first page) tells whether anything changed.
+LIBRARY_FRESH_FOR = env.int("LIBRARY_FRESH_FOR", default=300)
+# How long a library stays in the cache at all (revalidated whenever it is used).
+LIBRARY_CACHE_TIMEOUT = env.int("LIBRARY_CACHE_TIMEOUT", default=30 * 24 * 3600)
+# Pages fetched from Spotify at once while loading a library, and how long one loading
+# request keeps fetching before it reports progress.
+LIBRARY_FETCH_CONCURRENCY = env.int("LIBRARY_FETCH_CONCURRENCY", default=8)
+LIBRARY_LOAD_BATCH_SECONDS = env.float("LIBRARY_LOAD_BATCH_SECONDS", default=2.0)
 
 # --- Logging -----------------------------------------------------------------------------
 

@@ -79,3 +79,13 @@ def admin_client(admin_user) -> Client:
     client = Client(HTTP_HOST=CANONICAL_HOST)
     client.force_login(admin_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache(django_db_blocker):
+    """The cache is a database table that a flush does not empty: leave it empty."""
+    from django.core.cache import cache
+
+    yield
+    with django_db_blocker.unblock():
+        cache.clear()

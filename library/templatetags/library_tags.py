@@ -9,3 +9,19 @@ def duration(milliseconds: int) -> str:
     minutes, seconds = divmod(round((milliseconds or 0) / 1000), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+@register.simple_tag
+def query_url(query, **changes) -> str:
+    """The current library view's query string with `changes` (e.g. page=3)."""
+    return query.querystring(**{name: str(value) for name, value in changes.items()})
+
+
+@register.simple_tag
+def sort_url(query, sort: str) -> str:
+    """Link for a column header: sort by it, or flip the order if it is the current sort."""
+    if query.sort == sort:
+        order = "asc" if query.order == "desc" else "desc"
+    else:
+        order = "desc" if sort == "added" else "asc"
+    return query.querystring(sort=sort, order=order, page="1")

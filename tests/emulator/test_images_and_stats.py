@@ -62,8 +62,9 @@ def test_stats_report_token_and_api_counters(client, sign_in):
     assert response.json() == {
         "token_requests": {"authorization_code": 1},
         "api_requests": {"me": 1, "saved_tracks": 2},
+        "faults_served": {},
     }
 
 
 def test_stats_start_empty_after_reset(client):
-    assert client.get(url("stats")).json() == {"token_requests": {}, "api_requests": {}}
+    assert client.get(url("stats")).json() == {"token_requests": {}, "api_requests": {}, "faults_served": {}}

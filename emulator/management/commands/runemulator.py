@@ -32,6 +32,15 @@ class Command(BaseCommand):
             "--rotate-refresh-tokens", action="store_true", help="Return a new refresh token on each refresh."
         )
         parser.add_argument("--profile", choices=PROFILES, help="Field set: dev-2026 (default) or extended.")
+        parser.add_argument(
+            "--registered-users",
+            help="Development mode's allowlist, e.g. mariana.k,12149876543: other users get 403.",
+        )
+        parser.add_argument(
+            "--owner-without-premium",
+            action="store_true",
+            help="The app owner has no Premium: every Web API call gets 403.",
+        )
         parser.add_argument("--client-id", help="Register an extra client besides the one in settings.")
         parser.add_argument("--client-secret", help="Secret of the extra client.")
         parser.add_argument("--redirect-uri", action="append", help="Redirect URI of the extra client.")
@@ -72,6 +81,9 @@ class Command(BaseCommand):
         if options["profile"]:
             config.profile = options["profile"]
         config.rotate_refresh_tokens = bool(options["rotate_refresh_tokens"])
+        if options["registered_users"] is not None:
+            config.registered_users = {name.strip() for name in options["registered_users"].split(",")} - {""}
+        config.owner_premium = not options["owner_without_premium"]
         if options["client_id"]:
             state.register_client(
                 client_id=options["client_id"],
@@ -79,6 +91,7 @@ class Command(BaseCommand):
                 redirect_uris=options["redirect_uri"] or [],
                 name=options["client_id"],
             )
+        state.keep_as_startup()  # so that a reset through the control API keeps these options
 
     def _announce(self, host: str, port: int, *, ipv6: bool) -> None:
         origin = f"http://{f'[{host}]' if ipv6 else host}:{port}"
@@ -94,6 +107,11 @@ class Command(BaseCommand):
             )
         else:
             lines.append("No SPOTIFY_CLIENT_ID in settings: only --client-id clients can sign in.")
+        config = state.config
+        if config.registered_users is not None:
+            lines.append(f"Registered users: {', '.join(sorted(config.registered_users)) or 'nobody'}.")
+        if not config.owner_premium:
+            lines.append("The app owner has no Premium: every Web API call gets 403.")
         lines.append("Quit with CONTROL-C.")
         self.stdout.write("\n".join(lines))
         self.stdout.flush()

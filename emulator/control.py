@@ -1,0 +1,165 @@
+"""The `_emulator/` control API: JSON over HTTP, so that tests can drive an emulator running
+in another process (faults, revocations, configuration, library changes) and read its
+counters. Every body error answers 400 with a Web API error object saying what is wrong.
+"""
+
+import dataclasses
+import json
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from http import HTTPStatus
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from .responses import api_error, api_json
+from .state import EmulatorConfig, Fault, InvalidArgument, check_type, state
+
+FAULT_ARGUMENTS = frozenset(each.name for each in dataclasses.fields(Fault) if each.init)
+# What `state.add_track` takes from JSON; all optional, null meaning "generate one".
+TRACK_DETAILS: dict[str, type] = {
+    "name": str,
+    "artists": list,
+    "album": str,
+    "explicit": bool,
+    "added_at": str,
+}
+
+ControlView = Callable[..., HttpResponse]
+
+
+def control_endpoint(*methods: str) -> Callable[[ControlView], ControlView]:
+    """No CSRF token (the callers are test programs), only `methods` (else 405), and
+    InvalidArgument turned into a 400."""
+
+    def decorator(view: ControlView) -> ControlView:
+        @csrf_exempt
+        @require_http_methods(list(methods))
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+            try:
+                return view(request, *args, **kwargs)
+            except InvalidArgument as error:
+                return api_error(HTTPStatus.BAD_REQUEST, str(error))
+
+        return wrapper
+
+    return decorator
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidArgument("The body must be JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("The body must be a JSON object")
+    return body
+
+
+def _no_content() -> HttpResponse:
+    return HttpResponse(status=HTTPStatus.NO_CONTENT)
+
+
+def _no_such_user() -> HttpResponse:
+    return api_error(HTTPStatus.NOT_FOUND, "No such user")
+
+
+@control_endpoint("GET")
+def stats(request: HttpRequest) -> HttpResponse:
+    return api_json(state.stats())
+
+
+@control_endpoint("POST", "DELETE")
+def faults(request: HttpRequest) -> HttpResponse:
+    """POST: inject a fault (`state.inject`'s arguments as JSON); DELETE: clear them all."""
+    if request.method == "DELETE":
+        state.clear_faults()
+        return _no_content()
+    arguments = _json_object(request)
+    unknown = sorted(set(arguments) - FAULT_ARGUMENTS)
+    if unknown:
+        raise InvalidArgument(f"Unknown fault argument: {', '.join(unknown)}")
+    if "endpoint" not in arguments:
+        raise InvalidArgument("endpoint is required")
+    fault = state.inject(**arguments)
+    return api_json(fault.as_json(), status=HTTPStatus.CREATED)
+
+
+@control_endpoint("POST")
+def revoke(request: HttpRequest) -> HttpResponse:
+    """The user removes the app's access (CONTRACT §2.5 `Refresh token revoked`)."""
+    user_id = _json_object(request).get("user_id")
+    check_type("user_id", user_id, str)
+    if state.user(user_id) is None:
+        return _no_such_user()
+    state.revoke(user_id)
+    return _no_content()
+
+
+@control_endpoint("POST")
+def config(request: HttpRequest) -> HttpResponse:
+    """Set some `EmulatorConfig` fields; answers with the whole configuration."""
+    return api_json(_config_json(state.configure(**_json_object(request))))
+
+
+def _config_json(config: EmulatorConfig) -> dict[str, Any]:
+    data = dataclasses.asdict(config)
+    if config.registered_users is not None:
+        data["registered_users"] = sorted(config.registered_users)  # a set isn't JSON
+    return data
+
+
+@control_endpoint("POST")
+def reset(request: HttpRequest) -> HttpResponse:
+    state.reset()
+    return _no_content()
+
+
+@control_endpoint("POST")
+def library_tracks(request: HttpRequest, user_id: str) -> HttpResponse:
+    """Save a new generated track at the top of the user's Liked Songs."""
+    if state.user(user_id) is None:
+        return _no_such_user()
+    saved = state.add_track(user_id, **_track_details(_json_object(request)))
+    return api_json({"id": saved.track.id}, status=HTTPStatus.CREATED)
+
+
+def _track_details(body: dict[str, Any]) -> dict[str, Any]:
+    """`state.add_track` keyword arguments from JSON: artists as a tuple of names, and
+    added_at (ISO 8601 in UTC, `...Z`, as Spotify writes it) as Unix time."""
+    unknown = sorted(set(body) - set(TRACK_DETAILS))
+    if unknown:
+        raise InvalidArgument(f"Unknown track detail: {', '.join(unknown)}")
+    for name, value in body.items():
+        check_type(name, value, TRACK_DETAILS[name], optional=True)
+    details = dict(body)
+    if body.get("artists") is not None:
+        if not body["artists"] or not all(isinstance(artist, str) for artist in body["artists"]):
+            raise InvalidArgument("artists must be a non-empty list of names")
+        details["artists"] = tuple(body["artists"])
+    if body.get("added_at") is not None:
+        details["added_at"] = _utc_timestamp(body["added_at"])
+    return details
+
+
+def _utc_timestamp(value: str) -> float:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or not value.endswith("Z"):
+        raise InvalidArgument("added_at must be ISO 8601 in UTC, like 2026-05-01T12:00:00Z")
+    return moment.timestamp()
+
+
+@control_endpoint("DELETE")
+def library_track(request: HttpRequest, user_id: str, track_id: str) -> HttpResponse:
+    if state.user(user_id) is None:
+        return _no_such_user()
+    if not state.remove_track(user_id, track_id):
+        return api_error(HTTPStatus.NOT_FOUND, "No such track in the user's library")
+    return _no_content()

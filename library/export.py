@@ -1,0 +1,60 @@
+"""The whole library as CSV or JSON, for spreadsheets and other tools."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from .templatetags.library_tags import duration
+from .tracks import Track
+
+CSV_COLUMNS = (
+    "track",
+    "artists",
+    "album",
+    "release_date",
+    "duration",
+    "duration_ms",
+    "explicit",
+    "added_at",
+    "spotify_uri",
+    "spotify_url",
+    "isrc",
+)
+
+
+def _record(track: Track) -> dict[str, Any]:
+    return {
+        "track": track.name,
+        "artists": list(track.artists),
+        "album": track.album,
+        "release_date": track.release_date,
+        "duration": duration(track.duration_ms),
+        "duration_ms": track.duration_ms,
+        "explicit": track.explicit,
+        "added_at": track.added_at.isoformat().replace("+00:00", "Z"),
+        "spotify_uri": track.uri,
+        "spotify_url": track.spotify_url or "",
+        "isrc": track.isrc or "",
+    }
+
+
+def to_csv(tracks: list[Track]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    for track in tracks:
+        record = _record(track)
+        # Artist names can contain commas ("Tyler, The Creator"); a semicolon separates them.
+        record["artists"] = "; ".join(record["artists"])
+        record["explicit"] = "yes" if track.explicit else "no"
+        writer.writerow(record)
+    return buffer.getvalue()
+
+
+def to_json(tracks: list[Track]) -> str:
+    return json.dumps(
+        {"total": len(tracks), "tracks": [_record(t) for t in tracks]}, ensure_ascii=False, indent=1
+    )

@@ -1,0 +1,265 @@
+"""Bringing a user's cached library up to date with Spotify, through the client helper.
+
+Loading: the first page comes in one call; the rest comes in batches (`load_batch`),
+each fetching missing pages in parallel, at most LIBRARY_FETCH_CONCURRENCY at a time,
+for about LIBRARY_LOAD_BATCH_SECONDS. Pages are saved as they arrive, so a batch that
+is interrupted (worker restart, closed tab) loses nothing: the next one resumes.
+
+Revalidating: when the cached library is older than LIBRARY_FRESH_FOR, one first-page
+call tells whether anything changed. New songs appear at the top (Liked Songs are newest
+first), so additions come from that page. A removal anywhere shifts every later song up
+by one; comparing a page's first song with the cache locates the shift, so a binary
+search over pages finds each removal in about log2(pages) calls instead of a reload.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connections
+
+from accounts.client import spotify_client
+from accounts.exceptions import RateLimited, SpotifyError
+
+from . import store
+from .tracks import Track
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 50  # Spotify's maximum `limit` for /me/tracks
+
+
+@dataclass(frozen=True)
+class Progress:
+    loaded: int
+    total: int
+    done: bool
+    retry_after: int | None = None
+
+
+def _page(client: Any, offset: int) -> tuple[list[Track], int]:
+    result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=offset)
+    tracks = [Track.from_saved_track(item) for item in result["items"] if item.get("track")]
+    return tracks, result["total"]
+
+
+def fetch_page(*, user: AbstractBaseUser, offset: int) -> tuple[list[Track], int]:
+    """One page of Liked Songs and the library's total: one Spotify call."""
+    return _page(spotify_client(user=user), offset)
+
+
+def start_load(*, user: AbstractBaseUser) -> store.Library | store.PartialLoad:
+    """First page now; a small library is complete at once, a larger one starts loading."""
+    tracks, total = fetch_page(user=user, offset=0)
+    if total <= len(tracks):
+        return store.library_set(user_id=user.pk, tracks=tracks)
+    load = store.PartialLoad(total=total, pages={0: [track.to_row() for track in tracks]})
+    store.load_set(user_id=user.pk, load=load)
+    return load
+
+
+def load_batch(*, user: AbstractBaseUser) -> Progress:
+    """Fetch missing pages for about LIBRARY_LOAD_BATCH_SECONDS; save what arrived."""
+    if not store.load_lock(user_id=user.pk):
+        load = store.load_get(user_id=user.pk)  # another request is loading right now
+        return Progress(loaded=load.loaded if load else 0, total=load.total if load else 0, done=False)
+    try:
+        return _load_batch(user)
+    finally:
+        store.load_unlock(user_id=user.pk)
+
+
+def _load_batch(user: AbstractBaseUser) -> Progress:
+    load = store.load_get(user_id=user.pk)
+    if load is None:
+        library = store.library_get(user_id=user.pk)
+        if library is not None:
+            return Progress(loaded=library.total, total=library.total, done=True)
+        started = start_load(user=user)
+        if isinstance(started, store.Library):
+            return Progress(loaded=started.total, total=started.total, done=True)
+        load = started
+    try:
+        retry_after = _fetch_missing(user, load)
+    except _BatchFailed as exc:
+        store.load_set(user_id=user.pk, load=load)  # keep what arrived; the next batch resumes
+        raise exc.failure from None
+    if load.missing_offsets(PAGE_SIZE):
+        store.load_set(user_id=user.pk, load=load)
+        return Progress(loaded=load.loaded, total=load.total, done=False, retry_after=retry_after)
+    library = store.library_set(user_id=user.pk, tracks=load.tracks())
+    return Progress(loaded=library.total, total=library.total, done=True)
+
+
+def _fetch_missing(user: AbstractBaseUser, load: store.PartialLoad) -> int | None:
+    """Fill `load` in place; return Spotify's Retry-After if it asked us to stop.
+
+    Any other failure stops the batch too, but only after the pages already fetched are
+    in `load`; the caller saves them before the error reaches the user.
+    """
+    client = spotify_client(user=user)
+    client.auth_manager.get_access_token()  # read the token here, once, for all the threads
+    offsets = load.missing_offsets(PAGE_SIZE)
+    concurrency = settings.LIBRARY_FETCH_CONCURRENCY
+    deadline = time.monotonic() + settings.LIBRARY_LOAD_BATCH_SECONDS
+    retry_after: int | None = None
+    failure: SpotifyError | None = None
+    in_flight: dict[Future, int] = {}
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        # The first wave always goes out, so every batch makes progress.
+        first_wave = True
+        while offsets or in_flight:
+            stop = retry_after is not None or failure is not None
+            while offsets and not stop and len(in_flight) < concurrency:
+                if time.monotonic() > deadline and not first_wave:
+                    offsets = []
+                    break
+                offset = offsets.pop(0)
+                in_flight[pool.submit(_in_thread, _page, client, offset)] = offset
+            first_wave = False
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                offset = in_flight.pop(future)
+                try:
+                    tracks, total = future.result()
+                except RateLimited as exc:
+                    retry_after = max(retry_after or 0, exc.retry_after)
+                    continue
+                except SpotifyError as exc:
+                    failure = failure or exc
+                    continue
+                if total != load.total:
+                    # The library changed under us: offsets no longer line up. Start over.
+                    logger.info("Library of user %s changed during loading; restarting", user.pk)
+                    load.total, load.pages, offsets = total, {}, []
+                    continue
+                load.pages[offset] = [track.to_row() for track in tracks]
+    if failure is not None:
+        raise _BatchFailed(failure)
+    return retry_after
+
+
+class _BatchFailed(Exception):
+    def __init__(self, failure: SpotifyError) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+
+def _in_thread(function: Any, *args: Any) -> Any:
+    try:
+        return function(*args)
+    finally:
+        connections.close_all()  # this worker thread's own connections, if it opened any
+
+
+def load_to_completion(*, user: AbstractBaseUser) -> store.Library:
+    """Finish loading now (for exports), batch after batch."""
+    while True:
+        progress = load_batch(user=user)
+        library = store.library_get(user_id=user.pk)
+        if progress.done and library is not None:
+            return library
+        if progress.retry_after is not None:
+            raise RateLimited(retry_after=progress.retry_after)
+
+
+class _Mismatch(Exception):
+    """Spotify's library does not follow from the cached one by additions at the top
+    and removals; only a full reload can tell what happened."""
+
+
+def revalidate(*, user: AbstractBaseUser, library: store.Library) -> store.Library | None:
+    """The library brought up to date, or None when it must be loaded afresh."""
+    client = spotify_client(user=user)
+    first, total = _page(client, 0)
+    if not library.tracks:
+        if total:
+            return None
+        store.mark_checked(user_id=user.pk)
+        return library
+    first_ids = [track.id for track in first]
+    if library.tracks[0].id not in first_ids:
+        return None  # many additions, or the newest song was removed
+    added = first[: first_ids.index(library.tracks[0].id)]
+    merged = added + library.tracks
+    try:
+        tracks = _without_removals(client, merged, total, first)
+    except _Mismatch:
+        return None
+    if len(tracks) == library.total and not added:
+        store.mark_checked(user_id=user.pk)
+        return library
+    return store.library_set(user_id=user.pk, tracks=tracks)
+
+
+def _without_removals(client: Any, merged: list[Track], total: int, first: list[Track]) -> list[Track]:
+    removed = len(merged) - total
+    if removed < 0:
+        raise _Mismatch
+    if removed == 0:
+        if [t.id for t in merged[: len(first)]] != [t.id for t in first]:
+            raise _Mismatch
+        return merged
+    pages = {0: first}
+    last = -(-total // PAGE_SIZE)
+    positions: dict[str | None, list[int]] = {}
+    for index, track in enumerate(merged):
+        positions.setdefault(track.id, []).append(index)
+    deleted: set[int] = set()
+
+    def page(number: int) -> list[Track]:
+        if number not in pages:
+            pages[number] = _page(client, number * PAGE_SIZE)[0]
+        if not pages[number]:
+            raise _Mismatch
+        return pages[number]
+
+    def shift(number: int) -> int:
+        """How many cached songs before page `number` are gone."""
+        if number == last:
+            return removed
+        start = number * PAGE_SIZE
+        later = [p for p in positions.get(page(number)[0].id, []) if p >= start]
+        if not later:
+            raise _Mismatch
+        return later[0] - start
+
+    def search(low: int, high: int, shift_low: int, shift_high: int) -> None:
+        if shift_low == shift_high:
+            return
+        if shift_low > shift_high:
+            raise _Mismatch
+        if high == low + 1:
+            _mark_deleted(
+                merged, page(low), low * PAGE_SIZE + shift_low, high * PAGE_SIZE + shift_high, deleted
+            )
+            return
+        middle = (low + high) // 2
+        shift_middle = shift(middle)
+        search(low, middle, shift_low, shift_middle)
+        search(middle, high, shift_middle, shift_high)
+
+    search(0, last, shift(0), removed)
+    if len(deleted) != removed:
+        raise _Mismatch
+    return [track for index, track in enumerate(merged) if index not in deleted]
+
+
+def _mark_deleted(merged: list[Track], page: list[Track], start: int, end: int, deleted: set[int]) -> None:
+    """`page` is `merged[start:end]` with some songs gone: find which, in order."""
+    kept = 0
+    for index in range(start, min(end, len(merged))):
+        if kept < len(page) and merged[index].id == page[kept].id:
+            kept += 1
+        else:
+            deleted.add(index)
+    if kept != len(page):
+        raise _Mismatch

@@ -1,0 +1,154 @@
+"""Search, sort, filter and export over the whole (cached) library."""
+
+import csv
+import io
+import json
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+
+from library.query import LibraryQuery, fold
+from tests.helpers import sign_in
+from tests.library.conftest import FEW
+
+pytestmark = pytest.mark.django_db
+
+LIBRARY = reverse("library:saved_tracks")
+
+
+@pytest.fixture
+def few(client, emulator):
+    """The demo user with 42 songs: the library is complete after the first call."""
+    emulator.add_track(emulator.users[FEW].id, name="Ça Plane Pour Moi", artists=("Plastic Bertrand",))
+    emulator.add_track(emulator.users[FEW].id, name="Zzz Last Title", artists=("Ádám",), explicit=True)
+    sign_in(client, user_index=FEW)
+    return client
+
+
+def _names(response) -> list[str]:
+    return [track.name for track in response.context["page"].object_list]
+
+
+def test_search_is_case_and_accent_insensitive(few):
+    assert _names(few.get(LIBRARY, {"q": "ca plane"})) == ["Ça Plane Pour Moi"]
+    assert _names(few.get(LIBRARY, {"q": "PLASTIC"})) == ["Ça Plane Pour Moi"]
+    assert _names(few.get(LIBRARY, {"q": "adam"})) == ["Zzz Last Title"]
+
+
+def test_search_matches_album_and_shows_a_no_match_state(few, emulator):
+    album = emulator.library(emulator.users[FEW].id)[10].track.album.name
+
+    assert all(t.album == album for t in few.get(LIBRARY, {"q": album}).context["page"].object_list)
+    empty = few.get(LIBRARY, {"q": "no such song anywhere"})
+    assert empty.status_code == HTTPStatus.OK
+    assert b"No songs match" in empty.content
+
+
+@pytest.mark.parametrize("sort", ["title", "artist", "album", "duration"])
+def test_sort_both_directions(few, sort):
+    ascending = few.get(LIBRARY, {"sort": sort, "order": "asc"}).context["page"].object_list
+    descending = few.get(LIBRARY, {"sort": sort, "order": "desc"}).context["page"].object_list
+    key = {
+        "title": lambda t: fold(t.name),
+        "artist": lambda t: fold(t.artists[0]),
+        "album": lambda t: fold(t.album),
+        "duration": lambda t: t.duration_ms,
+    }[sort]
+
+    assert [key(t) for t in ascending] == sorted(key(t) for t in ascending)
+    assert [key(t) for t in descending] == sorted((key(t) for t in descending), reverse=True)
+
+
+def test_date_added_ascending_reverses_spotifys_order(few):
+    newest_first = _names(few.get(LIBRARY))
+    oldest_first = _names(few.get(LIBRARY, {"sort": "added", "order": "asc"}))
+
+    assert oldest_first == list(reversed(newest_first))
+
+
+def test_explicit_filter(few):
+    only = few.get(LIBRARY, {"explicit": "only"}).context["page"].object_list
+    hidden = few.get(LIBRARY, {"explicit": "hide"}).context["page"].object_list
+
+    assert only and all(t.explicit for t in only)
+    assert hidden and not any(t.explicit for t in hidden)
+    assert len(only) + len(hidden) == 44
+
+
+def test_view_lives_in_the_url_and_pager_links_keep_it(large_client, settings):
+    large_client.get(LIBRARY)
+    while not large_client.post(reverse("library:load")).json()["done"]:
+        pass
+
+    response = large_client.get(LIBRARY, {"q": "a", "sort": "title", "order": "desc"})
+
+    html = response.content.decode()
+    assert 'value="a"' in html
+    assert "?q=a&amp;sort=title&amp;page=2" in html or "?q=a&amp;sort=title&amp;order=desc&amp;page=2" in html
+
+
+def test_querystring_leaves_defaults_out():
+    query = LibraryQuery(q="x", sort="title", order="asc")
+
+    assert query.querystring(page="2") == "?q=x&sort=title&order=asc&page=2"
+    assert LibraryQuery().querystring() == "?"
+
+
+def test_unknown_parameters_fall_back_to_defaults(few):
+    response = few.get(LIBRARY, {"sort": "evil", "order": "sideways", "explicit": "maybe", "page": "-1"})
+
+    assert response.status_code == HTTPStatus.OK
+    query = response.context["query"]
+    assert (query.sort, query.order, query.explicit, query.page) == ("added", "desc", "", "1")
+
+
+def test_csv_export_has_every_song_with_non_latin_text_intact(few, emulator):
+    response = few.get(reverse("library:export_csv"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8"))))
+    songs = emulator.library(emulator.users[FEW].id)
+    assert len(rows) == len(songs) == 44
+    assert list(rows[0]) == [
+        "track",
+        "artists",
+        "album",
+        "release_date",
+        "duration",
+        "duration_ms",
+        "explicit",
+        "added_at",
+        "spotify_uri",
+        "spotify_url",
+        "isrc",
+    ]
+    by_uri = {row["spotify_uri"]: row for row in rows}
+    for saved in songs:
+        row = by_uri[f"spotify:track:{saved.track.id}"]
+        assert row["track"] == saved.track.name
+        assert row["artists"].split("; ") == [artist.name for artist in saved.track.artists]
+        assert row["isrc"] == saved.track.isrc
+        assert row["spotify_url"] == f"https://open.spotify.com/track/{saved.track.id}"
+    assert rows[0]["artists"] == "Ádám" and rows[0]["explicit"] == "yes"  # the newest song
+    assert any(not row["track"].isascii() for row in rows)
+
+
+def test_json_export_matches_the_csv(few):
+    data = json.loads(few.get(reverse("library:export_json")).content)
+    rows = list(csv.DictReader(io.StringIO(few.get(reverse("library:export_csv")).content.decode())))
+
+    assert data["total"] == len(data["tracks"]) == len(rows)
+    assert [t["track"] for t in data["tracks"]] == [row["track"] for row in rows]
+    assert data["tracks"][0]["added_at"].endswith("Z")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_loads_whatever_is_missing_first(large_client, emulator):
+    large_client.get(LIBRARY)  # first page only
+
+    response = large_client.get(reverse("library:export_csv"))
+
+    assert len(list(csv.DictReader(io.StringIO(response.content.decode())))) == 320

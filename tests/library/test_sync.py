@@ -1,0 +1,190 @@
+"""The cached library: first page at once, the rest in batches, kept fresh cheaply."""
+
+from datetime import timedelta
+from http import HTTPStatus
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from library import store
+from tests.library.conftest import LARGE_SIZE
+
+pytestmark = pytest.mark.django_db(transaction=True)  # loading uses worker threads
+
+LIBRARY = reverse("library:saved_tracks")
+LOAD = reverse("library:load")
+
+
+def _load_everything(client, *, limit: int = 50) -> list[dict]:
+    steps = []
+    for _ in range(limit):
+        steps.append(client.post(LOAD).json())
+        if steps[-1]["done"]:
+            return steps
+    raise AssertionError(f"library never finished loading: {steps[-1]}")
+
+
+def _ids(response) -> list[str]:
+    return [track.id for track in response.context["page"].object_list]
+
+
+def test_first_page_comes_from_one_call_with_a_progress_bar(large_client, emulator):
+    calls = emulator.api_requests["saved_tracks"]
+
+    response = large_client.get(LIBRARY)
+
+    assert emulator.api_requests["saved_tracks"] - calls == 1
+    assert len(response.context["page"].object_list) == 50
+    assert response.context["view"].loading.loaded == 50
+    assert f"50 of {LARGE_SIZE}".encode() in response.content
+    assert b"data-library-load" in response.content
+
+
+def test_the_rest_loads_in_parallel_batches_then_serves_from_the_cache(large_client, emulator, settings):
+    settings.LIBRARY_FETCH_CONCURRENCY = 3
+    large_client.get(LIBRARY)
+
+    steps = _load_everything(large_client)
+    calls = emulator.api_requests["saved_tracks"]
+    response = large_client.get(LIBRARY, {"page": 7})
+
+    assert steps[-1] == {"loaded": LARGE_SIZE, "total": LARGE_SIZE, "done": True, "retry_after": None}
+    assert calls == 7  # every page once, none twice
+    assert emulator.api_requests["saved_tracks"] == calls  # a warm view costs nothing
+    assert response.context["view"].loading is None
+    assert len(response.context["page"].object_list) == LARGE_SIZE - 300
+    assert b"data-library-load" not in response.content
+
+
+def test_an_interrupted_load_resumes_where_it_stopped(large_client, emulator, settings):
+    settings.LIBRARY_FETCH_CONCURRENCY = 2
+    settings.LIBRARY_LOAD_BATCH_SECONDS = 0  # one wave per batch
+    large_client.get(LIBRARY)
+    emulator.inject("saved_tracks", status=503, times=None)
+    large_client.raise_request_exception = False
+
+    failed = large_client.post(LOAD)
+
+    assert failed.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    emulator.clear_faults()
+    first = large_client.post(LOAD).json()
+    assert first["loaded"] == 150 and not first["done"]
+    steps = _load_everything(large_client)
+    assert steps[-1]["done"]
+    assert emulator.api_requests["saved_tracks"] - emulator.faults_served["saved_tracks"] == 7
+
+
+def test_rate_limit_during_loading_pauses_and_reports_retry_after(large_client, emulator, settings):
+    settings.SPOTIFY_RETRY_AFTER_CAP = 1
+    large_client.get(LIBRARY)
+    emulator.inject("saved_tracks", status=429, retry_after=30, times=None)
+
+    response = large_client.post(LOAD)
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"] == "30"
+    assert response.json()["retry_after"] == 30
+    emulator.clear_faults()
+
+
+def test_a_visit_within_the_ttl_costs_no_spotify_call_and_after_it_one(large_client, emulator, settings):
+    large_client.get(LIBRARY)
+    _load_everything(large_client)
+    calls = emulator.api_requests["saved_tracks"]
+
+    large_client.get(LIBRARY)
+    large_client.get(LIBRARY, {"q": "love", "sort": "title"})
+    within = emulator.api_requests["saved_tracks"] - calls
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.LIBRARY_FRESH_FOR + 1)):
+        large_client.get(LIBRARY)
+        large_client.get(LIBRARY)
+    after = emulator.api_requests["saved_tracks"] - calls - within
+
+    assert within == 0
+    assert after == 1
+
+
+@pytest.fixture
+def loaded(large_client, emulator, large_user_id, settings):
+    large_client.get(LIBRARY)
+    _load_everything(large_client)
+    return large_client
+
+
+def _after_ttl(client, settings, **params):
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.LIBRARY_FRESH_FOR + 1)):
+        return client.get(LIBRARY, params)
+
+
+def test_a_song_added_on_spotify_shows_up_after_one_call(loaded, emulator, large_user_id, settings):
+    calls = emulator.api_requests["saved_tracks"]
+    added = emulator.add_track(large_user_id, name="Brand New Song")
+
+    response = _after_ttl(loaded, settings)
+
+    assert emulator.api_requests["saved_tracks"] - calls == 1
+    assert response.context["view"].total == LARGE_SIZE + 1
+    assert _ids(response)[0] == added.track.id
+
+
+def test_songs_added_in_the_same_second_keep_spotifys_order(loaded, emulator, large_user_id, settings):
+    moment = timezone.now().timestamp()
+    first = emulator.add_track(large_user_id, added_at=moment)
+    second = emulator.add_track(large_user_id, added_at=moment)
+
+    response = _after_ttl(loaded, settings)
+
+    assert _ids(response)[:2] == [second.track.id, first.track.id]
+
+
+def test_a_song_removed_deep_in_the_library_is_found_with_a_few_calls(
+    loaded, emulator, large_user_id, settings
+):
+    victim = emulator.library(large_user_id)[233].track.id
+    emulator.remove_track(large_user_id, victim)
+    calls = emulator.api_requests["saved_tracks"]
+
+    response = _after_ttl(loaded, settings)
+
+    library = store.library_get(user_id=response.context["user"].pk)
+    assert response.context["view"].total == LARGE_SIZE - 1
+    assert victim not in {track.id for track in library.tracks}
+    assert [t.id for t in library.tracks] == [saved.track.id for saved in emulator.library(large_user_id)]
+    assert emulator.api_requests["saved_tracks"] - calls <= 4  # first page + a binary search
+
+
+def test_additions_and_removals_together(loaded, emulator, large_user_id, settings):
+    songs = emulator.library(large_user_id)
+    removed = [songs[5].track.id, songs[120].track.id, songs[319].track.id]
+    for track_id in removed:
+        emulator.remove_track(large_user_id, track_id)
+    emulator.add_track(large_user_id)
+    readded = songs[200]
+    emulator.remove_track(large_user_id, readded.track.id)
+    emulator.library(large_user_id).insert(0, readded)  # liked again: back at the top
+
+    response = _after_ttl(loaded, settings)
+
+    library = store.library_get(user_id=response.context["user"].pk)
+    assert [t.id for t in library.tracks] == [saved.track.id for saved in emulator.library(large_user_id)]
+
+
+def test_an_emptied_library_shows_the_empty_state(loaded, emulator, large_user_id, settings):
+    emulator.library(large_user_id).clear()
+
+    response = _after_ttl(loaded, settings)
+
+    assert response.context["view"].total == 0
+    assert b"No liked songs yet" in response.content
+
+
+def test_disconnect_deletes_the_cached_library(loaded):
+    user_id = loaded.get(LIBRARY).context["user"].pk
+    assert store.library_get(user_id=user_id) is not None
+
+    loaded.post(reverse("accounts:disconnect"))
+
+    assert store.library_get(user_id=user_id) is None
+    assert store.load_get(user_id=user_id) is None
