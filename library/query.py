@@ -28,6 +28,11 @@ def fold(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+def default_order(sort: str) -> str:
+    """Newest first for dates; A to Z (shortest first) for everything else."""
+    return "desc" if sort == "added" else "asc"
+
+
 @dataclass(frozen=True)
 class LibraryQuery:
     q: str = ""
@@ -40,13 +45,14 @@ class LibraryQuery:
     def from_params(cls, params: QueryDict) -> LibraryQuery:
         """Unknown values fall back to the defaults instead of failing: URLs get shared."""
         sort = params.get("sort", "added")
-        order = params.get("order", "desc" if sort in {"added", ""} else "asc")
+        sort = sort if sort in SORTS else "added"
+        order = params.get("order", default_order(sort))
         explicit = params.get("explicit", "")
         page = params.get("page", "1")
         return cls(
             q=params.get("q", "").strip()[:MAX_QUERY],
-            sort=sort if sort in SORTS else "added",
-            order=order if order in ORDERS else "desc",
+            sort=sort,
+            order=order if order in ORDERS else default_order(sort),
             explicit=explicit if explicit in EXPLICIT else "",
             page=page if page.isdigit() and int(page) > 0 else "1",
         )
@@ -59,11 +65,12 @@ class LibraryQuery:
     def querystring(self, **changes: str) -> str:
         """This view's query string with `changes`; defaults are left out of the URL."""
         query = replace(self, **changes)
-        defaults = LibraryQuery()
+        defaults = LibraryQuery(sort=query.sort, order=default_order(query.sort))
         params = {
             name: value
             for name in ("q", "sort", "order", "explicit", "page")
             if (value := getattr(query, name)) != getattr(defaults, name)
+            or (name == "sort" and value != "added")
         }
         return f"?{urlencode(params)}" if params else "?"
 

@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from library import views as library_views
@@ -9,6 +11,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("library/", include("library.urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page says; resolved per request so the
+    # hashed static name exists by then.
+    path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("img/favicon.svg"))),
 ]
 
 if settings.EMULATOR_ENABLED:

@@ -1,5 +1,7 @@
 from django import template
 
+from library.query import default_order
+
 register = template.Library()
 
 
@@ -20,8 +22,6 @@ def query_url(query, **changes) -> str:
 @register.simple_tag
 def sort_url(query, sort: str) -> str:
     """Link for a column header: sort by it, or flip the order if it is the current sort."""
-    if query.sort == sort:
-        order = "asc" if query.order == "desc" else "desc"
-    else:
-        order = "desc" if sort == "added" else "asc"
+    flipped = "asc" if query.order == "desc" else "desc"
+    order = flipped if query.sort == sort else default_order(sort)
     return query.querystring(sort=sort, order=order, page="1")

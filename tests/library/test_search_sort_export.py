@@ -91,7 +91,8 @@ def test_view_lives_in_the_url_and_pager_links_keep_it(large_client, settings):
 def test_querystring_leaves_defaults_out():
     query = LibraryQuery(q="x", sort="title", order="asc")
 
-    assert query.querystring(page="2") == "?q=x&sort=title&order=asc&page=2"
+    assert query.querystring(page="2") == "?q=x&sort=title&page=2"
+    assert query.querystring(order="desc") == "?q=x&sort=title&order=desc"
     assert LibraryQuery().querystring() == "?"
 
 

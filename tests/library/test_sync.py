@@ -139,9 +139,7 @@ def test_songs_added_in_the_same_second_keep_spotifys_order(loaded, emulator, la
     assert _ids(response)[:2] == [second.track.id, first.track.id]
 
 
-def test_a_song_removed_deep_in_the_library_is_found_with_a_few_calls(
-    loaded, emulator, large_user_id, settings
-):
+def test_a_song_removed_deep_in_the_library_is_found_in_few_calls(loaded, emulator, large_user_id, settings):
     victim = emulator.library(large_user_id)[233].track.id
     emulator.remove_track(large_user_id, victim)
     calls = emulator.api_requests["saved_tracks"]

@@ -1,0 +1,62 @@
+import csv
+import io
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from library.query import fold
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LARGE_SIZE = 1_250
+
+
+def test_library_loads_with_progress_then_search_sort_and_export(page: Page, live_server, live_emulator):
+    live_emulator.config.large_library_size = LARGE_SIZE
+    large = live_emulator.users[1]
+    page.goto(live_server.url)
+    page.get_by_role("button", name="Sign in with Spotify").click()
+    page.get_by_label(re.compile(re.escape(large.display_name))).check()
+    page.get_by_role("button", name="Agree").click()
+
+    # First page at once, the rest in the background with a progress bar.
+    expect(page.locator("tbody tr")).to_have_count(50)
+    expect(page.locator("progress")).to_be_visible()
+    expect(page.locator(".library-count")).to_contain_text("1,250")
+    expect(page.locator("progress")).to_have_count(0, timeout=30_000)  # loaded; the page reloaded
+    assert live_emulator.api_requests["saved_tracks"] == 25
+
+    # A search narrows the list.
+    target = live_emulator.library(large.id)[700].track
+    page.get_by_label("Search title, artist or album").fill(target.name)
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"[?&]q="))
+    rows = page.locator("tbody tr")
+    expect(rows.first).to_be_visible()
+    assert 1 <= rows.count() < 50
+    expect(page.locator(".track-name", has_text=target.name).first).to_be_visible()
+
+    # A sort reorders it.
+    page.goto(f"{live_server.url}/library/")
+    page.get_by_role("link", name="Title").click()
+    expect(page).to_have_url(re.compile(r"sort=title"))
+    titles = page.locator(".track-name").all_inner_texts()
+    assert titles == sorted(titles, key=fold)
+    page.get_by_role("link", name="Title").click()
+    expect(page).to_have_url(re.compile(r"order=desc"))
+    descending = page.locator(".track-name").all_inner_texts()
+    assert descending == sorted(descending, key=fold, reverse=True) and descending[0] != titles[0]
+
+    # The CSV downloads, every song in it.
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Export CSV").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("liked-songs-") and download.suggested_filename.endswith(
+        ".csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(download.path().read_text(encoding="utf-8"))))
+    assert len(rows) == LARGE_SIZE
+    assert {row["spotify_uri"] for row in rows} == {
+        f"spotify:track:{s.track.id}" for s in live_emulator.library(large.id)
+    }
