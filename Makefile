@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres lint format setup setup-dev chromium clean
+.PHONY: run test test-postgres benchmark serve lint format setup setup-dev chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ test: setup-dev chromium
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 test-postgres: setup-dev chromium
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest
+
+## Whole-library benchmark against the standalone emulator (prints a table).
+benchmark: setup-dev
+	$(BIN)/python scripts/benchmark.py
+
+## Production-like: collect static files and serve with gunicorn (set the production variables first).
+serve: setup
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/gunicorn spotifysite.wsgi -c gunicorn.conf.py
 
 lint: setup-dev
 	$(BIN)/ruff check .

@@ -55,8 +55,7 @@ def _serve_fault(endpoint: str, *, user_id: str | None) -> HttpResponse | None:
     if fault is None:
         return None
     if fault.delay:
-        with state.lock:
-            sleep(fault.delay)  # outside state.lock: other requests carry on meanwhile
+        sleep(fault.delay)  # outside state.lock: other requests carry on meanwhile
     if fault.status is None:
         return None
     # Spotify's token endpoint body for 429/5xx is unpublished: the Web API's object it is.

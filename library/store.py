@@ -110,6 +110,11 @@ def mark_checked(*, user_id: int) -> None:
     cache.set(_key(user_id, "checked"), True, settings.LIBRARY_FRESH_FOR)
 
 
+def mark_unchecked(*, user_id: int) -> None:
+    """The next view asks Spotify whether anything changed, as after the TTL."""
+    cache.delete(_key(user_id, "checked"))
+
+
 def load_get(*, user_id: int) -> PartialLoad | None:
     return cache.get(_key(user_id, "load"))
 

@@ -1,4 +1,5 @@
-"""Smoke test: `manage.py runemulator` serves the emulator alone, at the root of its port."""
+"""Smoke test: `manage.py runemulator` serves the emulator alone, at the root of its port,
+and answers its control API across processes."""
 
 import base64
 import http.client
@@ -9,23 +10,33 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.conf import settings
 
+from tests.emulator.helpers import (
+    EMPTY_USER,
+    LARGE_USER,
+    NOT_REGISTERED_MESSAGE,
+    PREMIUM_REQUIRED_MESSAGE,
+    SMALL_USER,
+)
+
 STARTUP_TIMEOUT = 30  # seconds; Django starts in about one
 REQUEST_TIMEOUT = 10
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON = {"Content-Type": "application/json"}
 
 
 class Emulator:
     """A `runemulator` process on a free port, with what it printed so far."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, *options: str) -> None:
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"}
-        command = [sys.executable, "manage.py", "runemulator", "--port", "0", "--library-size", "5"]
+        command = [sys.executable, "manage.py", "runemulator", "--port", "0", "--library-size", "5", *options]
         self.stderr_path = tmp_path / "stderr.txt"
         with self.stderr_path.open("w") as stderr:
             self.process = subprocess.Popen(
@@ -76,15 +87,73 @@ class Emulator:
                 self.process.wait(timeout=REQUEST_TIMEOUT)
         return self.process.returncode
 
+    def json(self, method: str, path: str, body: object = None) -> tuple[int, object]:
+        """A control API call: JSON in, status and JSON (or None for no body) out."""
+        status, _, text = self.request(method, path, json.dumps(body) if body is not None else None, JSON)
+        return status, json.loads(text) if text else None
+
+    def sign_in(self, user: str = LARGE_USER) -> dict:
+        """Agree on the consent page as `user` and exchange the code; the token JSON."""
+        query = urlencode(
+            {
+                "client_id": settings.SPOTIFY_CLIENT_ID,
+                "response_type": "code",
+                "redirect_uri": settings.SPOTIFY_REDIRECT_URI,
+                "scope": "user-read-private user-library-read",
+            }
+        )
+        status, _, page = self.request("GET", f"/accounts/authorize?{query}")
+        assert status == 200
+        signed = re.search(r'name="request" value="([^"]+)"', page).group(1)
+        form = {"request": signed, "user": user, "action": "agree"}
+        status, headers, _ = self.request("POST", "/accounts/authorize", urlencode(form), FORM)
+        assert status == 302
+        code = parse_qs(urlsplit(headers["Location"]).query)["code"][0]
+        grant = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": settings.SPOTIFY_REDIRECT_URI,
+        }
+        status, _, body = self.request("POST", "/accounts/api/token", urlencode(grant), self.app_auth())
+        assert status == 200
+        return json.loads(body)
+
+    def refresh(self, refresh_token: str) -> tuple[int, dict]:
+        form = urlencode({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        status, _, body = self.request("POST", "/accounts/api/token", form, self.app_auth())
+        return status, json.loads(body)
+
+    def get_api(self, path: str, access_token: str) -> tuple[int, dict[str, str], dict]:
+        status, headers, body = self.request("GET", path, headers={"Authorization": f"Bearer {access_token}"})
+        return status, headers, json.loads(body)
+
+    @staticmethod
+    def app_auth() -> dict[str, str]:
+        credentials = f"{settings.SPOTIFY_CLIENT_ID}:{settings.SPOTIFY_CLIENT_SECRET}".encode()
+        return {**FORM, "Authorization": f"Basic {base64.b64encode(credentials).decode()}"}
+
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    emulator = Emulator(tmp_path)
-    try:
+def start_emulator(tmp_path: Path) -> Iterator[Callable[..., Emulator]]:
+    """Start `runemulator` with extra options, once it is listening; stopped afterwards."""
+    started: list[Emulator] = []
+
+    def start(*options: str) -> Emulator:
+        emulator = Emulator(tmp_path, *options)
+        started.append(emulator)
         emulator.wait_for_line("SPOTIFY_API_URL=")
-        yield emulator
+        return emulator
+
+    try:
+        yield start
     finally:
-        emulator.stop()
+        for emulator in started:
+            emulator.stop()
+
+
+@pytest.fixture
+def emulator(start_emulator: Callable[..., Emulator]) -> Emulator:
+    return start_emulator()
 
 
 def test_runemulator_prints_root_urls_and_answers_401_without_a_token(emulator: Emulator):
@@ -100,46 +169,62 @@ def test_runemulator_prints_root_urls_and_answers_401_without_a_token(emulator: 
 
 
 def test_runemulator_signs_in_and_pages_on_its_own_origin(emulator: Emulator):
-    query = urlencode(
-        {
-            "client_id": settings.SPOTIFY_CLIENT_ID,
-            "response_type": "code",
-            "redirect_uri": settings.SPOTIFY_REDIRECT_URI,
-            "scope": "user-library-read",
-        }
-    )
-    status, _, page = emulator.request("GET", f"/accounts/authorize?{query}")
-    assert status == 200
-    signed = re.search(r'name="request" value="([^"]+)"', page).group(1)
-    form = {"request": signed, "user": "31f6q2xq5zlrtwvgkmbnoyh7u", "action": "agree"}
-    status, headers, _ = emulator.request(
-        "POST", "/accounts/authorize", urlencode(form), {"Content-Type": "application/x-www-form-urlencoded"}
-    )
-    assert status == 302
-    code = parse_qs(urlsplit(headers["Location"]).query)["code"][0]
-    credentials = base64.b64encode(f"{settings.SPOTIFY_CLIENT_ID}:{settings.SPOTIFY_CLIENT_SECRET}".encode())
-    status, _, body = emulator.request(
-        "POST",
-        "/accounts/api/token",
-        urlencode(
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": settings.SPOTIFY_REDIRECT_URI}
-        ),
-        {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Authorization": f"Basic {credentials.decode()}",
-        },
-    )
-    assert status == 200
-    access_token = json.loads(body)["access_token"]
+    access_token = emulator.sign_in(LARGE_USER)["access_token"]
 
-    status, _, body = emulator.request(
-        "GET", "/v1/me/tracks?limit=2", headers={"Authorization": f"Bearer {access_token}"}
-    )
+    status, _, tracks = emulator.get_api("/v1/me/tracks?limit=2", access_token)
 
     assert status == 200
-    tracks = json.loads(body)
     assert tracks["total"] == 5  # --library-size
     assert tracks["next"] == f"{emulator.printed_setting('SPOTIFY_API_URL')}/me/tracks?offset=2&limit=2"
+
+
+def test_runemulator_serves_faults_injected_over_http_and_resets_to_its_options(emulator: Emulator):
+    status, fault = emulator.json(
+        "POST", "/_emulator/faults", {"endpoint": "me", "status": 503, "retry_after": 2}
+    )
+    assert (status, fault["status"], fault["message"]) == (201, 503, "Service Unavailable")
+
+    status, headers, body = emulator.request("GET", "/v1/me")
+
+    assert (status, headers["Retry-After"]) == (503, "2")
+    assert json.loads(body) == {"error": {"status": 503, "message": "Service Unavailable"}}
+    assert emulator.json("GET", "/_emulator/stats")[1]["faults_served"] == {"me": 1}
+    assert emulator.json("POST", "/_emulator/reset") == (204, None)
+    assert emulator.json("GET", "/_emulator/stats")[1] == {
+        "token_requests": {},
+        "api_requests": {},
+        "faults_served": {},
+    }
+    assert emulator.json("POST", "/_emulator/config", {})[1]["large_library_size"] == 5  # --library-size
+
+
+def test_runemulator_revokes_a_user_over_http(emulator: Emulator):
+    tokens = emulator.sign_in(SMALL_USER)
+
+    assert emulator.json("POST", "/_emulator/revoke", {"user_id": SMALL_USER}) == (204, None)
+
+    assert emulator.refresh(tokens["refresh_token"]) == (
+        400,
+        {"error": "invalid_grant", "error_description": "Refresh token revoked"},
+    )
+    assert emulator.get_api("/v1/me", tokens["access_token"])[0] == 401
+
+
+def test_runemulator_development_mode_options(start_emulator: Callable[..., Emulator]):
+    emulator = start_emulator("--registered-users", f"{SMALL_USER}, {EMPTY_USER}", "--owner-without-premium")
+    assert emulator.wait_for_line("Registered users:") == f"Registered users: {EMPTY_USER}, {SMALL_USER}."
+    assert emulator.wait_for_line("The app owner has no Premium")
+    registered = emulator.sign_in(SMALL_USER)["access_token"]
+    unregistered = emulator.sign_in(LARGE_USER)["access_token"]
+
+    status, _, body = emulator.get_api("/v1/me", registered)
+    assert (status, body["error"]["message"]) == (403, PREMIUM_REQUIRED_MESSAGE)
+
+    emulator.json("POST", "/_emulator/config", {"owner_premium": True})
+
+    assert emulator.get_api("/v1/me", registered)[0] == 200
+    status, _, body = emulator.get_api("/v1/me", unregistered)
+    assert (status, body["error"]["message"]) == (403, NOT_REGISTERED_MESSAGE)
 
 
 def test_runemulator_stops_cleanly_when_terminated(emulator: Emulator):

@@ -255,7 +255,7 @@ def test_library_size_follows_the_config(client, token, emulator_state: Emulator
 
 def test_latency_is_slept_before_answering(client, token, emulator_state: EmulatorState, monkeypatch):
     slept: list[float] = []
-    monkeypatch.setattr("emulator.views.time.sleep", slept.append)
+    monkeypatch.setattr("emulator.views.sleep", slept.append)
     emulator_state.config.latency = 0.25
 
     get_page(client, token)

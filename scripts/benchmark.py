@@ -1,0 +1,332 @@
+#!/usr/bin/env python
+"""Benchmark the whole-library features against the standalone emulator.
+
+    .venv/bin/python scripts/benchmark.py [--tracks 10000] [--latency 0.1] [--cache-url URL]
+
+Starts `manage.py runemulator` with a per-call latency and a large library, signs a user
+in, and prints, each next to a baseline measured in the same run:
+
+- cold full-library load (first page, then the background batches) vs. spotipy's plain
+  sequential loop (`current_user_saved_tracks(limit=50)` then `next()`);
+- warm library page p50/p95 server time and requests per second vs. a page that calls
+  Spotify on every view;
+- Spotify calls per warm view, within and after the freshness TTL;
+- search p50 over the whole library; memory held by one cached library.
+
+Everything runs in a temporary directory (its own SQLite database, cache table and
+static files); the site is exercised in-process through Django's test client, with
+DEBUG off as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import pickle
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SITE = "127.0.0.1:8000"
+CLIENT_ID, CLIENT_SECRET = "benchmark-client", "benchmark-secret"  # known to the local emulator only
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _configure(workdir: Path, emulator: str, cache_url: str | None) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    env = {
+        "DJANGO_SETTINGS_MODULE": "spotifysite.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "benchmark-only-" + "x" * 40,
+        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": f"sqlite:///{workdir / 'benchmark.sqlite3'}",
+        "STATIC_ROOT": str(workdir / "static"),
+        "SPOTIFY_CLIENT_ID": CLIENT_ID,
+        "SPOTIFY_CLIENT_SECRET": CLIENT_SECRET,
+        "SPOTIFY_REDIRECT_URI": f"http://{SITE}/accounts/callback/",
+        "SPOTIFY_ACCOUNTS_URL": f"{emulator}/accounts",
+        "SPOTIFY_API_URL": f"{emulator}/v1",
+        "LOG_LEVEL": "WARNING",
+    }
+    if cache_url:
+        env["CACHE_URL"] = cache_url
+    os.environ.update(env)
+    return env
+
+
+def _start_emulator(env: dict[str, str], port: int, tracks: int, latency: float) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "manage.py",
+        "runemulator",
+        "--port",
+        str(port),
+        "--library-size",
+        str(tracks),
+        "--latency",
+        str(latency),
+    ]
+    process = subprocess.Popen(  # noqa: S603 (our own manage.py)
+        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    import requests
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/_emulator/stats", timeout=2)
+            return process
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the emulator did not start")
+
+
+def _sign_in(client, emulator_user_index: int = 1):
+    """The OAuth round trip: our login, the emulator's consent page, our callback."""
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from tests.helpers import _FormParser
+
+    authorize = client.post("/accounts/login/")["Location"]
+    consent_page = requests.get(authorize, timeout=10)
+    form = _FormParser()
+    form.feed(consent_page.text)
+    data = dict(form.fields)
+    for name, values in form.radios.items():
+        data[name] = values[emulator_user_index]
+    name, value = form.buttons["Agree"]
+    if name:
+        data[name] = value
+    action = requests.compat.urljoin(authorize, form.action or urlsplit(authorize).path)
+    redirect = requests.post(action, data=data, allow_redirects=False, timeout=10).headers["Location"]
+    callback = urlsplit(redirect)
+    response = client.get(f"{callback.path}?{callback.query}")
+    if response.status_code != 302:
+        raise SystemExit(f"sign-in failed: {response.content[:300]!r}")
+
+
+def _stats(emulator: str) -> dict:
+    import requests
+
+    return requests.get(f"{emulator}/_emulator/stats", timeout=5).json()
+
+
+def _calls(emulator: str) -> int:
+    return _stats(emulator)["api_requests"].get("saved_tracks", 0)
+
+
+def _timed(function, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _p(values: list[float], percentile: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tracks", type=int, default=10_000, help="library size (10000)")
+    parser.add_argument("--latency", type=float, default=0.1, help="emulator latency per call, seconds (0.1)")
+    parser.add_argument("--views", type=int, default=200, help="warm page views to time (200)")
+    parser.add_argument("--cache-url", help="CACHE_URL to use instead of the default database cache")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="spotifysite-benchmark-"))
+    port = _free_port()
+    emulator = f"http://127.0.0.1:{port}"
+    env = _configure(workdir, emulator, args.cache_url)
+    process = _start_emulator(env, port, args.tracks, args.latency)
+    try:
+        run(args, emulator)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def run(args: argparse.Namespace, emulator: str) -> None:
+    import django
+
+    django.setup()
+    import spotipy
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.shortcuts import render
+    from django.test import Client, RequestFactory
+
+    from accounts.services import access_token_for
+    from library import store, sync
+    from library.query import LibraryIndex, LibraryQuery
+    from library.tracks import Track
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    client = Client(HTTP_HOST=SITE)
+    _sign_in(client)
+    user = client.get("/library/").wsgi_request.user
+    store.library_delete(user_id=user.pk)
+
+    # 1. Cold load: the app (first page, then batches as the page's script requests them).
+    start = time.perf_counter()
+    client.get("/library/")
+    while not client.post("/library/load/").json()["done"]:
+        pass
+    cold = time.perf_counter() - start
+    library = store.library_get(user_id=user.pk)
+    if library is None or library.total != args.tracks:
+        raise SystemExit("the library did not load completely")
+
+    # ... and spotipy's plain sequential loop over the same emulator.
+    plain = spotipy.Spotify(auth=access_token_for(user=user), requests_timeout=30, retries=0)
+    plain.prefix = f"{settings.SPOTIFY_API_URL}/"
+    start = time.perf_counter()
+    page, count = plain.current_user_saved_tracks(limit=50), 0
+    count += len(page["items"])
+    while page["next"]:
+        page = plain.next(page)
+        count += len(page["items"])
+    sequential = time.perf_counter() - start
+    if count != args.tracks:
+        raise SystemExit(f"the sequential loop saw {count} tracks")
+
+    # 2. Warm page within the TTL, and a page that asks Spotify on every view.
+    client.get("/library/")  # the worker's in-memory copy, as after any first view
+    calls = _calls(emulator)
+    warm = _timed(lambda: client.get("/library/", {"page": 3}), args.views)
+    warm_calls = (_calls(emulator) - calls) / args.views
+
+    factory = RequestFactory()
+
+    def live_page() -> None:
+        request = factory.get("/library/", HTTP_HOST=SITE)
+        request.user = user
+        tracks, total = sync.fetch_page(user=user, offset=100)
+        render(request, "library/saved_tracks.html", _live_context(tracks, total))
+
+    live = _timed(live_page, max(10, args.views // 10))
+
+    # 3. After the TTL: one first-page call decides that nothing changed.
+    def stale_view() -> None:
+        store.mark_unchecked(user_id=user.pk)
+        client.get("/library/")
+
+    calls = _calls(emulator)
+    stale_views = 10
+    stale = _timed(stale_view, stale_views)
+    stale_calls = (_calls(emulator) - calls) / stale_views
+
+    # 4. Search over the whole library (the full page, rendered), varied terms.
+    terms = ["love", "garden", "weather", "ü", "the", "night", "blue", "zzz", "a", "river"]
+    cycle = itertools.cycle(terms)
+    search = _timed(lambda: client.get("/library/", {"q": next(cycle)}), 100)
+    search_only = _timed(lambda: library.index.select(LibraryQuery(q=next(cycle))), 100)
+
+    # 5. Memory: the cache entry, and the worker's unpickled copy with its search index.
+    stored = pickle.dumps({"version": "x", "rows": [t.to_row() for t in library.tracks]})
+    tracemalloc.start()
+    copy = store.Library(tracks=[Track.from_row(row) for row in pickle.loads(stored)["rows"]])  # noqa: S301
+    index = LibraryIndex(copy.tracks)
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del copy, index
+
+    ms = 1000
+    rows = [
+        (
+            "Cold full-library load",
+            f"{cold:.2f} s",
+            f"{sequential:.2f} s (spotipy sequential)",
+            f"{cold / sequential:.3f}",
+            "≤ 0.2",
+        ),
+        (
+            "Warm page p50",
+            f"{statistics.median(warm) * ms:.1f} ms",
+            f"{statistics.median(live) * ms:.1f} ms (Spotify every view)",
+            f"{statistics.median(warm) / statistics.median(live):.3f}",
+            "< 30 ms",
+        ),
+        (
+            "Warm page p95",
+            f"{_p(warm, 95) * ms:.1f} ms",
+            f"{_p(live, 95) * ms:.1f} ms",
+            f"{_p(warm, 95) / _p(live, 95):.3f}",
+            "",
+        ),
+        (
+            "Warm pages per second",
+            f"{len(warm) / sum(warm):.0f}",
+            f"{len(live) / sum(live):.1f}",
+            f"{(len(warm) / sum(warm)) / (len(live) / sum(live)):.0f}x",
+            "",
+        ),
+        ("Spotify calls per warm view (within TTL)", f"{warm_calls:.2f}", "1", "", "0"),
+        ("Spotify calls per view after the TTL", f"{stale_calls:.2f}", "1", "", "≤ 1"),
+        ("Page after the TTL p50", f"{statistics.median(stale) * ms:.1f} ms", "", "", ""),
+        (
+            f"Search page p50 ({args.tracks:,} tracks)",
+            f"{statistics.median(search) * ms:.1f} ms",
+            "",
+            "",
+            "< 50 ms",
+        ),
+        ("Search alone p50", f"{statistics.median(search_only) * ms:.2f} ms", "", "", ""),
+        ("Cached library (pickled, in the cache)", f"{len(stored) / 2**20:.2f} MiB", "", "", ""),
+        ("Worker's copy with search index", f"{held / 2**20:.2f} MiB", "", "", ""),
+    ]
+    print(
+        f"\nspotifysite benchmark: {args.tracks:,} tracks, {args.latency * ms:.0f} ms per Spotify call, "
+        f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}, "
+        f"{settings.LIBRARY_FETCH_CONCURRENCY} parallel fetches\n"
+    )
+    widths = [max(len(str(row[i])) for row in [HEADER, *rows]) for i in range(len(HEADER))]
+    for row in [HEADER, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+HEADER = ("measure", "spotifysite", "baseline", "ratio", "target")
+
+
+def _live_context(tracks, total):
+    from django.core.paginator import Paginator
+
+    from library.query import EXPLICIT, SORTS, LibraryQuery
+    from library.services import LibraryPage
+
+    class _Window(list):
+        def __len__(self) -> int:
+            return total
+
+    page = Paginator(_Window(tracks), 50).get_page(1)
+    view = LibraryPage(page=page, total=total, query=LibraryQuery())
+    return {"view": view, "page": page, "query": view.query, "sorts": SORTS, "explicit_choices": EXPLICIT}
+
+
+if __name__ == "__main__":
+    main()
