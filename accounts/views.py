@@ -20,6 +20,9 @@ PENDING_SIGN_IN = "spotify_pending_sign_in"
 
 
 def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
+    """A path on this site to return to after signing in, or None."""
+    if not candidate or not candidate.startswith("/") or len(candidate) > 2000 or not candidate.isprintable():
+        return None
     allowed = url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )

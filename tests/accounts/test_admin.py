@@ -63,3 +63,44 @@ def test_token_history_and_delete_confirmation_show_no_token(admin_client, token
         response = admin_client.get(reverse(f"admin:accounts_spotifytoken_{name}", args=[token.pk]))
         assert response.status_code == HTTPStatus.OK
         _assert_no_token_in(response.content, token)
+
+
+def test_revoked_grant_shows_as_needing_reauthorization(admin_client, token, emulator):
+    from datetime import timedelta
+
+    import time_machine
+
+    from accounts.client import spotify_client
+    from accounts.exceptions import ReauthorizationRequired
+
+    emulator.revoke(token.spotify_user_id)
+    with time_machine.travel(token.expires_at + timedelta(seconds=1)), pytest.raises(ReauthorizationRequired):
+        spotify_client(user=token.user).current_user_saved_tracks()
+
+    response = admin_client.get(reverse("admin:accounts_spotifytoken_changelist"))
+
+    assert b"needs re-authorization" in response.content
+
+
+def test_refresh_now_action_refreshes_a_valid_token(admin_client, token, emulator):
+    response = admin_client.post(
+        reverse("admin:accounts_spotifytoken_changelist"),
+        {"action": "refresh_now", "_selected_action": [token.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert emulator.token_requests["refresh_token"] == 1
+    assert SpotifyToken.objects.get().access_token != token.access_token
+    assert b"refreshed" in response.content
+
+
+def test_revoke_action_deletes_the_token(admin_client, token):
+    response = admin_client.post(
+        reverse("admin:accounts_spotifytoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert not SpotifyToken.objects.exists()
