@@ -82,10 +82,12 @@ def admin_client(admin_user) -> Client:
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache(django_db_blocker):
-    """The cache is a database table that a flush does not empty: leave it empty."""
+def _empty_cache(request, django_db_blocker):
+    """The cache is a database table that a flush does not empty: a test that used the
+    (test) database leaves it empty. Others never touch it, nor a developer's database."""
     from django.core.cache import cache
 
     yield
-    with django_db_blocker.unblock():
-        cache.clear()
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+        with django_db_blocker.unblock():
+            cache.clear()

@@ -29,13 +29,6 @@ SPEC_URI = "urn:spotify-web-api:openapi"
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache() -> None:
-    """Replaces tests/conftest.py's fixture of that name, which empties the app's cache table:
-    neither the emulator nor the site's middleware uses the cache, and these tests run
-    without a test database, so that would reach the developer's own database."""
-
-
-@pytest.fixture(autouse=True)
 def emulator_state() -> Iterator[EmulatorState]:
     state.reset()
     yield state

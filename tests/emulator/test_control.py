@@ -7,6 +7,7 @@ from http import HTTPStatus
 
 import pytest
 import time_machine
+from django.test import Client
 
 from emulator import views
 from emulator.state import PROFILE_EXTENDED, EmulatorState
@@ -381,6 +382,28 @@ def test_stats_count_faults_served_per_endpoint(client, token, emulator_state: E
         "api_requests": {"me": 1, "saved_tracks": 2},
         "faults_served": {"me": 1, "saved_tracks": 1},
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "args", "body"),
+    [
+        ("post", "faults", (), {"endpoint": "me", "status": 503}),
+        ("delete", "faults", (), None),
+        ("post", "revoke", (), {"user_id": SMALL_USER}),
+        ("post", "config", (), {"owner_premium": False}),
+        ("post", "reset", (), None),
+        ("post", "library_tracks", (SMALL_USER,), {}),
+        ("delete", "library_track", (SMALL_USER, "unknown-track"), None),
+    ],
+)
+def test_control_endpoints_need_no_csrf_token(client, method, name, args, body):
+    """Mounted in the site, behind its CSRF middleware; test programs have no token to send."""
+    strict = Client(HTTP_HOST=client.defaults["HTTP_HOST"], enforce_csrf_checks=True)
+
+    response = getattr(strict, method)(url(name, *args), json.dumps(body), content_type="application/json")
+
+    assert response.status_code != HTTPStatus.FORBIDDEN
+    assert response.status_code < 500
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from emulator import views
@@ -405,12 +404,7 @@ def test_delay_with_status_on_the_token_endpoint(client, authorization_code, sle
     code = authorization_code()
     emulator_state.inject("token", status=502, delay=0.3)
 
-    response = post_form(
-        client,
-        url("token"),
-        {"grant_type": "authorization_code", "code": code, "redirect_uri": settings.SPOTIFY_REDIRECT_URI},
-        Authorization=app_basic_auth(),
-    )
+    response = exchange(client, code)
 
     assert response.status_code == HTTPStatus.BAD_GATEWAY
     assert sleeps == [0.3]
