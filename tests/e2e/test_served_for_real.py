@@ -108,7 +108,8 @@ def test_sign_in_through_gunicorn_then_fifty_racing_requests_refresh_once(browse
 
     def library_page(number: int) -> int:
         # Pages not loaded yet: each view asks Spotify, so each needs a valid token.
-        return session.get(f"{stack['site']}/library/", params={"page": 2 + number % 40}, timeout=60).status_code
+        response = session.get(f"{stack['site']}/library/", params={"page": 2 + number % 40}, timeout=60)
+        return response.status_code
 
     with requests.Session() as session, ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
         session.cookies.update(cookies)
