@@ -56,8 +56,11 @@ class PartialLoad:
     def missing_offsets(self, page_size: int) -> list[int]:
         return [offset for offset in range(0, self.total, page_size) if offset not in self.pages]
 
+    def rows(self) -> list[tuple]:
+        return [row for offset in sorted(self.pages) for row in self.pages[offset]]
+
     def tracks(self) -> list[Track]:
-        return [Track.from_row(row) for offset in sorted(self.pages) for row in self.pages[offset]]
+        return [Track.from_row(row) for row in self.rows()]
 
 
 def _key(user_id: int, part: str) -> str:
@@ -89,12 +92,12 @@ def library_get(*, user_id: int) -> Library | None:
     return library
 
 
-def library_set(*, user_id: int, tracks: list[Track]) -> Library:
+def library_set(*, user_id: int, tracks: list[Track], rows: list[tuple] | None = None) -> Library:
+    """Store a complete library (`rows`, when the caller has them, saves converting)."""
     library = Library(tracks=tracks)
     timeout = settings.LIBRARY_CACHE_TIMEOUT
-    cache.set(
-        _key(user_id, "library"), {"version": library.version, "rows": [t.to_row() for t in tracks]}, timeout
-    )
+    rows = rows if rows is not None else [track.to_row() for track in tracks]
+    cache.set(_key(user_id, "library"), {"version": library.version, "rows": rows}, timeout)
     # The version goes last: a reader that sees it finds the rows it names.
     cache.set(_key(user_id, "version"), library.version, timeout)
     mark_checked(user_id=user_id)

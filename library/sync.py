@@ -93,7 +93,8 @@ def _load_batch(user: AbstractBaseUser) -> Progress:
     if load.missing_offsets(PAGE_SIZE):
         store.load_set(user_id=user.pk, load=load)
         return Progress(loaded=load.loaded, total=load.total, done=False, retry_after=retry_after)
-    library = store.library_set(user_id=user.pk, tracks=load.tracks())
+    rows = load.rows()
+    library = store.library_set(user_id=user.pk, tracks=[Track.from_row(row) for row in rows], rows=rows)
     return Progress(loaded=library.total, total=library.total, done=True)
 
 
