@@ -29,6 +29,12 @@ setup-dev: $(VENV)/.dev
 chromium:
 	@scripts/ensure-chromium
 
+# On another port, Spotify must send the browser back to that port (in demo mode the
+# emulator lives there too); the default keeps whatever .env says.
+ifneq ($(PORT),8000)
+run: export SPOTIFY_REDIRECT_URI = http://127.0.0.1:$(PORT)/accounts/callback/
+endif
+
 ## Set up (first time) and run the site on http://127.0.0.1:$(PORT)/ (demo mode without Spotify credentials).
 run: setup
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
