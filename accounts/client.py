@@ -54,6 +54,10 @@ class _UserSpotify(spotipy.Spotify):
     auth_manager: _StoredTokenManager
 
     def _internal_call(self, method: str, url: str, payload: Any, params: dict) -> Any:
+        # Token trouble (a refresh failing, another request's refresh taking too long)
+        # surfaces here, once: the refresh has its own retries, and retrying it again
+        # inside the API call's retry loop would multiply the waits.
+        self.auth_manager.get_access_token()
         try:
             # spotipy pops keys from `params`, so each attempt gets its own copy.
             return spotify.call_api(

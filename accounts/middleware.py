@@ -44,7 +44,7 @@ class SpotifyErrorMiddleware:
             {"error": exception, "retry_after": getattr(exception, "retry_after", None)},
             status=status,
         )
-        if isinstance(exception, RateLimited):
+        if getattr(exception, "retry_after", None) is not None:
             response["Retry-After"] = str(exception.retry_after)
         return response
 

@@ -35,6 +35,9 @@ class SpotifyToken(models.Model):
     rate_limited_until = models.DateTimeField(
         null=True, blank=True, help_text="Spotify asked us not to call for this user before then."
     )
+    refreshing_until = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="A request is refreshing this token (a lease)."
+    )
 
     class Meta:
         verbose_name = "Spotify token"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import OperationalError, connection, transaction
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import spotify
@@ -81,24 +81,27 @@ def _fresh(token: SpotifyToken, rejected: str | None) -> bool:
     return not token.needs_refresh() and token.access_token != rejected
 
 
-@contextmanager
-def _token_lock() -> Iterator[None]:
-    """A transaction in which `select_for_update` waits at most SPOTIFY_TOKEN_LOCK_TIMEOUT.
+# How often a request waiting for another one's refresh looks at the row again.
+REFRESH_POLL_SECONDS = 0.05
 
-    PostgreSQL: a row lock with `lock_timeout`. SQLite: transactions start IMMEDIATE (see
-    settings), which takes the database's write lock up front, with the same busy
-    timeout; that serialises refreshes across threads and processes alike.
+
+def _lease_seconds() -> float:
+    """Longer than any refresh can take (every attempt timing out, plus waits), so a
+    lease only outlives its refresh when the worker died; then it simply expires."""
+    attempts = settings.SPOTIFY_RETRIES + 1
+    return 2 * settings.SPOTIFY_TIMEOUT * attempts + settings.SPOTIFY_RETRY_AFTER_CAP + 5
+
+
+def _claim(token: SpotifyToken) -> bool:
+    """Take the refresh lease on `token`'s row, if nobody holds a live one.
+
+    One conditional UPDATE, committed at once: no transaction or lock is held while we
+    talk to Spotify, so other users and other writes never wait on the network.
     """
-    try:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    milliseconds = int(settings.SPOTIFY_TOKEN_LOCK_TIMEOUT * 1000)
-                    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{milliseconds}ms"])
-            yield
-    except OperationalError:
-        logger.warning("Gave up waiting for a Spotify token refresh lock")
-        raise TokenBusy() from None
+    now = timezone.now()
+    unclaimed = Q(refreshing_until__isnull=True) | Q(refreshing_until__lt=now)
+    lease_end = now + timedelta(seconds=_lease_seconds())
+    return SpotifyToken.objects.filter(unclaimed, pk=token.pk).update(refreshing_until=lease_end) == 1
 
 
 def access_token_for(*, user: AbstractBaseUser, rejected: str | None = None) -> str:
@@ -107,43 +110,58 @@ def access_token_for(*, user: AbstractBaseUser, rejected: str | None = None) -> 
     `rejected` is a token Spotify just answered 401 to: it is refreshed even if it looks
     valid, unless another request has replaced it meanwhile.
 
-    Most calls read the row and return. When a refresh is due, the row is locked and read
-    again: of many concurrent requests one refreshes, and the others, once the lock is
-    theirs, find the new token and use it. Spotify sees one refresh.
+    Most calls read the row and return. When a refresh is due, one request takes a lease
+    on the row and refreshes; the others re-read the row until the new token is there,
+    for at most SPOTIFY_TOKEN_LOCK_TIMEOUT (then a "try again" page). However many
+    requests race, in however many processes, Spotify sees one refresh.
     """
-    token = _usable(SpotifyToken.objects.filter(user=user).first())
-    if _fresh(token, rejected):
-        return token.access_token
-    failure: Exception | None = None
-    with _token_lock():
-        token = _usable(SpotifyToken.objects.select_for_update().filter(user=user).first())
+    deadline = time.monotonic() + settings.SPOTIFY_TOKEN_LOCK_TIMEOUT
+    while True:
+        token = _usable(SpotifyToken.objects.filter(user=user).first())
+        if _fresh(token, rejected):
+            return token.access_token
+        if _claim(token):
+            return _refresh_claimed(user, token.pk, rejected)
+        if time.monotonic() >= deadline:
+            logger.warning("Gave up waiting for another request to refresh a Spotify token")
+            raise TokenBusy()
+        time.sleep(REFRESH_POLL_SECONDS)
+
+
+def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> str:
+    try:
+        # Read again: another request may have finished a refresh since our first read.
+        token = _usable(SpotifyToken.objects.get(pk=pk))
         if _fresh(token, rejected):
             return token.access_token
         try:
             token_info = spotify.refresh(refresh_token=token.refresh_token)
-        except ReauthorizationRequired as exc:
+        except ReauthorizationRequired:
             # Spotify refused the grant (revoked, or past its 6 months): the secrets are
             # useless now, so they go; the row stays to show the status in the admin.
             token.access_token = token.refresh_token = ""
             token.reauthorization_required = True
-            token.save()
+            token.save(
+                update_fields=["access_token", "refresh_token", "reauthorization_required", "updated_at"]
+            )
             logger.info("Spotify grant of user %s is no longer valid; tokens discarded", user.pk)
-            failure = exc
+            raise
         except RateLimited as exc:
             token_rate_limited(user=user, retry_after=exc.retry_after)
-            failure = exc
-        else:
-            token.access_token = token_info["access_token"]
-            # spotipy copies the old refresh token in when Spotify omits it; when Spotify
-            # rotates it, the new one replaces the old, which is now dead.
-            token.refresh_token = token_info["refresh_token"]
-            token.token_type = token_info.get("token_type", token.token_type)
-            token.scope = token_info.get("scope") or token.scope
-            token.expires_at = _expires_at(token_info)
-            token.save()
-            return token.access_token
-    # Raised after the transaction committed, so what we recorded above is kept.
-    raise failure
+            raise
+        token.access_token = token_info["access_token"]
+        # spotipy copies the old refresh token in when Spotify omits it; when Spotify
+        # rotates it, the new one replaces the old, which is now dead.
+        token.refresh_token = token_info["refresh_token"]
+        token.token_type = token_info.get("token_type", token.token_type)
+        token.scope = token_info.get("scope") or token.scope
+        token.expires_at = _expires_at(token_info)
+        token.save(
+            update_fields=["access_token", "refresh_token", "token_type", "scope", "expires_at", "updated_at"]
+        )
+        return token.access_token
+    finally:
+        SpotifyToken.objects.filter(pk=pk).update(refreshing_until=None)
 
 
 def token_refresh_now(*, user: AbstractBaseUser) -> None:

@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import services, spotify
-from .exceptions import ReauthorizationRequired
+from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError
 
 # The pending sign-in (state and where to go afterwards) lives in the session under this
 # key and is popped by the first callback that arrives, whatever it carries.
@@ -58,6 +58,13 @@ def callback(request: HttpRequest) -> HttpResponse:
         user = services.user_sign_in(code=code)
     except ReauthorizationRequired:
         return render(request, "accounts/sign_in_failed.html", {"reason": "code"}, status=400)
+    except SpotifyError as exc:
+        # Answered here, not by the error middleware: its "try again" link would repeat
+        # this URL, code included, and the state is spent anyway.
+        status = 403 if isinstance(exc, SpotifyAccessDenied) else 503
+        return render(
+            request, "accounts/sign_in_failed.html", {"reason": "spotify", "error": exc}, status=status
+        )
     auth_login(request, user)  # rotates the session key
     return redirect(pending.get("next") or settings.LOGIN_REDIRECT_URL)
 

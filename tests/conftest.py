@@ -91,3 +91,13 @@ def _empty_cache(request, django_db_blocker):
     if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
         with django_db_blocker.unblock():
             cache.clear()
+
+
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """Waits the retry policy asks for, recorded instead of slept."""
+    from accounts import spotify
+
+    recorded: list[float] = []
+    monkeypatch.setattr(spotify, "sleep", recorded.append)
+    return recorded

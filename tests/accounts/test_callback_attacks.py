@@ -87,3 +87,27 @@ def test_sign_in_cannot_be_started_by_a_cross_site_get(client, emulator):
 
     assert response.status_code == HTTPStatus.OK  # a page with a button, no redirect to Spotify
     assert "spotify_pending_sign_in" not in client.session
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [
+        ({"endpoint": "me", "status": 403, "message": "User not registered in the Developer Dashboard"}, 403),
+        ({"endpoint": "token", "status": 503, "times": None}, 503),
+    ],
+)
+def test_spotify_failing_during_sign_in_explains_without_echoing_the_code(
+    client, emulator, waits, fault, status
+):
+    from tests.helpers import callback_path, consent
+
+    redirect_url = consent(client, start_sign_in(client))
+    code = query(redirect_url)["code"]
+    emulator.inject(**fault)
+
+    response = client.get(callback_path(redirect_url))
+
+    assert response.status_code == status
+    assert code.encode() not in response.content
+    assert b"Sign in with Spotify" in response.content
+    assert not SpotifyToken.objects.exists()

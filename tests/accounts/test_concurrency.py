@@ -51,3 +51,52 @@ def test_fifty_concurrent_requests_with_an_expired_token_refresh_once(client, em
     _expire_token()
     assert _race(expired.user)[0] > 0
     assert emulator.token_requests["refresh_token"] == 2
+
+
+def test_a_refresh_held_elsewhere_too_long_gives_a_try_again_page(client, emulator, settings):
+    from http import HTTPStatus
+
+    from django.urls import reverse
+
+    settings.SPOTIFY_TOKEN_LOCK_TIMEOUT = 0.2
+    sign_in(client)
+    _expire_token()
+    SpotifyToken.objects.update(refreshing_until=timezone.now() + timedelta(minutes=1))  # another worker
+
+    response = client.get(reverse("library:saved_tracks"))
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"] == "1"
+    assert b"being renewed" in response.content
+    assert emulator.token_requests["refresh_token"] == 0
+
+
+def test_a_lease_left_by_a_dead_worker_expires(client, emulator):
+    sign_in(client)
+    expired = _expire_token()
+    SpotifyToken.objects.update(refreshing_until=timezone.now() - timedelta(seconds=1))
+
+    assert spotify_client(user=expired.user).current_user_saved_tracks(limit=1)["total"] > 0
+    assert emulator.token_requests["refresh_token"] == 1
+    assert SpotifyToken.objects.get().refreshing_until is None
+
+
+def test_a_slow_refresh_does_not_hold_up_other_users(client, emulator, settings):
+    """No database lock is held while Spotify is asked: another user signs in meanwhile."""
+    import threading
+
+    from django.test import Client
+
+    from tests.helpers import CANONICAL_HOST
+
+    sign_in(client)
+    first = _expire_token()
+    emulator.inject("token", delay=1.0, times=1, user_id=emulator.users[0].id)
+    slow = threading.Thread(target=_race, args=(first.user,))
+    slow.start()
+    try:
+        other = Client(HTTP_HOST=CANONICAL_HOST)
+        sign_in(other, user_index=2)  # writes a session, a user and a token
+    finally:
+        slow.join()
+    assert SpotifyToken.objects.count() == 2

@@ -7,7 +7,6 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts import spotify
 from accounts.models import SpotifyToken
 from tests.helpers import sign_in
 
