@@ -14,10 +14,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_slow_spotify_times_out_retries_and_gives_a_friendly_page(
-    live_server, live_emulator, settings, monkeypatch
+    live_server, live_emulator, settings, waits
 ):
-    waits: list[float] = []
-    monkeypatch.setattr(spotify, "sleep", waits.append)
     client = Client(HTTP_HOST=urlsplit(live_server.url).netloc)
     sign_in(client)
     token = SpotifyToken.objects.get()
