@@ -177,22 +177,37 @@ class _Mismatch(Exception):
     and removals; only a full reload can tell what happened."""
 
 
+def _key(track: Track) -> tuple[str | None, object]:
+    """A saved song's identity: un-liking and liking again makes a new one (new date)."""
+    return (track.id, track.added_at)
+
+
+def _strict_page(client: Any, number: int) -> tuple[list[Track], int]:
+    """A page for revalidation: items without a track would shift offsets, so they and
+    empty pages send us to a full reload instead."""
+    result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=number * PAGE_SIZE)
+    tracks = [Track.from_saved_track(item) for item in result["items"] if item.get("track")]
+    if len(tracks) != len(result["items"]):
+        raise _Mismatch
+    return tracks, result["total"]
+
+
 def revalidate(*, user: AbstractBaseUser, library: store.Library) -> store.Library | None:
     """The library brought up to date, or None when it must be loaded afresh."""
     client = spotify_client(user=user)
-    first, total = _page(client, 0)
-    if not library.tracks:
-        if total:
-            return None
-        store.mark_checked(user_id=user.pk)
-        return library
-    first_ids = [track.id for track in first]
-    if library.tracks[0].id not in first_ids:
-        return None  # many additions, or the newest song was removed
-    added = first[: first_ids.index(library.tracks[0].id)]
-    merged = added + library.tracks
     try:
-        tracks = _without_removals(client, merged, total, first)
+        first, total = _strict_page(client, 0)
+        if not library.tracks:
+            if total:
+                return None
+            store.mark_checked(user_id=user.pk)
+            return library
+        first_keys = [_key(track) for track in first]
+        newest = _key(library.tracks[0])
+        if newest not in first_keys:
+            return None  # many additions, or the newest song was removed or re-liked
+        added = first[: first_keys.index(newest)]
+        tracks = _without_removals(client, added + library.tracks, total, first)
     except _Mismatch:
         return None
     if len(tracks) == library.total and not added:
@@ -202,23 +217,44 @@ def revalidate(*, user: AbstractBaseUser, library: store.Library) -> store.Libra
 
 
 def _without_removals(client: Any, merged: list[Track], total: int, first: list[Track]) -> list[Track]:
+    """`merged` (new songs + the cached library) minus the songs Spotify no longer has.
+
+    A removal shifts every later song up by one. The shift at a page's first song, found
+    in `merged`, says how many removals lie before it, so a binary search over pages
+    narrows down where they are, and a page-by-page comparison names them. Every page
+    fetched is checked against the result at the end: anything that does not add up is
+    a `_Mismatch`, never a silently wrong library.
+    """
     removed = len(merged) - total
-    if removed < 0:
+    keys = [_key(track) for track in merged]
+    if removed < 0 or None in (track.id for track in merged) or len(set(keys)) != len(keys):
         raise _Mismatch
-    if removed == 0:
-        if [t.id for t in merged[: len(first)]] != [t.id for t in first]:
-            raise _Mismatch
-        return merged
     pages = {0: first}
+    if removed:
+        deleted = _find_removed(client, merged, keys, total, removed, pages)
+        merged = [track for index, track in enumerate(merged) if index not in deleted]
+    result_keys = [_key(track) for track in merged]
+    for number, tracks in pages.items():
+        start = number * PAGE_SIZE
+        if result_keys[start : start + len(tracks)] != [_key(track) for track in tracks]:
+            raise _Mismatch
+    return merged
+
+
+def _find_removed(
+    client: Any, merged: list[Track], keys: list, total: int, removed: int, pages: dict[int, list[Track]]
+) -> set[int]:
     last = -(-total // PAGE_SIZE)
-    positions: dict[str | None, list[int]] = {}
-    for index, track in enumerate(merged):
-        positions.setdefault(track.id, []).append(index)
+    # Beyond this many calls a parallel reload is faster than searching on, one call at a time.
+    budget = 2 * last.bit_length() + 4
+    position = {key: index for index, key in enumerate(keys)}
     deleted: set[int] = set()
 
     def page(number: int) -> list[Track]:
         if number not in pages:
-            pages[number] = _page(client, number * PAGE_SIZE)[0]
+            if len(pages) > budget:
+                raise _Mismatch
+            pages[number] = _strict_page(client, number)[0]
         if not pages[number]:
             raise _Mismatch
         return pages[number]
@@ -227,11 +263,10 @@ def _without_removals(client: Any, merged: list[Track], total: int, first: list[
         """How many cached songs before page `number` are gone."""
         if number == last:
             return removed
-        start = number * PAGE_SIZE
-        later = [p for p in positions.get(page(number)[0].id, []) if p >= start]
-        if not later:
+        index = position.get(_key(page(number)[0]))
+        if index is None or index < number * PAGE_SIZE:
             raise _Mismatch
-        return later[0] - start
+        return index - number * PAGE_SIZE
 
     def search(low: int, high: int, shift_low: int, shift_high: int) -> None:
         if shift_low == shift_high:
@@ -239,9 +274,8 @@ def _without_removals(client: Any, merged: list[Track], total: int, first: list[
         if shift_low > shift_high:
             raise _Mismatch
         if high == low + 1:
-            _mark_deleted(
-                merged, page(low), low * PAGE_SIZE + shift_low, high * PAGE_SIZE + shift_high, deleted
-            )
+            start, end = low * PAGE_SIZE + shift_low, high * PAGE_SIZE + shift_high
+            _mark_deleted(keys, [_key(t) for t in page(low)], start, end, deleted)
             return
         middle = (low + high) // 2
         shift_middle = shift(middle)
@@ -251,14 +285,14 @@ def _without_removals(client: Any, merged: list[Track], total: int, first: list[
     search(0, last, shift(0), removed)
     if len(deleted) != removed:
         raise _Mismatch
-    return [track for index, track in enumerate(merged) if index not in deleted]
+    return deleted
 
 
-def _mark_deleted(merged: list[Track], page: list[Track], start: int, end: int, deleted: set[int]) -> None:
-    """`page` is `merged[start:end]` with some songs gone: find which, in order."""
+def _mark_deleted(keys: list, page: list, start: int, end: int, deleted: set[int]) -> None:
+    """`page` is `keys[start:end]` with some songs gone: find which, in order."""
     kept = 0
-    for index in range(start, min(end, len(merged))):
-        if kept < len(page) and merged[index].id == page[kept].id:
+    for index in range(start, min(end, len(keys))):
+        if kept < len(page) and keys[index] == page[kept]:
             kept += 1
         else:
             deleted.add(index)

@@ -161,7 +161,8 @@ def test_additions_and_removals_together(loaded, emulator, large_user_id, settin
     emulator.add_track(large_user_id)
     readded = songs[200]
     emulator.remove_track(large_user_id, readded.track.id)
-    emulator.library(large_user_id).insert(0, readded)  # liked again: back at the top
+    # Liked again: back at the top, with a new date.
+    emulator.library(large_user_id).insert(0, readded._replace(added_at=int(timezone.now().timestamp())))
 
     response = _after_ttl(loaded, settings)
 
@@ -186,3 +187,51 @@ def test_disconnect_deletes_the_cached_library(loaded):
 
     assert store.library_get(user_id=user_id) is None
     assert store.load_get(user_id=user_id) is None
+
+
+def _converge(client, settings) -> list[str]:
+    """Revalidate after the TTL; if that started a reload, finish it. The cached ids."""
+    response = _after_ttl(client, settings)
+    user_id = response.context["user"].pk
+    if store.library_get(user_id=user_id) is None:
+        _load_everything(client)
+    return [track.id for track in store.library_get(user_id=user_id).tracks]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_any_mix_of_changes_converges_to_spotifys_library(loaded, emulator, large_user_id, settings, seed):
+    import random
+
+    rng = random.Random(seed)
+    songs = emulator.library(large_user_id)
+    now = int(timezone.now().timestamp())
+    for _ in range(rng.randint(1, 6)):
+        action = rng.choice(["add", "remove", "relike", "remove_newest", "relike_newest"])
+        if action == "add":
+            emulator.add_track(large_user_id)
+        elif action == "remove":
+            emulator.remove_track(large_user_id, songs[rng.randrange(len(songs))].track.id)
+        elif action == "relike":
+            saved = songs.pop(rng.randrange(len(songs)))
+            songs.insert(0, saved._replace(added_at=now))
+        elif action == "remove_newest":
+            songs.pop(0)
+        else:
+            songs.insert(0, songs.pop(0)._replace(added_at=now))
+
+    assert _converge(loaded, settings) == [saved.track.id for saved in emulator.library(large_user_id)]
+
+
+def test_a_relike_of_the_newest_song_with_other_changes_is_not_missed(
+    loaded, emulator, large_user_id, settings
+):
+    songs = emulator.library(large_user_id)
+    now = int(timezone.now().timestamp())
+    new = emulator.add_track(large_user_id)
+    emulator.remove_track(large_user_id, songs[6].track.id)
+    emulator.remove_track(large_user_id, songs[100].track.id)
+    songs.remove(new)
+    songs.insert(0, songs.pop(0)._replace(added_at=now))  # the newest song, un-liked and liked again
+    songs.insert(1, new)
+
+    assert _converge(loaded, settings) == [saved.track.id for saved in emulator.library(large_user_id)]
