@@ -24,6 +24,10 @@ class SpotifyUnavailable(SpotifyError):
 
     default_message = "Spotify is not answering right now. Please try again in a moment."
 
+    def __init__(self, message: str = "", *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable  # False when repeating the request could do harm
+
 
 class TokenBusy(SpotifyUnavailable):
     """Another request is refreshing this user's token and took longer than we wait."""

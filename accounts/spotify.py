@@ -119,22 +119,32 @@ def refresh(*, refresh_token: str) -> TokenInfo:
 
 def _token_request(call: Callable[[_OAuth], Any]) -> TokenInfo:
     oauth = _OAuth()
-    result = with_retries(lambda: _token_call(call, oauth))
+    attempts = itertools.count(1)
+    result = with_retries(lambda: _token_call(call, oauth, attempt=next(attempts)))
     # get_access_token(as_dict=False) returns only the access token; the full response
     # is what it saved to its (per-request, in-memory) cache.
     token_info = result if isinstance(result, dict) else oauth.cache_handler.get_cached_token()
     return TokenInfo(**token_info)
 
 
-def _token_call(call: Callable[[_OAuth], Any], oauth: _OAuth) -> Any:
+def _token_call(call: Callable[[_OAuth], Any], oauth: _OAuth, *, attempt: int) -> Any:
+    """One token request. Token requests are not idempotent (a code is single-use, a
+    rotated refresh token dies when used), so only failures that show Spotify did not
+    act are retried: refused connections and 5xx, not a response that never came."""
     try:
         return call(oauth)
     except SpotifyOauthError as exc:
         if exc.error == "invalid_grant":
+            if attempt > 1:
+                # An earlier attempt may have spent the grant after all; don't discard
+                # the user's tokens over what may be our own retry.
+                raise SpotifyUnavailable(retryable=False) from None
             raise ReauthorizationRequired() from None
         # invalid_client and friends are our configuration, not the user's grant.
-        logger.error("Spotify token endpoint refused the request: %s", exc.error)
+        logger.error("Spotify token endpoint refused the request: %s", str(exc.error)[:80])
         raise SpotifyError("Spotify refused this app's credentials.") from None
+    except requests.ReadTimeout:
+        raise SpotifyUnavailable(retryable=False) from None
     except requests.RequestException:
         raise SpotifyUnavailable() from None
 
@@ -177,9 +187,9 @@ def with_retries(call: Callable[[], Any]) -> Any:
             pause = float(exc.retry_after)
             if attempt >= settings.SPOTIFY_RETRIES or waited + pause > settings.SPOTIFY_RETRY_AFTER_CAP:
                 raise
-        except SpotifyUnavailable:
+        except SpotifyUnavailable as exc:
             pause = settings.SPOTIFY_RETRY_BACKOFF * 2**attempt
-            if attempt >= settings.SPOTIFY_RETRIES:
+            if attempt >= settings.SPOTIFY_RETRIES or not exc.retryable:
                 raise
         logger.info("Spotify call failed transiently; retrying in %.1f s", pause)
         sleep(pause)

@@ -151,8 +151,9 @@ SPOTIFY_REDIRECT_URI = env("SPOTIFY_REDIRECT_URI", default="http://127.0.0.1:800
 SPOTIFY_SCOPES = env("SPOTIFY_SCOPES", default="user-library-read")
 SPOTIFY_ACCOUNTS_URL = env("SPOTIFY_ACCOUNTS_URL", default="https://accounts.spotify.com").rstrip("/")
 SPOTIFY_API_URL = env("SPOTIFY_API_URL", default="https://api.spotify.com/v1").rstrip("/")
-# Seconds to wait for Spotify to connect and to answer; a worker never waits longer.
-SPOTIFY_TIMEOUT = env.float("SPOTIFY_TIMEOUT", default=10.0)
+# Seconds to wait for Spotify to connect and to answer, per attempt. With the retries
+# below, a page's worst case (a refresh, then a call) stays well inside gunicorn's timeout.
+SPOTIFY_TIMEOUT = env.float("SPOTIFY_TIMEOUT", default=5.0)
 # Transient failures (5xx, timeouts) get this many more attempts, waiting
 # SPOTIFY_RETRY_BACKOFF seconds, then twice that, and so on.
 SPOTIFY_RETRIES = env.int("SPOTIFY_RETRIES", default=2)

@@ -30,3 +30,26 @@ def test_a_slow_spotify_times_out_retries_and_gives_a_friendly_page(
     assert SpotifyToken.objects.get().access_token == token.access_token
     live_emulator.clear_faults()
     assert client.get(reverse("library:saved_tracks")).status_code == HTTPStatus.OK
+
+
+def test_a_token_request_that_timed_out_is_not_repeated(live_server, live_emulator, settings, waits):
+    """Spotify may have acted on it (a rotated refresh token would be spent): no retry,
+    a friendly page, and the stored grant kept for the next attempt."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client = Client(HTTP_HOST=urlsplit(live_server.url).netloc)
+    sign_in(client)
+    SpotifyToken.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    token = SpotifyToken.objects.get()
+    settings.SPOTIFY_TIMEOUT = 0.3
+    live_emulator.inject("token", delay=1.0, times=1)
+
+    response = client.get(reverse("library:saved_tracks"))
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert live_emulator.token_requests["refresh_token"] == 1
+    assert waits == []
+    stored = SpotifyToken.objects.get()
+    assert stored.refresh_token == token.refresh_token and not stored.reauthorization_required
