@@ -55,8 +55,9 @@ test-postgres: setup-dev chromium
 benchmark: setup-dev
 	$(BIN)/python scripts/benchmark.py
 
-## Production-like: collect static files and serve with gunicorn (set the production variables first).
-serve: setup
+## Production: collect static files and serve with gunicorn. Set the production variables
+## in the environment first; unlike `run`, this never writes a development .env.
+serve: $(VENV)/.runtime
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/gunicorn spotifysite.wsgi -c gunicorn.conf.py
 

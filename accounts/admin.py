@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from . import services
 from .exceptions import SpotifyError
 from .models import SpotifyToken
+from .signals import spotify_disconnected
 
 
 def mask(secret: str) -> str:
@@ -48,7 +49,10 @@ class SpotifyTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke (delete) selected tokens", permissions=["delete"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[SpotifyToken]) -> None:
+        users = [token.user for token in queryset.select_related("user")]
         count, _ = queryset.delete()
+        for user in users:  # and what the app cached from Spotify for them
+            spotify_disconnected.send(sender=SpotifyToken, user=user)
         self.message_user(request, f"Deleted {count} token(s); those users must sign in with Spotify again.")
 
     @admin.display(description="status")

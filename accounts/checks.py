@@ -1,5 +1,6 @@
 """System checks: refuse to run in production against the emulator or without credentials."""
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -31,7 +32,17 @@ def spotify_configuration(app_configs, **kwargs) -> list:
                     id="accounts.E002",
                 )
             )
-    if urlsplit(settings.SPOTIFY_REDIRECT_URI).hostname == "localhost":
+    redirect = urlsplit(settings.SPOTIFY_REDIRECT_URI)
+    if not settings.DEBUG and not _served_here(redirect.scheme, redirect.hostname or ""):
+        errors.append(
+            Warning(
+                "SPOTIFY_REDIRECT_URI is not an address of this site.",
+                hint="In production it must be https:// on a host in ALLOWED_HOSTS (loopback IPs may "
+                "use http://); visitors are sent to its host, so a wrong one sends them away.",
+                id="accounts.W002",
+            )
+        )
+    if redirect.hostname == "localhost":
         errors.append(
             Warning(
                 "SPOTIFY_REDIRECT_URI uses 'localhost', which Spotify rejects.",
@@ -40,3 +51,16 @@ def spotify_configuration(app_configs, **kwargs) -> list:
             )
         )
     return errors
+
+
+def _served_here(scheme: str, host: str) -> bool:
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    allowed = (
+        host in settings.ALLOWED_HOSTS
+        or f"[{host}]" in settings.ALLOWED_HOSTS
+        or "*" in settings.ALLOWED_HOSTS
+    )
+    return allowed and (scheme == "https" or loopback)

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 
 from .exceptions import (
@@ -30,23 +30,31 @@ class SpotifyErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, SpotifyError):
             return None
-        if isinstance(exception, ReauthorizationRequired):
+        retry_after = getattr(exception, "retry_after", None)
+        if "application/json" in request.headers.get("Accept", ""):
+            # For scripts (the library loader): the same failure, as data to act on.
+            response: HttpResponse = JsonResponse(
+                {"error": str(exception), "retry_after": retry_after}, status=_status(exception)
+            )
+        elif isinstance(exception, ReauthorizationRequired):
             messages.warning(request, str(exception))
             return redirect_to_login(request.get_full_path())
-        status = HTTPStatus.BAD_GATEWAY
-        if isinstance(exception, SpotifyAccessDenied):
-            status = HTTPStatus.FORBIDDEN
-        elif isinstance(exception, RateLimited | SpotifyUnavailable):
-            status = HTTPStatus.SERVICE_UNAVAILABLE
-        response = render(
-            request,
-            "errors/spotify.html",
-            {"error": exception, "retry_after": getattr(exception, "retry_after", None)},
-            status=status,
-        )
-        if getattr(exception, "retry_after", None) is not None:
-            response["Retry-After"] = str(exception.retry_after)
+        else:
+            context = {"error": exception, "retry_after": retry_after}
+            response = render(request, "errors/spotify.html", context, status=_status(exception))
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
         return response
+
+
+def _status(exception: SpotifyError) -> HTTPStatus:
+    if isinstance(exception, ReauthorizationRequired):
+        return HTTPStatus.UNAUTHORIZED
+    if isinstance(exception, SpotifyAccessDenied):
+        return HTTPStatus.FORBIDDEN
+    if isinstance(exception, RateLimited | SpotifyUnavailable):
+        return HTTPStatus.SERVICE_UNAVAILABLE
+    return HTTPStatus.BAD_GATEWAY
 
 
 class CanonicalHostMiddleware:

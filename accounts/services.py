@@ -86,10 +86,9 @@ REFRESH_POLL_SECONDS = 0.05
 
 
 def _lease_seconds() -> float:
-    """Longer than any refresh can take (every attempt timing out, plus waits), so a
-    lease only outlives its refresh when the worker died; then it simply expires."""
-    attempts = settings.SPOTIFY_RETRIES + 1
-    return 2 * settings.SPOTIFY_TIMEOUT * attempts + settings.SPOTIFY_RETRY_AFTER_CAP + 5
+    """Longer than any refresh can take, so a lease only outlives its refresh when the
+    worker died; then it simply expires."""
+    return spotify.worst_case_seconds() + 5
 
 
 def _claim(token: SpotifyToken) -> bool:
@@ -174,6 +173,11 @@ def token_rate_limited(*, user: AbstractBaseUser, retry_after: int) -> None:
     """Spotify answered 429 with a long Retry-After: no call for this user until then."""
     until = timezone.now() + timedelta(seconds=retry_after)
     SpotifyToken.objects.filter(user=user).update(rate_limited_until=until)
+
+
+def is_connected(*, user: AbstractBaseUser) -> bool:
+    """Whether the user still has a usable grant (not disconnected, not revoked)."""
+    return SpotifyToken.objects.filter(user=user, reauthorization_required=False).exists()
 
 
 def spotify_disconnect(*, user: AbstractBaseUser) -> None:

@@ -171,6 +171,14 @@ def current_profile(*, access_token: str) -> dict[str, Any]:
     return call_api(client.me)
 
 
+def worst_case_seconds() -> float:
+    """The longest one Spotify call can take with its retries (connect and read timing
+    out on every attempt, plus every wait): what locks and leases must outlast."""
+    attempts = settings.SPOTIFY_RETRIES + 1
+    backoff = sum(settings.SPOTIFY_RETRY_BACKOFF * 2**n for n in range(settings.SPOTIFY_RETRIES))
+    return 2 * settings.SPOTIFY_TIMEOUT * attempts + max(backoff, settings.SPOTIFY_RETRY_AFTER_CAP)
+
+
 def with_retries(call: Callable[[], Any]) -> Any:
     """Run `call`, retrying what is worth retrying, within bounds a worker can afford.
 

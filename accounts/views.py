@@ -14,9 +14,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from . import services, spotify
 from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError
 
-# The pending sign-in (state and where to go afterwards) lives in the session under this
-# key and is popped by the first callback that arrives, whatever it carries.
+# Pending sign-ins live in the session under this key, as {state: where to go next}, so
+# two tabs can sign in at once. A callback pops its own state: each is used once.
 PENDING_SIGN_IN = "spotify_pending_sign_in"
+MAX_PENDING_SIGN_INS = 5
 
 
 def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
@@ -37,14 +38,27 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "accounts/login.html", {"next": next_url})
     state = secrets.token_urlsafe(32)  # 256 bits
-    request.session[PENDING_SIGN_IN] = {"state": state, "next": next_url}
+    pending = request.session.get(PENDING_SIGN_IN, {})
+    pending = dict(list(pending.items())[-(MAX_PENDING_SIGN_INS - 1) :]) if pending else {}
+    pending[state] = next_url
+    request.session[PENDING_SIGN_IN] = pending
     return redirect(spotify.authorize_url(state=state))
 
 
+def _pop_pending(request: HttpRequest, state: str) -> tuple[bool, str | None]:
+    """(whether `state` is one this browser started, where to go next); used once."""
+    pending = request.session.get(PENDING_SIGN_IN, {})
+    for candidate in list(pending):
+        if state and constant_time_compare(state, candidate):
+            next_url = pending.pop(candidate)
+            request.session[PENDING_SIGN_IN] = pending
+            return True, next_url
+    return False, None
+
+
 def callback(request: HttpRequest) -> HttpResponse:
-    pending = request.session.pop(PENDING_SIGN_IN, None) or {}
-    state = request.GET.get("state", "")
-    if not state or not constant_time_compare(state, pending.get("state", "")):
+    known, next_url = _pop_pending(request, request.GET.get("state", ""))
+    if not known:
         return render(request, "accounts/sign_in_failed.html", {"reason": "state"}, status=400)
     error = request.GET.get("error")
     if error == "access_denied":
@@ -66,7 +80,7 @@ def callback(request: HttpRequest) -> HttpResponse:
             request, "accounts/sign_in_failed.html", {"reason": "spotify", "error": exc}, status=status
         )
     auth_login(request, user)  # rotates the session key
-    return redirect(pending.get("next") or settings.LOGIN_REDIRECT_URL)
+    return redirect(next_url or settings.LOGIN_REDIRECT_URL)
 
 
 @require_POST

@@ -41,6 +41,15 @@ def _record(track: Track) -> dict[str, Any]:
     }
 
 
+# A cell starting with one of these is a formula to spreadsheet programs; a song called
+# "=HYPERLINK(...)" must stay text. (OWASP's advice for CSV injection.)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def to_csv(tracks: list[Track]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
@@ -50,7 +59,7 @@ def to_csv(tracks: list[Track]) -> str:
         # Artist names can contain commas ("Tyler, The Creator"); a semicolon separates them.
         record["artists"] = "; ".join(record["artists"])
         record["explicit"] = "yes" if track.explicit else "no"
-        writer.writerow(record)
+        writer.writerow({name: _cell(value) for name, value in record.items()})
     return buffer.getvalue()
 
 

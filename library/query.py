@@ -54,7 +54,7 @@ class LibraryQuery:
             sort=sort,
             order=order if order in ORDERS else default_order(sort),
             explicit=explicit if explicit in EXPLICIT else "",
-            page=page if page.isdigit() and int(page) > 0 else "1",
+            page=page if page.isascii() and page.isdecimal() and int(page) > 0 else "1",
         )
 
     @property

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 
+from accounts.exceptions import RateLimited, SpotifyUnavailable
+
 from . import store, sync
 from .query import LibraryQuery
 from .tracks import Track
 
 PAGE_SIZE = sync.PAGE_SIZE
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,11 +46,18 @@ class _SpotifyOrder(Sequence):
 
 def _current_library(user: AbstractBaseUser) -> store.Library | None:
     library = store.library_get(user_id=user.pk)
-    if library is not None and not store.is_fresh(user_id=user.pk):
-        library = sync.revalidate(user=user, library=library)
-        if library is None:
-            store.library_delete(user_id=user.pk)
-    return library
+    if library is None or store.is_fresh(user_id=user.pk):
+        return library
+    try:
+        current = sync.revalidate(user=user, library=library)
+    except (RateLimited, SpotifyUnavailable):
+        # Spotify can't say what changed right now; the cached songs are still the best
+        # answer. The next view asks again.
+        logger.warning("Serving the cached library of user %s unchecked: Spotify unavailable", user.pk)
+        return library
+    if current is None:
+        store.library_delete(user_id=user.pk)
+    return current
 
 
 def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:

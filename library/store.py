@@ -15,6 +15,7 @@ page does not unpickle thousands of tracks on every view.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -48,6 +49,12 @@ class PartialLoad:
 
     total: int
     pages: dict[int, list[tuple]] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    @property
+    def is_stale(self) -> bool:
+        """Pages fetched long ago may not line up with today's library: start over."""
+        return time.time() - self.started > settings.LIBRARY_FRESH_FOR
 
     @property
     def loaded(self) -> int:
@@ -82,9 +89,11 @@ def library_get(*, user_id: int) -> Library | None:
             _memory.move_to_end(user_id)
             return library
     stored = cache.get(_key(user_id, "library"))
-    if stored is None or stored["version"] != version:
+    if stored is None:
         return None
-    library = Library(tracks=[Track.from_row(row) for row in stored["rows"]], version=version)
+    # Two writers racing can leave the version key naming the other's rows; the rows
+    # carry their own version, which is the one that counts.
+    library = Library(tracks=[Track.from_row(row) for row in stored["rows"]], version=stored["version"])
     with _memory_lock:
         _memory[user_id] = library
         while len(_memory) > _MEMORY_SIZE:
@@ -126,14 +135,18 @@ def load_set(*, user_id: int, load: PartialLoad) -> None:
     cache.set(_key(user_id, "load"), load, settings.LIBRARY_CACHE_TIMEOUT)
 
 
-def load_lock(*, user_id: int) -> bool:
-    """Take the user's load lock (one batch at a time); False when another holds it.
-    It expires by itself, so a worker that dies mid-batch does not block the load."""
-    return cache.add(_key(user_id, "lock"), True, settings.LIBRARY_LOAD_BATCH_SECONDS * 4)
+def load_lock(*, user_id: int, seconds: float) -> str | None:
+    """Take the user's load lock (one batch at a time) for `seconds`; the owner's ticket,
+    or None when another holds it. It expires by itself, so a worker that dies
+    mid-batch does not block the load for long."""
+    ticket = uuid.uuid4().hex
+    return ticket if cache.add(_key(user_id, "lock"), ticket, seconds) else None
 
 
-def load_unlock(*, user_id: int) -> None:
-    cache.delete(_key(user_id, "lock"))
+def load_unlock(*, user_id: int, ticket: str) -> None:
+    """Release the lock if it is still ours (it may have expired and been taken)."""
+    if cache.get(_key(user_id, "lock")) == ticket:
+        cache.delete(_key(user_id, "lock"))
 
 
 def library_delete(*, user_id: int) -> None:

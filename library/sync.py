@@ -24,8 +24,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
 
+from accounts import services, spotify
 from accounts.client import spotify_client
-from accounts.exceptions import RateLimited, SpotifyError
+from accounts.exceptions import RateLimited, SpotifyError, SpotifyUnavailable
 
 from . import store
 from .tracks import Track
@@ -41,12 +42,25 @@ class Progress:
     total: int
     done: bool
     retry_after: int | None = None
+    busy: bool = False  # another request holds this user's load right now
+
+
+class LoadInProgress(SpotifyUnavailable):
+    """The library is still loading elsewhere; the export can be tried again shortly."""
+
+    default_message = "Your library is still loading. Please try again in a few seconds."
+    retry_after = 5
 
 
 def _page(client: Any, offset: int) -> tuple[list[Track], int]:
     result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=offset)
-    tracks = [Track.from_saved_track(item) for item in result["items"] if item.get("track")]
-    return tracks, result["total"]
+    try:
+        tracks = [Track.from_saved_track(item) for item in result["items"] if item.get("track")]
+        return tracks, int(result["total"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        # spotipy returns None for a body that is not JSON; Spotify's contract was broken.
+        logger.warning("Unreadable saved-tracks page from Spotify at offset %s", offset)
+        raise SpotifyUnavailable() from None
 
 
 def fetch_page(*, user: AbstractBaseUser, offset: int) -> tuple[list[Track], int]:
@@ -54,29 +68,45 @@ def fetch_page(*, user: AbstractBaseUser, offset: int) -> tuple[list[Track], int
     return _page(spotify_client(user=user), offset)
 
 
+def _still_connected(user: AbstractBaseUser) -> bool:
+    """Checked before caching anything: a user who disconnected (or was revoked) while a
+    load was under way must not have their library stored again."""
+    return services.is_connected(user=user)
+
+
 def start_load(*, user: AbstractBaseUser) -> store.Library | store.PartialLoad:
     """First page now; a small library is complete at once, a larger one starts loading."""
     tracks, total = fetch_page(user=user, offset=0)
+    load = store.PartialLoad(total=total, pages={0: [track.to_row() for track in tracks]})
+    if not _still_connected(user):
+        return load
     if total <= len(tracks):
         return store.library_set(user_id=user.pk, tracks=tracks)
-    load = store.PartialLoad(total=total, pages={0: [track.to_row() for track in tracks]})
     store.load_set(user_id=user.pk, load=load)
     return load
 
 
 def load_batch(*, user: AbstractBaseUser) -> Progress:
     """Fetch missing pages for about LIBRARY_LOAD_BATCH_SECONDS; save what arrived."""
-    if not store.load_lock(user_id=user.pk):
-        load = store.load_get(user_id=user.pk)  # another request is loading right now
-        return Progress(loaded=load.loaded if load else 0, total=load.total if load else 0, done=False)
+    # Held past the batch's own deadline: pages already asked for may take that long.
+    ticket = store.load_lock(
+        user_id=user.pk, seconds=settings.LIBRARY_LOAD_BATCH_SECONDS + spotify.worst_case_seconds() + 5
+    )
+    if ticket is None:
+        load = store.load_get(user_id=user.pk)
+        return Progress(
+            loaded=load.loaded if load else 0, total=load.total if load else 0, done=False, busy=True
+        )
     try:
         return _load_batch(user)
     finally:
-        store.load_unlock(user_id=user.pk)
+        store.load_unlock(user_id=user.pk, ticket=ticket)
 
 
 def _load_batch(user: AbstractBaseUser) -> Progress:
     load = store.load_get(user_id=user.pk)
+    if load is not None and load.is_stale:
+        load = None  # an abandoned load: its pages may not line up any more
     if load is None:
         library = store.library_get(user_id=user.pk)
         if library is not None:
@@ -85,11 +115,17 @@ def _load_batch(user: AbstractBaseUser) -> Progress:
         if isinstance(started, store.Library):
             return Progress(loaded=started.total, total=started.total, done=True)
         load = started
+    client = spotify_client(user=user)
     try:
-        retry_after = _fetch_missing(user, load)
+        retry_after = _fetch_missing(client, user, load)
     except _BatchFailed as exc:
-        store.load_set(user_id=user.pk, load=load)  # keep what arrived; the next batch resumes
+        if _still_connected(user):
+            store.load_set(user_id=user.pk, load=load)  # keep what arrived; the next batch resumes
         raise exc.failure from None
+    if not load.missing_offsets(PAGE_SIZE):
+        load = _checked_complete(client, load)
+    if not _still_connected(user):
+        return Progress(loaded=0, total=0, done=True)
     if load.missing_offsets(PAGE_SIZE):
         store.load_set(user_id=user.pk, load=load)
         return Progress(loaded=load.loaded, total=load.total, done=False, retry_after=retry_after)
@@ -98,13 +134,23 @@ def _load_batch(user: AbstractBaseUser) -> Progress:
     return Progress(loaded=library.total, total=library.total, done=True)
 
 
-def _fetch_missing(user: AbstractBaseUser, load: store.PartialLoad) -> int | None:
+def _checked_complete(client: Any, load: store.PartialLoad) -> store.PartialLoad:
+    """Pages fetched at different moments fit together only if the library did not change
+    in between. Its newest page says: still the same, or start over from it."""
+    first, total = _page(client, 0)
+    stored = [Track.from_row(row) for row in load.pages[0]]
+    if total == load.total and [(t.id, t.added_at) for t in first] == [(t.id, t.added_at) for t in stored]:
+        return load
+    logger.info("Library changed while it was loading; loading again")
+    return store.PartialLoad(total=total, pages={0: [track.to_row() for track in first]})
+
+
+def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad) -> int | None:
     """Fill `load` in place; return Spotify's Retry-After if it asked us to stop.
 
     Any other failure stops the batch too, but only after the pages already fetched are
     in `load`; the caller saves them before the error reaches the user.
     """
-    client = spotify_client(user=user)
     client.auth_manager.get_access_token()  # read the token here, once, for all the threads
     offsets = load.missing_offsets(PAGE_SIZE)
     concurrency = settings.LIBRARY_FETCH_CONCURRENCY
@@ -162,7 +208,10 @@ def _in_thread(function: Any, *args: Any) -> Any:
 
 
 def load_to_completion(*, user: AbstractBaseUser) -> store.Library:
-    """Finish loading now (for exports), batch after batch."""
+    """Finish loading now (for exports), batch after batch, within LIBRARY_EXPORT_WAIT
+    seconds; past that (a huge library, or another request holding the load) the user
+    is asked to try again rather than kept waiting."""
+    deadline = time.monotonic() + settings.LIBRARY_EXPORT_WAIT
     while True:
         progress = load_batch(user=user)
         library = store.library_get(user_id=user.pk)
@@ -170,6 +219,10 @@ def load_to_completion(*, user: AbstractBaseUser) -> store.Library:
             return library
         if progress.retry_after is not None:
             raise RateLimited(retry_after=progress.retry_after)
+        if time.monotonic() > deadline:
+            raise LoadInProgress()
+        if progress.busy:
+            time.sleep(0.25)  # another request is loading: let it work
 
 
 class _Mismatch(Exception):

@@ -122,6 +122,10 @@ WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS = DEBUG
 # The default cache is a database table, shared by every worker and machine with no
 # extra server; production uses Redis: CACHE_URL=redis://127.0.0.1:6379/1.
 CACHES = {"default": env.cache("CACHE_URL", default="dbcache://spotifysite_cache")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache":
+    # Django culls a database cache past 300 entries, which would drop other users'
+    # libraries (a few entries each) long before the table is big.
+    CACHES["default"].setdefault("OPTIONS", {})["MAX_ENTRIES"] = 1_000_000
 
 # --- Security ----------------------------------------------------------------------------
 # Production defaults are strict; each can be relaxed through the environment (e.g. for a
@@ -197,6 +201,8 @@ LIBRARY_CACHE_TIMEOUT = env.int("LIBRARY_CACHE_TIMEOUT", default=30 * 24 * 3600)
 # request keeps fetching before it reports progress.
 LIBRARY_FETCH_CONCURRENCY = env.int("LIBRARY_FETCH_CONCURRENCY", default=8)
 LIBRARY_LOAD_BATCH_SECONDS = env.float("LIBRARY_LOAD_BATCH_SECONDS", default=2.0)
+# An export finishes loading the library first, for at most this many seconds.
+LIBRARY_EXPORT_WAIT = env.float("LIBRARY_EXPORT_WAIT", default=20.0)
 
 # --- Logging -----------------------------------------------------------------------------
 

@@ -16,6 +16,11 @@
     text.textContent = number.format(loaded) + " of " + number.format(total);
   }
 
+  function stop(message) {
+    text.textContent = message;
+    box.classList.add("stopped");
+  }
+
   function later(seconds) {
     window.setTimeout(step, Math.max(0.2, seconds) * 1000);
   }
@@ -33,6 +38,11 @@
       return later(Math.min(30, 2 ** failures));
     }
     const retryAfter = Number(response.headers.get("Retry-After"));
+    const isJson = (response.headers.get("Content-Type") || "").includes("application/json");
+    if (response.redirected || !isJson) {
+      // Signed out meanwhile (the login page answered): stop, and say how to go on.
+      return stop("Loading stopped: your session ended. Reload the page to sign in again.");
+    }
     let data = null;
     try {
       data = await response.json();
@@ -52,8 +62,7 @@
     }
     failures += 1;
     if (response.status === 401 || response.status === 403) {
-      text.textContent = "Loading stopped: please reload the page.";
-      return;
+      return stop((data && data.error) || "Loading stopped. Reload the page.");
     }
     later(retryAfter || Math.min(30, 2 ** failures));
   }

@@ -32,6 +32,7 @@ def test_real_credentials_without_debug_pass():
         SPOTIFY_CLIENT_ID="abc",
         SPOTIFY_CLIENT_SECRET="def",
         SPOTIFY_REDIRECT_URI="https://music.example.com/accounts/callback/",
+        ALLOWED_HOSTS=["music.example.com"],
     )
 
     assert ids == set()
@@ -45,3 +46,22 @@ def test_localhost_redirect_uri_gets_a_warning():
     assert "accounts.W001" in _ids(
         DEBUG=True, SPOTIFY_REDIRECT_URI="http://localhost:8000/accounts/callback/"
     )
+
+
+def test_production_redirect_uri_must_be_this_sites_https_address():
+    production = {
+        "DEBUG": False,
+        "SPOTIFY_DEMO_MODE": False,
+        "EMULATOR_ENABLED": False,
+        "SPOTIFY_CLIENT_ID": "abc",
+        "SPOTIFY_CLIENT_SECRET": "def",
+        "ALLOWED_HOSTS": ["music.example.com"],
+    }
+
+    assert "accounts.W002" in _ids(
+        **production, SPOTIFY_REDIRECT_URI="http://127.0.0.1:8000/accounts/callback/"
+    )
+    assert "accounts.W002" in _ids(
+        **production, SPOTIFY_REDIRECT_URI="http://music.example.com/accounts/callback/"
+    )
+    assert _ids(**production, SPOTIFY_REDIRECT_URI="https://music.example.com/accounts/callback/") == set()

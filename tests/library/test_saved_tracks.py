@@ -84,7 +84,7 @@ def test_page_past_the_end_shows_the_last_page(large_library_client):
     assert response.context["page"].number == 48
 
 
-@pytest.mark.parametrize("page", ["abc", "-3", "0"])
+@pytest.mark.parametrize("page", ["abc", "-3", "0", "²", "٣"])
 def test_nonsense_page_numbers_show_the_first_page(large_library_client, page):
     response = large_library_client.get(reverse("library:saved_tracks"), {"page": page})
 

@@ -153,3 +153,15 @@ def test_export_loads_whatever_is_missing_first(large_client, emulator):
     response = large_client.get(reverse("library:export_csv"))
 
     assert len(list(csv.DictReader(io.StringIO(response.content.decode())))) == 320
+
+
+def test_csv_cells_that_look_like_formulas_stay_text(client, emulator):
+    emulator.add_track(
+        emulator.users[FEW].id, name='=HYPERLINK("http://evil.example","x")', artists=("@risk",)
+    )
+    sign_in(client, user_index=FEW)
+
+    rows = list(csv.DictReader(io.StringIO(client.get(reverse("library:export_csv")).content.decode())))
+
+    assert rows[0]["track"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert rows[0]["artists"] == "'@risk"

@@ -51,7 +51,7 @@ def test_the_rest_loads_in_parallel_batches_then_serves_from_the_cache(large_cli
     response = large_client.get(LIBRARY, {"page": 7})
 
     assert steps[-1] == {"loaded": LARGE_SIZE, "total": LARGE_SIZE, "done": True, "retry_after": None}
-    assert calls == 7  # every page once, none twice
+    assert calls == 7 + 1  # every page once, and the first again to check nothing moved
     assert emulator.api_requests["saved_tracks"] == calls  # a warm view costs nothing
     assert response.context["view"].loading is None
     assert len(response.context["page"].object_list) == LARGE_SIZE - 300
@@ -73,7 +73,7 @@ def test_an_interrupted_load_resumes_where_it_stopped(large_client, emulator, se
     assert first["loaded"] == 150 and not first["done"]
     steps = _load_everything(large_client)
     assert steps[-1]["done"]
-    assert emulator.api_requests["saved_tracks"] - emulator.faults_served["saved_tracks"] == 7
+    assert emulator.api_requests["saved_tracks"] - emulator.faults_served["saved_tracks"] == 7 + 1
 
 
 def test_rate_limit_during_loading_pauses_and_reports_retry_after(large_client, emulator, settings):
@@ -235,3 +235,68 @@ def test_a_relike_of_the_newest_song_with_other_changes_is_not_missed(
     songs.insert(1, new)
 
     assert _converge(loaded, settings) == [saved.track.id for saved in emulator.library(large_user_id)]
+
+
+def test_a_change_during_loading_is_caught_before_the_library_is_stored(
+    large_client, emulator, large_user_id
+):
+    """Same total, different songs: pages fetched before and after would not fit together."""
+    large_client.get(LIBRARY)  # page 0 stored
+    songs = emulator.library(large_user_id)
+    now = int(timezone.now().timestamp())
+    songs.insert(0, songs.pop(100)._replace(added_at=now))  # re-liked while loading
+
+    _load_everything(large_client)
+
+    library = store.library_get(user_id=large_client.get(LIBRARY).context["user"].pk)
+    assert [t.id for t in library.tracks] == [saved.track.id for saved in songs]
+
+
+def test_an_abandoned_load_is_started_afresh(large_client, emulator, settings):
+    large_client.get(LIBRARY)
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.LIBRARY_FRESH_FOR + 1)):
+        first = large_client.post(LOAD).json()
+        calls = emulator.api_requests["saved_tracks"]
+
+    assert first["total"] == LARGE_SIZE
+    assert calls == 1 + 1 + 7  # the first view, a new first page, then the rest
+
+
+def test_disconnecting_while_loading_stores_nothing(large_client, emulator):
+    large_client.get(LIBRARY)
+    user_id = large_client.get(LIBRARY).context["user"].pk
+    from accounts.models import SpotifyToken
+
+    SpotifyToken.objects.update(reauthorization_required=True)  # revoked mid-load
+    store.library_delete(user_id=user_id)
+    large_client.raise_request_exception = False
+    large_client.post(LOAD, HTTP_ACCEPT="application/json")
+
+    assert store.library_get(user_id=user_id) is None
+    assert store.load_get(user_id=user_id) is None
+
+
+def test_loader_gets_json_errors_it_can_act_on(large_client, emulator):
+    from accounts.models import SpotifyToken
+
+    large_client.get(LIBRARY)
+    SpotifyToken.objects.update(reauthorization_required=True)
+
+    response = large_client.post(LOAD, HTTP_ACCEPT="application/json")
+
+    assert response.status_code == HTTPStatus.UNAUTHORIZED
+    assert "reconnect" in response.json()["error"].lower()
+
+
+def test_export_waits_for_a_load_held_elsewhere_then_asks_to_try_again(large_client, emulator, settings):
+    settings.LIBRARY_EXPORT_WAIT = 0.3
+    large_client.get(LIBRARY)
+    user_id = large_client.get(LIBRARY).context["user"].pk
+    store.load_lock(user_id=user_id, seconds=60)  # another request is loading
+    large_client.raise_request_exception = False
+
+    response = large_client.get(reverse("library:export_csv"))
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"] == "5"
+    assert b"still loading" in response.content
