@@ -117,13 +117,13 @@ def _load_batch(user: AbstractBaseUser) -> Progress:
         load = started
     client = spotify_client(user=user)
     try:
-        retry_after = _fetch_missing(client, user, load)
+        retry_after, recheck = _fetch_missing(client, user, load)
     except _BatchFailed as exc:
         if _still_connected(user):
             store.load_set(user_id=user.pk, load=load)  # keep what arrived; the next batch resumes
         raise exc.failure from None
     if not load.missing_offsets(PAGE_SIZE):
-        load = _checked_complete(client, load)
+        load = _checked_complete(client, load, recheck)
     if not _still_connected(user):
         return Progress(loaded=0, total=0, done=True)
     if load.missing_offsets(PAGE_SIZE):
@@ -134,10 +134,12 @@ def _load_batch(user: AbstractBaseUser) -> Progress:
     return Progress(loaded=library.total, total=library.total, done=True)
 
 
-def _checked_complete(client: Any, load: store.PartialLoad) -> store.PartialLoad:
+def _checked_complete(
+    client: Any, load: store.PartialLoad, recheck: tuple[list[Track], int] | None
+) -> store.PartialLoad:
     """Pages fetched at different moments fit together only if the library did not change
-    in between. Its newest page says: still the same, or start over from it."""
-    first, total = _page(client, 0)
+    in between. Its newest page, fetched again, says: still the same, or start over."""
+    first, total = recheck or _page(client, 0)
     stored = [Track.from_row(row) for row in load.pages[0]]
     if total == load.total and [(t.id, t.added_at) for t in first] == [(t.id, t.added_at) for t in stored]:
         return load
@@ -145,8 +147,15 @@ def _checked_complete(client: Any, load: store.PartialLoad) -> store.PartialLoad
     return store.PartialLoad(total=total, pages={0: [track.to_row() for track in first]})
 
 
-def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad) -> int | None:
-    """Fill `load` in place; return Spotify's Retry-After if it asked us to stop.
+# Stands for "the first page again" among the offsets to fetch (see _checked_complete).
+_RECHECK = -1
+
+
+def _fetch_missing(
+    client: Any, user: AbstractBaseUser, load: store.PartialLoad
+) -> tuple[int | None, tuple[list[Track], int] | None]:
+    """Fill `load` in place. Returns Spotify's Retry-After if it asked us to stop, and the
+    first page fetched again alongside the last missing ones, when they all went out.
 
     Any other failure stops the batch too, but only after the pages already fetched are
     in `load`; the caller saves them before the error reaches the user.
@@ -157,6 +166,7 @@ def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad)
     deadline = time.monotonic() + settings.LIBRARY_LOAD_BATCH_SECONDS
     retry_after: int | None = None
     failure: SpotifyError | None = None
+    recheck: tuple[list[Track], int] | None = None
     in_flight: dict[Future, int] = {}
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         # The first wave always goes out, so every batch makes progress.
@@ -168,7 +178,9 @@ def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad)
                     offsets = []
                     break
                 offset = offsets.pop(0)
-                in_flight[pool.submit(_in_thread, _page, client, offset)] = offset
+                if not offsets and offset != _RECHECK:
+                    offsets.append(_RECHECK)  # in the same wave as the last pages, not after
+                in_flight[pool.submit(_in_thread, _page, client, max(offset, 0))] = offset
             first_wave = False
             if not in_flight:
                 break
@@ -183,6 +195,9 @@ def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad)
                 except SpotifyError as exc:
                     failure = failure or exc
                     continue
+                if offset == _RECHECK:
+                    recheck = (tracks, total)
+                    continue
                 if total != load.total:
                     # The library changed under us: offsets no longer line up. Start over.
                     logger.info("Library of user %s changed during loading; restarting", user.pk)
@@ -191,7 +206,7 @@ def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad)
                 load.pages[offset] = [track.to_row() for track in tracks]
     if failure is not None:
         raise _BatchFailed(failure)
-    return retry_after
+    return retry_after, recheck
 
 
 class _BatchFailed(Exception):
