@@ -12,30 +12,23 @@ def test_emulator_without_debug_is_a_startup_error():
     assert "accounts.E001" in _ids(DEBUG=False, SPOTIFY_DEMO_MODE=True, EMULATOR_ENABLED=True)
 
 
-def test_missing_credentials_without_debug_is_a_startup_error():
-    ids = _ids(
-        DEBUG=False,
-        SPOTIFY_DEMO_MODE=False,
-        EMULATOR_ENABLED=False,
-        SPOTIFY_CLIENT_ID="",
-        SPOTIFY_CLIENT_SECRET="",
-    )
+PRODUCTION = {
+    "DEBUG": False,
+    "SPOTIFY_DEMO_MODE": False,
+    "EMULATOR_ENABLED": False,
+    "SPOTIFY_CLIENT_ID": "abc",
+    "SPOTIFY_CLIENT_SECRET": "def",
+    "SPOTIFY_REDIRECT_URI": "https://music.example.com/accounts/callback/",
+    "ALLOWED_HOSTS": ["music.example.com"],
+}
 
-    assert ids == {"accounts.E002"}
+
+def test_missing_credentials_without_debug_is_a_startup_error():
+    assert _ids(**{**PRODUCTION, "SPOTIFY_CLIENT_ID": "", "SPOTIFY_CLIENT_SECRET": ""}) == {"accounts.E002"}
 
 
 def test_real_credentials_without_debug_pass():
-    ids = _ids(
-        DEBUG=False,
-        SPOTIFY_DEMO_MODE=False,
-        EMULATOR_ENABLED=False,
-        SPOTIFY_CLIENT_ID="abc",
-        SPOTIFY_CLIENT_SECRET="def",
-        SPOTIFY_REDIRECT_URI="https://music.example.com/accounts/callback/",
-        ALLOWED_HOSTS=["music.example.com"],
-    )
-
-    assert ids == set()
+    assert _ids(**PRODUCTION) == set()
 
 
 def test_demo_mode_with_debug_is_fine():
@@ -49,19 +42,5 @@ def test_localhost_redirect_uri_gets_a_warning():
 
 
 def test_production_redirect_uri_must_be_this_sites_https_address():
-    production = {
-        "DEBUG": False,
-        "SPOTIFY_DEMO_MODE": False,
-        "EMULATOR_ENABLED": False,
-        "SPOTIFY_CLIENT_ID": "abc",
-        "SPOTIFY_CLIENT_SECRET": "def",
-        "ALLOWED_HOSTS": ["music.example.com"],
-    }
-
-    assert "accounts.W002" in _ids(
-        **production, SPOTIFY_REDIRECT_URI="http://127.0.0.1:8000/accounts/callback/"
-    )
-    assert "accounts.W002" in _ids(
-        **production, SPOTIFY_REDIRECT_URI="http://music.example.com/accounts/callback/"
-    )
-    assert _ids(**production, SPOTIFY_REDIRECT_URI="https://music.example.com/accounts/callback/") == set()
+    for wrong in ("http://127.0.0.1:8000/accounts/callback/", "http://music.example.com/accounts/callback/"):
+        assert "accounts.W002" in _ids(**{**PRODUCTION, "SPOTIFY_REDIRECT_URI": wrong})
