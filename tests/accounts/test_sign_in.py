@@ -199,3 +199,16 @@ def test_two_tabs_can_sign_in_at_once(client, emulator):
 
     assert client.get(callback_path(second))["Location"] == reverse("library:saved_tracks")
     assert client.get(callback_path(first))["Location"] == "/library/?page=2"
+
+
+@pytest.mark.parametrize("name", ["accounts:logout", "accounts:disconnect"])
+def test_logout_and_disconnect_refuse_a_post_without_csrf_token(client, emulator, name):
+    sign_in(client)
+    browser = Client(HTTP_HOST=CANONICAL_HOST, enforce_csrf_checks=True)
+    browser.cookies = client.cookies  # the signed-in session, but a forged form
+
+    response = browser.post(reverse(name))
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert SpotifyToken.objects.exists()
+    assert "_auth_user_id" in client.session
