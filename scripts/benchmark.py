@@ -105,11 +105,11 @@ def _sign_in(client, emulator_user_index: int = 1):
 
     import requests
 
-    from tests.helpers import _FormParser
+    from tests.helpers import FormParser
 
     authorize = client.post("/accounts/login/")["Location"]
     consent_page = requests.get(authorize, timeout=10)
-    form = _FormParser()
+    form = FormParser()
     form.feed(consent_page.text)
     data = dict(form.fields)
     for name, values in form.radios.items():

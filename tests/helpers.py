@@ -11,7 +11,7 @@ from django.urls import reverse
 CANONICAL_HOST = "127.0.0.1:8000"  # the host of SPOTIFY_REDIRECT_URI in tests/settings.py
 
 
-class _FormParser(HTMLParser):
+class FormParser(HTMLParser):
     """Collects the first POST form: its action, field values and submit buttons."""
 
     def __init__(self) -> None:
@@ -55,7 +55,7 @@ def consent(client: Client, authorize_url: str, *, agree: bool = True, user_inde
     """Open the emulator's consent page, press Agree or Cancel, return the redirect URL."""
     page = client.get(authorize_url)
     assert page.status_code == 200, page.content[:500]
-    form = _FormParser()
+    form = FormParser()
     form.feed(page.content.decode())
     data = dict(form.fields)
     for name, values in form.radios.items():
