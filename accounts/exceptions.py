@@ -3,6 +3,9 @@
 Messages here are shown to users: they never contain a token, a code or a secret.
 """
 
+import math
+from datetime import UTC, datetime
+
 
 class SpotifyError(Exception):
     """Spotify could not do what we asked; the user sees a friendly error page."""
@@ -44,6 +47,25 @@ class RateLimited(SpotifyError):
     def __init__(self, message: str = "", *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SpotifyPaused(RateLimited):
+    """Spotify answered 429: no call to Spotify, from anyone, until `until` (UTC)."""
+
+    def __init__(self, *, until: datetime) -> None:
+        remaining = math.ceil((until - datetime.now(tz=UTC)).total_seconds())
+        super().__init__(
+            f"Spotify asked us to pause until {until:%H:%M:%S} UTC. Songs already loaded are "
+            "still here; the rest follows after the pause.",
+            retry_after=max(1, remaining),
+        )
+        self.until = until
+
+
+class BudgetBusy(RateLimited):
+    """The app's share of Spotify is in use by other requests for longer than we wait."""
+
+    default_message = "Spotify is busy with other requests from this app. Please try again in a few seconds."
 
 
 class SpotifyAccessDenied(SpotifyError):

@@ -32,9 +32,6 @@ class SpotifyToken(models.Model):
     reauthorization_required = models.BooleanField(
         default=False, help_text="Spotify refused the refresh token; the user must sign in again."
     )
-    rate_limited_until = models.DateTimeField(
-        null=True, blank=True, help_text="Spotify asked us not to call for this user before then."
-    )
     refreshing_until = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="A request is refreshing this token (a lease)."
     )
@@ -64,3 +61,19 @@ class SpotifyToken(models.Model):
     def needs_refresh(self) -> bool:
         """True when the access token is expired or inside the refresh margin."""
         return self.status != self.Status.VALID
+
+
+class SpotifyBudget(models.Model):
+    """The app-wide Spotify call budget (`accounts.budget`), when it lives in the
+    database: one row, read and written whole under a row lock."""
+
+    SINGLETON = 1
+
+    state = models.TextField(blank=True, default="", help_text="JSON, see accounts.budget.State.")
+
+    class Meta:
+        verbose_name = "Spotify call budget"
+        verbose_name_plural = "Spotify call budget"
+
+    def __str__(self) -> str:
+        return "Spotify call budget"

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 import requests
@@ -21,11 +23,14 @@ from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.exceptions import SpotifyException
 from spotipy.oauth2 import SpotifyOauthError
 
+from . import budget
+from .budget import Priority
 from .exceptions import (
     RateLimited,
     ReauthorizationRequired,
     SpotifyAccessDenied,
     SpotifyError,
+    SpotifyPaused,
     SpotifyUnavailable,
 )
 
@@ -120,7 +125,15 @@ def refresh(*, refresh_token: str) -> TokenInfo:
 def _token_request(call: Callable[[_OAuth], Any]) -> TokenInfo:
     oauth = _OAuth()
     attempts = itertools.count(1)
-    result = with_retries(lambda: _token_call(call, oauth, attempt=next(attempts)))
+    # Token requests wait for the pause and take a slot in flight, but the token endpoint
+    # is not counted in the Web API's window.
+    result = with_retries(
+        lambda: budgeted(
+            lambda: _token_call(call, oauth, attempt=next(attempts)),
+            priority=Priority.INTERACTIVE,
+            counted=False,
+        )
+    )
     # get_access_token(as_dict=False) returns only the access token; the full response
     # is what it saved to its (per-request, in-memory) cache.
     token_info = result if isinstance(result, dict) else oauth.cache_handler.get_cached_token()
@@ -176,49 +189,96 @@ def worst_case_seconds() -> float:
     out on every attempt, plus every wait): what locks and leases must outlast."""
     attempts = settings.SPOTIFY_RETRIES + 1
     backoff = sum(settings.SPOTIFY_RETRY_BACKOFF * 2**n for n in range(settings.SPOTIFY_RETRIES))
-    return 2 * settings.SPOTIFY_TIMEOUT * attempts + max(backoff, settings.SPOTIFY_RETRY_AFTER_CAP)
+    return (2 * settings.SPOTIFY_TIMEOUT + settings.SPOTIFY_MAX_WAIT) * attempts + backoff
+
+
+# A permit the loader's dispatcher took for this thread's call (see `with_permit`).
+_prepaid = threading.local()
+
+
+def with_permit(permit: budget.Permit, function: Callable[..., Any], *args: Any) -> Any:
+    """Run `function` in a worker thread on a permit its dispatcher already holds: the
+    dispatcher decided, in its own thread, that the call may go, and gives the permit
+    back when the call ends (so worker threads need no budget of their own). One attempt
+    only: a retry would be a call nobody budgeted."""
+    _prepaid.permit = permit
+    try:
+        return function(*args)
+    finally:
+        _prepaid.permit = None
+
+
+def budgeted(
+    call: Callable[[], Any], *, priority: Priority, user_key: str = "", counted: bool = True
+) -> Any:
+    """One attempt at a call to Spotify, under the app-wide budget. A 429 is reported to
+    the budget before anything else happens, so every worker pauses at once."""
+    if getattr(_prepaid, "permit", None) is not None:
+        return call()
+    permit = budget.acquire(priority=priority, user_key=user_key, counted=counted)
+    retry_after: float | None = None
+    try:
+        return call()
+    except RateLimited as exc:
+        retry_after = exc.retry_after
+        raise SpotifyPaused(until=datetime.now(tz=UTC) + timedelta(seconds=max(1, retry_after))) from None
+    finally:
+        budget.release(permit, retry_after=retry_after)
 
 
 def with_retries(call: Callable[[], Any]) -> Any:
     """Run `call`, retrying what is worth retrying, within bounds a worker can afford.
 
     Outages (5xx, timeouts, refused connections) get SPOTIFY_RETRIES more attempts with
-    exponential backoff. A 429 is waited out only while the total wait stays within
-    SPOTIFY_RETRY_AFTER_CAP seconds; a longer Retry-After is raised at once, so the page
-    can answer 503 instead of parking the worker.
+    exponential backoff. A 429 pauses every call app-wide (`accounts.budget`); it is
+    retried only when the pause ends within SPOTIFY_MAX_WAIT (the next attempt's permit
+    waits for it), else raised at once so the page can answer 503 instead of holding the
+    worker. A prepaid call (a background page load) gets one attempt.
     """
-    waited = 0.0
+    prepaid = getattr(_prepaid, "permit", None) is not None
     for attempt in itertools.count():
         try:
             return call()
         except RateLimited as exc:
-            pause = float(exc.retry_after)
-            if attempt >= settings.SPOTIFY_RETRIES or waited + pause > settings.SPOTIFY_RETRY_AFTER_CAP:
+            if prepaid or attempt >= settings.SPOTIFY_RETRIES or exc.retry_after > settings.SPOTIFY_MAX_WAIT:
                 raise
+            logger.info("Spotify asked for a short pause; retrying after it")
         except SpotifyUnavailable as exc:
             pause = settings.SPOTIFY_RETRY_BACKOFF * 2**attempt
-            if attempt >= settings.SPOTIFY_RETRIES or not exc.retryable:
+            if prepaid or attempt >= settings.SPOTIFY_RETRIES or not exc.retryable:
                 raise
-        logger.info("Spotify call failed transiently; retrying in %.1f s", pause)
-        sleep(pause)
-        waited += pause
+            logger.info("Spotify call failed transiently; retrying in %.1f s", pause)
+            sleep(pause)
     raise AssertionError("unreachable")
 
 
-def call_api(call: Callable[[], Any], *, on_unauthorized: Callable[[], None] | None = None) -> Any:
-    """Run one spotipy call with retries, translating its failures into our exceptions.
+def call_api(
+    call: Callable[[], Any],
+    *,
+    on_unauthorized: Callable[[], None] | None = None,
+    priority: Priority = Priority.INTERACTIVE,
+    user_key: str = "",
+) -> Any:
+    """Run one spotipy call with retries, under the budget, translating its failures into
+    our exceptions.
 
     With `on_unauthorized`, a 401 runs it (a token refresh) and the call is retried once:
     Spotify may reject a token before its announced expiry (revoked, clocks apart).
     """
+
+    def attempt(*, unauthorized_ok: bool) -> Any:
+        return budgeted(
+            lambda: _api_call(call, unauthorized_ok=unauthorized_ok), priority=priority, user_key=user_key
+        )
+
     if on_unauthorized is None:
-        return with_retries(lambda: _api_call(call, unauthorized_ok=False))
+        return with_retries(lambda: attempt(unauthorized_ok=False))
     try:
-        return with_retries(lambda: _api_call(call, unauthorized_ok=True))
+        return with_retries(lambda: attempt(unauthorized_ok=True))
     except _Unauthorized:
         pass
     on_unauthorized()
-    return with_retries(lambda: _api_call(call, unauthorized_ok=False))
+    return with_retries(lambda: attempt(unauthorized_ok=False))
 
 
 class _Unauthorized(Exception):

@@ -1,6 +1,6 @@
 """The `_emulator/` control API: JSON over HTTP, so that tests can drive an emulator running
-in another process (faults, revocations, configuration, library changes) and read its
-counters. Every body error answers 400 with a Web API error object saying what is wrong.
+in another process (faults, revocations, configuration, users, library changes) and read
+its counters. Every body error answers 400 with a Web API error object saying what is wrong.
 """
 
 import dataclasses
@@ -27,6 +27,9 @@ TRACK_DETAILS: dict[str, type] = {
     "explicit": bool,
     "added_at": str,
 }
+# One entry of `POST _emulator/users`' list: how many users, each with how many songs.
+USER_GROUP: dict[str, type] = {"count": int, "library_size": int}
+DEFAULT_USER_PREFIX = "user"
 
 ControlView = Callable[..., HttpResponse]
 
@@ -110,6 +113,8 @@ def _config_json(config: EmulatorConfig) -> dict[str, Any]:
     data = dataclasses.asdict(config)
     if config.registered_users is not None:
         data["registered_users"] = sorted(config.registered_users)  # a set isn't JSON
+    if config.app_rate_limit is not None:
+        data["app_rate_limit"] = str(config.app_rate_limit)  # the "60/6" form it was set in
     return data
 
 
@@ -117,6 +122,46 @@ def _config_json(config: EmulatorConfig) -> dict[str, Any]:
 def reset(request: HttpRequest) -> HttpResponse:
     state.reset()
     return _no_content()
+
+
+@control_endpoint("POST")
+def users(request: HttpRequest) -> HttpResponse:
+    """Create users with generated libraries, e.g. for load tests: `{"users": [{"count": 4,
+    "library_size": 2000}], "prefix": "storm"}` makes storm-1 to storm-4. Answers with each
+    user and its place among the consent page's choices (`tests.helpers.sign_in`'s
+    `user_index`)."""
+    body = _json_object(request)
+    unknown = sorted(set(body) - {"users", "prefix"})
+    if unknown:
+        raise InvalidArgument(f"Unknown argument: {', '.join(unknown)}")
+    created = state.create_users(
+        prefix=body.get("prefix", DEFAULT_USER_PREFIX), groups=_user_groups(body.get("users"))
+    )
+    consent_index = {user.id: index for index, user in enumerate(state.users)}
+    listed = [
+        {
+            "id": user.id,
+            "display_name": user.display_name,
+            "library_size": user.library_size,
+            "consent_index": consent_index[user.id],
+        }
+        for user in created
+    ]
+    return api_json({"users": listed}, status=HTTPStatus.CREATED)
+
+
+def _user_groups(groups: object) -> list[tuple[int, int]]:
+    """`users` from JSON as (count, library_size) pairs."""
+    if not isinstance(groups, list) or not groups:
+        raise InvalidArgument("users must be a non-empty list of {count, library_size} objects")
+    pairs = []
+    for group in groups:
+        if not isinstance(group, dict) or set(group) != set(USER_GROUP):
+            raise InvalidArgument("Each entry of users must have exactly count and library_size")
+        for name, kind in USER_GROUP.items():
+            check_type(name, group[name], kind)
+        pairs.append((group["count"], group["library_size"]))
+    return pairs
 
 
 @control_endpoint("POST")

@@ -20,6 +20,7 @@ from .demo_words import (
     ENGLISH_ADJECTIVES,
     ENGLISH_NOUNS,
     ISRC_COUNTRIES,
+    MARKETS,
     TITLE_SUFFIXES,
     UNICODE_TITLES,
 )
@@ -128,6 +129,24 @@ DEMO_USERS: tuple[DemoUser, ...] = (
         library_size=0,
     ),
 )
+
+
+def make_user(*, user_id: str, display_name: str, library_size: int) -> DemoUser:
+    """Another demo user (for load tests), its details generated from its id, so the same
+    id always gives the same user and, through `build_library`, the same Liked Songs."""
+    rng = _rng(f"user/{user_id}")
+    return DemoUser(
+        id=user_id,
+        account_id=spotify_id(rng),
+        display_name=display_name,
+        email=f"{user_id}@example.com",
+        country=rng.choice(MARKETS),
+        product=_weighted(rng, ("premium", "free"), (70, 100)),
+        followers=int(rng.expovariate(1 / 20)),
+        has_avatar=rng.random() < 0.7,
+        library_size=library_size,
+    )
+
 
 # Spotify's real shared artist for compilations.
 VARIOUS_ARTISTS = Artist("0LyfQWJT6nXafLPZqxe9Of", "Various Artists")

@@ -157,14 +157,7 @@ def deny(request: AuthorizationRequest) -> str:
 
 def authenticate_client(*, authorization: str | None, form: Mapping[str, str]) -> RegisteredClient:
     """Client credentials from `Authorization: Basic` (what spotipy sends) or the body."""
-    if authorization and authorization[:6].lower() == "basic ":
-        try:
-            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise TokenError("invalid_client", "Invalid client") from None
-        client_id, _, client_secret = decoded.partition(":")
-    else:
-        client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+    client_id, client_secret = _client_credentials(authorization=authorization, form=form)
     client = state.client(client_id)
     if client is None:
         raise TokenError("invalid_client", "Invalid client")
@@ -219,6 +212,27 @@ def refresh_access_token(*, client: RegisteredClient, refresh_token: str) -> dic
     return _token_response(refresh, now=now, include_refresh_token=rotate)
 
 
+def _client_credentials(*, authorization: str | None, form: Mapping[str, str]) -> tuple[str, str]:
+    if authorization and authorization[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise TokenError("invalid_client", "Invalid client") from None
+        client_id, _, client_secret = decoded.partition(":")
+        return client_id, client_secret
+    return form.get("client_id", ""), form.get("client_secret", "")
+
+
+def token_request_client_id(*, authorization: str | None, form: Mapping[str, str]) -> str | None:
+    """The client id a token request names, checking nothing (for the rate limit, which
+    sees a request before anything is checked); None if it names none."""
+    try:
+        client_id, _ = _client_credentials(authorization=authorization, form=form)
+    except TokenError:
+        return None
+    return client_id or None
+
+
 def token_request_user_id(form: Mapping[str, str]) -> str | None:
     """The user behind a token request, if its code or refresh token says so; checks
     nothing and uses nothing up (faults aimed at one user are served before any check)."""
@@ -271,12 +285,11 @@ def authenticate_bearer(authorization: str | None) -> tokens.AccessToken:
     return token
 
 
-def bearer_user_id(authorization: str | None) -> str | None:
-    """The user of a bearer token we signed, even an expired or revoked one (for faults,
-    which are served before authentication); None if the header names nobody."""
+def bearer_claims(authorization: str | None) -> tokens.AccessToken | None:
+    """The claims of a bearer token we signed, even an expired or revoked one (for faults
+    and the rate limit, which come before authentication); None if the header has none."""
     scheme, _, value = (authorization or "").partition(" ")
-    token = tokens.read_access_token(value.strip()) if scheme.lower() == "bearer" else None
-    return token.user_id if token else None
+    return tokens.read_access_token(value.strip()) if scheme.lower() == "bearer" else None
 
 
 def check_development_mode(user_id: str) -> None:

@@ -1,5 +1,5 @@
-"""The emulator's in-memory state: configuration, counters, codes, grants, libraries and
-injected faults.
+"""The emulator's in-memory state: configuration, counters, codes, grants, users,
+libraries, injected faults and the app rate limit's windows.
 
 One process-wide `state` object. runserver and live test servers handle requests on
 several threads, so every read-modify-write happens under `state.lock`.
@@ -8,10 +8,12 @@ several threads, so every read-modify-write happens under `state.lock`.
 import copy
 import dataclasses
 import math
+import re
 import threading
 import time
 import typing
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -20,6 +22,7 @@ from django.conf import settings
 
 from . import demo_data
 from .demo_data import DemoUser, SavedTrack
+from .rate_limit import RATE_LIMIT_FORMAT, AppRateLimit, AppTraffic, parse_app_rate_limit
 
 PROFILE_DEV_2026 = "dev-2026"
 PROFILE_EXTENDED = "extended"
@@ -33,10 +36,16 @@ SETTINGS_APP_NAME = "spotifysite"
 FAULT_TOKEN = "token"  # noqa: S105 - the endpoint's name, not a secret
 FAULT_ANY_API = "api"
 FAULT_ENDPOINTS = (FAULT_TOKEN, "me", "saved_tracks", FAULT_ANY_API)
+RATE_LIMIT_MESSAGE = "API rate limit exceeded"  # CONTRACT §3.1
 # Spotify's own wording where one is known (CONTRACT §3.1); otherwise the HTTP reason phrase.
-DEFAULT_FAULT_MESSAGES = {HTTPStatus.TOO_MANY_REQUESTS: "API rate limit exceeded"}
+DEFAULT_FAULT_MESSAGES = {HTTPStatus.TOO_MANY_REQUESTS: RATE_LIMIT_MESSAGE}
 ERROR_STATUSES = frozenset(status.value for status in HTTPStatus if 400 <= status <= 599)
 JSON_TYPE_NAMES = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list"}
+# Users created through the control API: ids `<prefix>-<n>`, safe in URLs and image keys.
+USER_ID_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+MAX_CREATED_USERS = 1000  # per request: the consent page lists every user
+# A library is built while holding the state lock: a typo must not stall every request.
+MAX_LIBRARY_SIZE = 100_000
 
 
 class InvalidArgument(ValueError):
@@ -69,6 +78,8 @@ class EmulatorConfig:
     registered_users: set[str] | None = None
     # 2026: without Premium on the app owner's account every Web API call is refused.
     owner_premium: bool = True
+    # Spotify's rolling window per client id (CONTRACT §3.2); None: no limit.
+    app_rate_limit: AppRateLimit | None = None
 
 
 def _config_value(name: str, value: object, kind: Any) -> object:
@@ -81,6 +92,12 @@ def _config_value(name: str, value: object, kind: Any) -> object:
         ):
             raise InvalidArgument("registered_users must be a list of user ids or null")
         return set(value)
+    if name == "app_rate_limit":
+        check_type(name, value, str, optional=True)
+        try:
+            return None if value is None else parse_app_rate_limit(value)
+        except ValueError:
+            raise InvalidArgument(f"app_rate_limit must be {RATE_LIMIT_FORMAT}, or null") from None
     check_type(name, value, kind)
     if kind in (int, float) and value < 0:
         raise InvalidArgument(f"{name} must not be negative")
@@ -188,13 +205,15 @@ class EmulatorState:
     def reset(self) -> None:
         """Back to the startup configuration and clients (the defaults, unless
         `keep_as_startup()` was called) with no counters, faults, codes, grants or changes
-        to libraries."""
+        to libraries, no created users and empty rate-limit windows."""
         with self.lock:
             self.config = copy.deepcopy(self._startup_config)
             self.token_requests: Counter[str] = Counter()
             self.api_requests: Counter[str] = Counter()
             self.faults_served: Counter[str] = Counter()
             self._faults: list[Fault] = []
+            self.traffic = AppTraffic()
+            self._created_users: dict[str, DemoUser] = {}
             self._clients: dict[str, RegisteredClient] = dict(self._startup_clients)
             self._codes: dict[str, AuthorizationCode] = {}
             self._grants: dict[str, Grant] = {}
@@ -357,22 +376,79 @@ class EmulatorState:
         with self.lock:
             self.api_requests[name] += 1
 
-    def stats(self) -> dict[str, dict[str, int]]:
+    def stats(self) -> dict[str, dict[str, int] | int]:
         with self.lock:
             return {
                 "token_requests": dict(self.token_requests),
                 "api_requests": dict(self.api_requests),
                 "faults_served": dict(self.faults_served),
+                "rate_limited": self.traffic.rate_limited,
+                "calls_during_429": self.traffic.calls_during_429,
             }
+
+    # --- the app rate limit ------------------------------------------------------------
+
+    def request_arrives(self, client_id: str | None, *, web_api: bool) -> int | None:
+        """Note a request of this client as it arrives, before any latency. A Web API call
+        enters the client's window, or is refused: then the Retry-After to answer with."""
+        with self.lock:
+            limit = self.config.app_rate_limit if web_api else None
+            return self.traffic.arrive(client_id, now=time.time(), limit=limit)
+
+    def answered_429(self, client_id: str | None, *, retry_after: int | None) -> None:
+        """A 429 for this client was produced just now (after any latency or delay)."""
+        with self.lock:
+            self.traffic.answered_429(client_id, now=time.time(), retry_after=retry_after)
 
     # --- users and libraries -----------------------------------------------------------
 
     @property
     def users(self) -> tuple[DemoUser, ...]:
-        return demo_data.DEMO_USERS
+        """The built-in demo users, then the created ones in order: the consent page's list."""
+        with self.lock:
+            return demo_data.DEMO_USERS + tuple(self._created_users.values())
 
     def user(self, user_id: str) -> DemoUser | None:
-        return next((user for user in demo_data.DEMO_USERS if user.id == user_id), None)
+        found = next((user for user in demo_data.DEMO_USERS if user.id == user_id), None)
+        if found is None:
+            with self.lock:
+                found = self._created_users.get(user_id)
+        return found
+
+    def create_users(self, *, prefix: str, groups: Sequence[tuple[int, int]]) -> list[DemoUser]:
+        """For each (count, library_size) group, `count` users with that many Liked Songs;
+        ids `<prefix>-1`, `<prefix>-2`... across the groups in order; all or none.
+
+        Their libraries are generated from the id on first use, so creating thousands of
+        songs costs nothing until someone reads them."""
+        check_type("prefix", prefix, str)
+        if not USER_ID_PREFIX.fullmatch(prefix):
+            raise InvalidArgument(
+                "prefix must be 1 to 40 letters, digits, dots, dashes or underscores, "
+                "starting with a letter or digit"
+            )
+        if any(count < 1 for count, _ in groups):
+            raise InvalidArgument("count must be at least 1")
+        if any(not 0 <= size <= MAX_LIBRARY_SIZE for _, size in groups):
+            raise InvalidArgument(f"library_size must be 0 to {MAX_LIBRARY_SIZE:,}")
+        if not 1 <= sum(count for count, _ in groups) <= MAX_CREATED_USERS:
+            raise InvalidArgument(f"Create 1 to {MAX_CREATED_USERS:,} users at a time")
+        sizes = [size for count, size in groups for _ in range(count)]
+        created = [
+            demo_data.make_user(
+                user_id=f"{prefix}-{index}", display_name=f"{prefix} {index}", library_size=size
+            )
+            for index, size in enumerate(sizes, start=1)
+        ]
+        with self.lock:
+            taken = next((user.id for user in created if self.user(user.id) is not None), None)
+            if taken is not None:
+                raise InvalidArgument(f"User {taken!r} already exists")
+            self._created_users.update((user.id, user) for user in created)
+        return created
+
+    def _library_size_setting(self, user: DemoUser) -> int:
+        return self.config.large_library_size if user.library_size is None else user.library_size
 
     def library(self, user_id: str) -> list[SavedTrack]:
         """The user's Liked Songs, newest first. The list itself: tests may change it.
@@ -383,13 +459,21 @@ class EmulatorState:
         if user is None:
             raise KeyError(f"No demo user {user_id!r}")
         with self.lock:
-            size = self.config.large_library_size if user.library_size is None else user.library_size
+            size = self._library_size_setting(user)
             if self._library_sizes.get(user_id) != size:
                 built = demo_data.build_library(seed=user_id, size=size)
                 self._album_titles.update((saved.track.album.id, saved.track.album.name) for saved in built)
                 self._libraries[user_id] = built
                 self._library_sizes[user_id] = size
             return self._libraries[user_id]
+
+    def library_size(self, user: DemoUser) -> int:
+        """How many Liked Songs `user` has, without building a library nobody read yet."""
+        with self.lock:
+            size = self._library_size_setting(user)
+            if self._library_sizes.get(user.id) == size:
+                return len(self._libraries[user.id])
+            return size
 
     def library_page(self, user_id: str, *, offset: int, limit: int) -> tuple[list[SavedTrack], int]:
         """A consistent slice and total, even while another thread changes the list."""

@@ -28,6 +28,7 @@ urlpatterns = [
     path("_emulator/revoke", control.revoke, name="revoke"),
     path("_emulator/config", control.config, name="config"),
     path("_emulator/reset", control.reset, name="reset"),
+    path("_emulator/users", control.users, name="users"),
     path("_emulator/library/<str:user_id>/tracks", control.library_tracks, name="library_tracks"),
     path(
         "_emulator/library/<str:user_id>/tracks/<str:track_id>", control.library_track, name="library_track"

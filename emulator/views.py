@@ -24,7 +24,7 @@ from .images import placeholder_svg
 from .oauth import ApiError
 from .responses import api_error, api_json, error_page, token_error, token_json
 from .scopes import SCOPES
-from .state import FAULT_TOKEN, PROFILE_EXTENDED, state
+from .state import FAULT_TOKEN, PROFILE_EXTENDED, RATE_LIMIT_MESSAGE, state
 from .tokens import AccessToken
 
 CONSENT_SALT = "emulator.consent"
@@ -45,7 +45,23 @@ def _simulate_latency() -> None:
         sleep(state.config.latency)
 
 
-def _serve_fault(endpoint: str, *, user_id: str | None) -> HttpResponse | None:
+def _error(
+    status: int,
+    message: str,
+    *,
+    client_id: str | None,
+    reason: str | None = None,
+    retry_after: int | None = None,
+) -> HttpResponse:
+    """The Web API error object; a 429 then stands against its client for Retry-After
+    seconds (calls arriving meanwhile are counted in `calls_during_429`)."""
+    response = api_error(status, message, reason=reason, retry_after=retry_after)
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        state.answered_429(client_id, retry_after=retry_after)
+    return response
+
+
+def _serve_fault(endpoint: str, *, user_id: str | None, client_id: str | None) -> HttpResponse | None:
     """The answer of an injected fault waiting for this request, if any; None to answer
     normally (after the fault's delay, for a delay-only fault).
 
@@ -59,7 +75,13 @@ def _serve_fault(endpoint: str, *, user_id: str | None) -> HttpResponse | None:
     if fault.status is None:
         return None
     # Spotify's token endpoint body for 429/5xx is unpublished: the Web API's object it is.
-    return api_error(fault.status, fault.message or "", reason=fault.reason, retry_after=fault.retry_after)
+    return _error(
+        fault.status,
+        fault.message or "",
+        client_id=client_id,
+        reason=fault.reason,
+        retry_after=fault.retry_after,
+    )
 
 
 # --- accounts.spotify.com -----------------------------------------------------------------
@@ -91,7 +113,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
     context = {
         "app_name": auth_request.client.name,
         "scopes": [(scope, SCOPES[scope]) for scope in auth_request.scope],
-        "users": [(user, len(state.library(user.id))) for user in state.users],
+        "users": [(user, state.library_size(user)) for user in state.users],
         "signed_request": signed,
     }
     return HttpResponse(render_to_string("emulator/authorize.html", context))
@@ -120,18 +142,22 @@ def _consent_answer(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def token(request: HttpRequest) -> HttpResponse:
-    _simulate_latency()
     # Spotify reads only a form body; JSON looks to it like a request with no grant_type.
     form = request.POST if request.content_type == "application/x-www-form-urlencoded" else QueryDict()
+    authorization = request.headers.get("Authorization")
+    client_id = oauth.token_request_client_id(authorization=authorization, form=form)
+    # Outside the app's window, but a call made while a 429 stands all the same.
+    state.request_arrives(client_id, web_api=False)
+    _simulate_latency()
     grant_type = form.get("grant_type", "")
     state.count_token_request(grant_type or "missing")
-    faulted = _serve_fault(FAULT_TOKEN, user_id=oauth.token_request_user_id(form))
+    faulted = _serve_fault(FAULT_TOKEN, user_id=oauth.token_request_user_id(form), client_id=client_id)
     if faulted is not None:
         return faulted
     if grant_type not in ("authorization_code", "refresh_token"):
         return token_error("unsupported_grant_type", "grant_type parameter is missing")
     try:
-        client = oauth.authenticate_client(authorization=request.headers.get("Authorization"), form=form)
+        client = oauth.authenticate_client(authorization=authorization, form=form)
         if grant_type == "authorization_code":
             body = oauth.exchange_code(
                 client=client, code=form.get("code", ""), redirect_uri=form.get("redirect_uri", "")
@@ -149,21 +175,33 @@ ApiView = Callable[..., HttpResponse]
 
 
 def api_endpoint(name: str) -> Callable[[ApiView], ApiView]:
-    """Latency, the request counter, injected faults, bearer authentication and development
-    mode's refusals for a Web API view, which receives the access token's claims and may
-    raise `ApiError`. `name` keys the counters and is what faults aim at."""
+    """The app rate limit, latency, the request counter, injected faults, bearer
+    authentication and development mode's refusals for a Web API view, which receives the
+    access token's claims and may raise `ApiError`. `name` keys the counters and is what
+    faults aim at."""
 
     def decorator(view: ApiView) -> ApiView:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+            authorization = request.headers.get("Authorization")
+            claims = oauth.bearer_claims(authorization)
+            client_id = claims.client_id if claims else None
+            # Charged to the app when it arrives, as Spotify does, before any latency.
+            retry_after = state.request_arrives(client_id, web_api=True)
             _simulate_latency()
             state.count_api_request(name)
+            if retry_after is not None:
+                return _error(
+                    HTTPStatus.TOO_MANY_REQUESTS,
+                    RATE_LIMIT_MESSAGE,
+                    client_id=client_id,
+                    retry_after=retry_after,
+                )
             try:
                 if request.method != "GET":
                     raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "Method not allowed")
-                authorization = request.headers.get("Authorization")
-                faulted = _serve_fault(name, user_id=oauth.bearer_user_id(authorization))
+                faulted = _serve_fault(name, user_id=claims.user_id if claims else None, client_id=client_id)
                 if faulted is not None:
                     return faulted
                 access = oauth.authenticate_bearer(authorization)

@@ -163,9 +163,21 @@ SPOTIFY_TIMEOUT = env.float("SPOTIFY_TIMEOUT", default=5.0)
 # SPOTIFY_RETRY_BACKOFF seconds, then twice that, and so on.
 SPOTIFY_RETRIES = env.int("SPOTIFY_RETRIES", default=2)
 SPOTIFY_RETRY_BACKOFF = env.float("SPOTIFY_RETRY_BACKOFF", default=0.5)
-# A 429 is waited out only up to this many seconds in all; beyond, the page answers 503
-# with Retry-After and that user's calls pause until then.
-SPOTIFY_RETRY_AFTER_CAP = env.float("SPOTIFY_RETRY_AFTER_CAP", default=10.0)
+# The longest a web request waits for the app's budget or for a 429's pause to end;
+# beyond, it answers at once (503 with Retry-After) rather than hold a worker.
+SPOTIFY_MAX_WAIT = env.float("SPOTIFY_MAX_WAIT", default=1.0)
+# The app-wide call budget (accounts.budget), shared by every worker and machine: calls
+# per rolling window of seconds, and calls awaiting an answer at once. Spotify limits the
+# app over a rolling 30 s window and does not publish the threshold; see the README.
+SPOTIFY_RATE_LIMIT = env("SPOTIFY_RATE_LIMIT", default="90/30")
+SPOTIFY_MAX_IN_FLIGHT = env.int("SPOTIFY_MAX_IN_FLIGHT", default=10)
+# Where the app-wide Spotify budget lives: "database", or a redis:// URL. By default
+# Redis when the cache is Redis, else the database.
+_cache_location = CACHES["default"].get("LOCATION", "")
+SPOTIFY_BUDGET_STORE = env(
+    "SPOTIFY_BUDGET_STORE",
+    default=_cache_location if str(_cache_location).startswith(("redis://", "rediss://")) else "database",
+)
 # How long a request waits for another one that is refreshing the same user's token.
 SPOTIFY_TOKEN_LOCK_TIMEOUT = env.float("SPOTIFY_TOKEN_LOCK_TIMEOUT", default=5.0)
 # Refresh an access token this many seconds before Spotify would reject it.

@@ -20,6 +20,16 @@ PREMIUM_REQUIRED_MESSAGE = (
 )
 
 
+# What `_emulator/stats` answers after a reset.
+EMPTY_STATS = {
+    "token_requests": {},
+    "api_requests": {},
+    "faults_served": {},
+    "rate_limited": 0,
+    "calls_during_429": 0,
+}
+
+
 def url(name: str, *args: str, **query: str | int) -> str:
     path = reverse(f"emulator:{name}", args=args)
     return f"{path}?{urlencode(query)}" if query else path

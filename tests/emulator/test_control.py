@@ -10,8 +10,17 @@ import time_machine
 from django.test import Client
 
 from emulator import views
+from emulator.rate_limit import AppRateLimit
 from emulator.state import PROFILE_EXTENDED, EmulatorState
-from tests.emulator.helpers import EMPTY_USER, LARGE_USER, NOT_REGISTERED_MESSAGE, SMALL_USER, bearer, url
+from tests.emulator.helpers import (
+    EMPTY_STATS,
+    EMPTY_USER,
+    LARGE_USER,
+    NOT_REGISTERED_MESSAGE,
+    SMALL_USER,
+    bearer,
+    url,
+)
 from tests.emulator.test_token import assert_token_error, refresh
 
 DEFAULT_CONFIG = {
@@ -24,6 +33,7 @@ DEFAULT_CONFIG = {
     "profile": "dev-2026",
     "registered_users": None,
     "owner_premium": True,
+    "app_rate_limit": None,
 }
 
 
@@ -216,9 +226,51 @@ def test_config_set_over_http_refuses_unregistered_users(client, token, sign_in)
 
 
 @pytest.mark.parametrize(
+    ("value", "limit"), [("60/6", AppRateLimit(60, 6.0)), ("3/0.5", AppRateLimit(3, 0.5))]
+)
+def test_config_sets_the_app_rate_limit_as_calls_slash_seconds(client, emulator_state, value, limit):
+    response = post_json(client, url("config"), {"app_rate_limit": value})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["app_rate_limit"] == value
+    assert emulator_state.config.app_rate_limit == limit
+
+
+def test_config_null_app_rate_limit_removes_the_limit(client, emulator_state: EmulatorState):
+    emulator_state.configure(app_rate_limit="1/10")
+
+    response = post_json(client, url("config"), {"app_rate_limit": None})
+
+    assert response.json()["app_rate_limit"] is None
+    assert emulator_state.config.app_rate_limit is None
+
+
+def test_app_rate_limit_set_over_http_refuses_the_call_beyond_it(client, token):
+    post_json(client, url("config"), {"app_rate_limit": "1/60"})
+    client.get(url("me"), headers=bearer(token))
+
+    response = client.get(url("me"), headers=bearer(token))
+
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert client.get(url("stats")).json()["rate_limited"] == 1
+
+
+RATE_LIMIT_FORMAT_MESSAGE = (
+    "app_rate_limit must be CALLS/SECONDS, like 60/6 (at least 1 call, more than 0 seconds), or null"
+)
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
         ({"latencyy": 1}, "Unknown config field: latencyy"),
+        ({"app_rate_limit": "60"}, RATE_LIMIT_FORMAT_MESSAGE),
+        ({"app_rate_limit": "0/6"}, RATE_LIMIT_FORMAT_MESSAGE),
+        ({"app_rate_limit": "60/0"}, RATE_LIMIT_FORMAT_MESSAGE),
+        ({"app_rate_limit": "60 per 6"}, RATE_LIMIT_FORMAT_MESSAGE),
+        ({"app_rate_limit": 60}, "app_rate_limit must be a string or null"),
+        ({"app_rate_limit": {"calls": 60, "seconds": 6}}, "app_rate_limit must be a string or null"),
         ({"access_token_lifetime": "3600"}, "access_token_lifetime must be an integer"),
         ({"access_token_lifetime": 60.5}, "access_token_lifetime must be an integer"),
         ({"code_lifetime": True}, "code_lifetime must be an integer"),
@@ -252,7 +304,7 @@ def test_reset_forgets_counters_faults_config_and_library_changes(client, token,
     response = client.post(url("reset"))
 
     assert response.status_code == HTTPStatus.NO_CONTENT
-    assert client.get(url("stats")).json() == {"token_requests": {}, "api_requests": {}, "faults_served": {}}
+    assert client.get(url("stats")).json() == EMPTY_STATS
     assert emulator_state.config.owner_premium is True
     assert emulator_state.take_fault("me", user_id=SMALL_USER) is None
     assert emulator_state.library(SMALL_USER)[0].track.name != "Added"
@@ -378,6 +430,7 @@ def test_stats_count_faults_served_per_endpoint(client, token, emulator_state: E
     client.get(url("saved_tracks"), headers=bearer(token))
 
     assert client.get(url("stats")).json() == {
+        **EMPTY_STATS,
         "token_requests": {"authorization_code": 1},
         "api_requests": {"me": 1, "saved_tracks": 2},
         "faults_served": {"me": 1, "saved_tracks": 1},
@@ -392,6 +445,7 @@ def test_stats_count_faults_served_per_endpoint(client, token, emulator_state: E
         ("post", "revoke", (), {"user_id": SMALL_USER}),
         ("post", "config", (), {"owner_premium": False}),
         ("post", "reset", (), None),
+        ("post", "users", (), {"users": [{"count": 1, "library_size": 1}]}),
         ("post", "library_tracks", (SMALL_USER,), {}),
         ("delete", "library_track", (SMALL_USER, "unknown-track"), None),
     ],
@@ -416,6 +470,8 @@ def test_control_endpoints_need_no_csrf_token(client, method, name, args, body):
         ("get", "config", ()),
         ("patch", "config", ()),
         ("get", "reset", ()),
+        ("get", "users", ()),
+        ("delete", "users", ()),
         ("post", "stats", ()),
         ("delete", "stats", ()),
         ("get", "library_tracks", (SMALL_USER,)),

@@ -16,8 +16,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from tests.emulator.helpers import (
+    EMPTY_STATS,
     EMPTY_USER,
     LARGE_USER,
     NOT_REGISTERED_MESSAGE,
@@ -190,11 +193,7 @@ def test_runemulator_serves_faults_injected_over_http_and_resets_to_its_options(
     assert json.loads(body) == {"error": {"status": 503, "message": "Service Unavailable"}}
     assert emulator.json("GET", "/_emulator/stats")[1]["faults_served"] == {"me": 1}
     assert emulator.json("POST", "/_emulator/reset") == (204, None)
-    assert emulator.json("GET", "/_emulator/stats")[1] == {
-        "token_requests": {},
-        "api_requests": {},
-        "faults_served": {},
-    }
+    assert emulator.json("GET", "/_emulator/stats")[1] == EMPTY_STATS
     assert emulator.json("POST", "/_emulator/config", {})[1]["large_library_size"] == 5  # --library-size
 
 
@@ -230,3 +229,45 @@ def test_runemulator_development_mode_options(start_emulator: Callable[..., Emul
 def test_runemulator_stops_cleanly_when_terminated(emulator: Emulator):
     assert emulator.stop() == 0
     assert emulator.wait_for_line("Spotify emulator stopped.")
+
+
+def test_runemulator_app_rate_limit_option(start_emulator: Callable[..., Emulator]):
+    emulator = start_emulator("--app-rate-limit", "2/30")
+    assert emulator.wait_for_line("App rate limit:") == "App rate limit: 2 calls per 30 s per client id."
+    access_token = emulator.sign_in(SMALL_USER)["access_token"]  # token calls are outside the window
+
+    statuses = [emulator.get_api("/v1/me", access_token)[0] for _ in range(2)]
+    status, headers, body = emulator.get_api("/v1/me/tracks", access_token)
+    emulator.get_api("/v1/me", access_token)  # while the 429 stands
+
+    assert statuses == [200, 200]
+    assert (status, body) == (429, {"error": {"status": 429, "message": "API rate limit exceeded"}})
+    assert 1 <= int(headers["Retry-After"]) <= 30
+    stats = emulator.json("GET", "/_emulator/stats")[1]
+    assert (stats["rate_limited"], stats["calls_during_429"]) == (2, 1)
+    emulator.json("POST", "/_emulator/reset")  # empties the windows, keeps the option
+    assert emulator.get_api("/v1/me", access_token)[0] == 200
+    assert emulator.json("POST", "/_emulator/config", {})[1]["app_rate_limit"] == "2/30"
+
+
+@pytest.mark.parametrize("value", ["60", "0/6", "60/0", "sixty/6", "60/6/6"])
+def test_runemulator_refuses_a_bad_app_rate_limit(value: str):
+    with pytest.raises(CommandError) as error:
+        call_command("runemulator", "--app-rate-limit", value)
+
+    assert str(error.value) == (
+        f"Error: argument --app-rate-limit: {value!r} is not CALLS/SECONDS, like 60/6 "
+        "(at least 1 call, more than 0 seconds)"
+    )
+
+
+def test_runemulator_signs_in_as_users_created_over_http(emulator: Emulator):
+    body = {"users": [{"count": 2, "library_size": 2000}, {"count": 1, "library_size": 7}], "prefix": "storm"}
+    status, created = emulator.json("POST", "/_emulator/users", body)
+    assert status == 201
+    assert [user["id"] for user in created["users"]] == ["storm-1", "storm-2", "storm-3"]
+
+    access_token = emulator.sign_in("storm-2")["access_token"]
+
+    assert emulator.get_api("/v1/me", access_token)[2]["display_name"] == "storm 2"
+    assert emulator.get_api("/v1/me/tracks", access_token)[2]["total"] == 2000

@@ -5,6 +5,7 @@ registered client (SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REDIRECT_UR
 from the same settings, so run both with the same `.env`.
 """
 
+import argparse
 import signal
 from types import FrameType
 from typing import Any
@@ -14,6 +15,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.management.base import BaseCommand, CommandParser
 from django.core.servers.basehttp import run
 
+from emulator.rate_limit import AppRateLimit, parse_app_rate_limit
 from emulator.state import PROFILES, state
 
 
@@ -40,6 +42,13 @@ class Command(BaseCommand):
             "--owner-without-premium",
             action="store_true",
             help="The app owner has no Premium: every Web API call gets 403.",
+        )
+        parser.add_argument(
+            "--app-rate-limit",
+            type=_app_rate_limit,
+            metavar="CALLS/SECONDS",
+            help="Spotify's rolling window per client id, e.g. 60/6 (seconds may be fractional): "
+            "a Web API call beyond CALLS in the last SECONDS gets 429 with Retry-After. Default: no limit.",
         )
         parser.add_argument("--client-id", help="Register an extra client besides the one in settings.")
         parser.add_argument("--client-secret", help="Secret of the extra client.")
@@ -84,6 +93,7 @@ class Command(BaseCommand):
         if options["registered_users"] is not None:
             config.registered_users = {name.strip() for name in options["registered_users"].split(",")} - {""}
         config.owner_premium = not options["owner_without_premium"]
+        config.app_rate_limit = options["app_rate_limit"]
         if options["client_id"]:
             state.register_client(
                 client_id=options["client_id"],
@@ -112,9 +122,20 @@ class Command(BaseCommand):
             lines.append(f"Registered users: {', '.join(sorted(config.registered_users)) or 'nobody'}.")
         if not config.owner_premium:
             lines.append("The app owner has no Premium: every Web API call gets 403.")
+        if config.app_rate_limit is not None:
+            limit = config.app_rate_limit
+            lines.append(f"App rate limit: {limit.calls} calls per {limit.seconds:g} s per client id.")
         lines.append("Quit with CONTROL-C.")
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
+
+
+def _app_rate_limit(value: str) -> AppRateLimit:
+    try:
+        return parse_app_rate_limit(value)
+    except ValueError as error:
+        # argparse shows this message as it is, after "argument --app-rate-limit:".
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:

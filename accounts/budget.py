@@ -1,0 +1,420 @@
+"""The app-wide Spotify call budget: one rolling window, one pause, one in-flight limit,
+shared by every thread, worker and machine.
+
+Spotify rate-limits an *app* (its client id) over a rolling window, and a 429 applies to
+the whole app; calling on during a 429 has earned apps day-long bans. So every call to
+Spotify asks for a `Permit` first, here, and gives it back when Spotify has answered:
+
+- **Pause.** A 429 anywhere stops every call until its Retry-After has passed.
+- **Window.** At most `SPOTIFY_RATE_LIMIT` calls per rolling window, counted when sent.
+- **In flight.** At most `SPOTIFY_MAX_IN_FLIGHT` calls awaiting an answer at once.
+- **Adaptive rate.** A 429 that came anyway means Spotify's real limit is lower than the
+  configured one: the effective rate drops at once to 90 % of what Spotify had accepted
+  in the window, then climbs back by a small step per quiet window (additive increase,
+  multiplicative decrease, as TCP does, so a wrong guess costs a few 429s, not many).
+- **Priority.** Calls a person is waiting for (sign-in, a page's first call, the freshness
+  probe) may use the whole window; background page loads leave a reserve free for them.
+- **Fairness.** Background loads of different users share what is left: a user already
+  over an equal share waits while another user is waiting, so a 10,000-song library never
+  holds back a 300-song one; with nobody else waiting, one user may use it all.
+
+Why not the `limits` package: its moving window would cover the window alone, in Redis
+only (it has no SQL storage), while the pause, the in-flight count, the adaptive rate,
+the reserve and the fair share must be decided together, atomically, in one step (checked
+one after another, two workers could both pass). So the state is one small record,
+decided on by a pure function (`_decide`) and stored with a compare-and-set that each
+store already offers: a row lock (`SELECT ... FOR UPDATE`) in the database by default, or
+redis-py's optimistic WATCH/MULTI transaction where Redis is configured.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Protocol, TypeVar
+
+from django.conf import settings
+from django.db import transaction
+
+from .exceptions import BudgetBusy, SpotifyPaused
+
+logger = logging.getLogger(__name__)
+
+# Indirections so tests can drive time without spending it. Wall-clock time, not
+# monotonic: the state is shared between machines.
+clock = time.time
+sleep = time.sleep
+
+# Our clock starts a call's window slot a little before Spotify sees the call arrive; the
+# margin keeps our window from freeing a slot before Spotify's does.
+WINDOW_MARGIN = 0.25
+# Share of the window, and of the in-flight calls, kept free for calls a person waits for.
+RESERVE_SHARE = 0.05
+MIN_RESERVE = 3
+FLIGHT_RESERVE = 2
+# After a 429: the effective rate becomes this share of the calls Spotify had accepted.
+DROP_SHARE = 0.9
+# A background user who was refused a call counts as waiting for this long.
+WAITING_FOR = 2.0
+# How often a caller waiting for a slot in flight looks again.
+POLL_SECONDS = 0.05
+
+T = TypeVar("T")
+
+
+class Priority(enum.StrEnum):
+    INTERACTIVE = "interactive"  # a person is waiting for the answer
+    BACKGROUND = "background"  # loading the rest of a library
+
+
+@dataclass(frozen=True)
+class Limits:
+    calls: int
+    window: float
+    max_in_flight: int
+
+    @property
+    def climb_step(self) -> float:
+        return max(1.0, self.calls / 50)
+
+
+def parse_rate(value: str) -> tuple[int, float]:
+    """`"100/30"` → (100, 30.0): calls per rolling window of seconds."""
+    try:
+        calls, seconds = value.split("/")
+        result = int(calls), float(seconds)
+    except ValueError:
+        raise ValueError(f"expected CALLS/SECONDS, such as 100/30, not {value!r}") from None
+    if result[0] < 1 or not 0 < result[1] < math.inf:
+        raise ValueError(f"calls and seconds must be positive in {value!r}")
+    return result
+
+
+def configured() -> Limits:
+    calls, window = parse_rate(settings.SPOTIFY_RATE_LIMIT)
+    return Limits(calls=calls, window=window, max_in_flight=settings.SPOTIFY_MAX_IN_FLIGHT)
+
+
+@dataclass
+class State:
+    """Everything the budget knows, small enough to read and write whole on every call."""
+
+    calls: list[list[Any]] = field(default_factory=list)  # [sent_at, user_key, background]
+    in_flight: dict[str, list[Any]] = field(default_factory=dict)  # id → [expires_at, user_key, background]
+    pause_until: float = 0.0
+    effective: float | None = None  # calls per window now; None: the configured rate
+    adjusted_at: float = 0.0  # last drop or climb
+    waiting: dict[str, float] = field(default_factory=dict)  # background user → last refused
+    rate_limited: int = 0  # 429s seen, ever (for operators)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes | None) -> State:
+        if not raw:
+            return cls()
+        try:
+            return cls(**json.loads(raw))
+        except (TypeError, ValueError):
+            logger.warning("Unreadable Spotify budget state; starting afresh")
+            return cls()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Permit:
+    """Leave to make one call. Give it back with `release`."""
+
+    id: str
+    priority: Priority
+    user_key: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    permit: Permit | None
+    wait: float = 0.0  # seconds until asking again may succeed
+    paused_until: float | None = None
+
+
+def _effective(state: State, limits: Limits, now: float) -> float:
+    """The rate in force, after climbing back one step per quiet window since the last change."""
+    if state.effective is None:
+        return limits.calls
+    steps = int((now - state.adjusted_at) // limits.window)
+    if steps > 0:
+        state.effective = min(limits.calls, state.effective + steps * limits.climb_step)
+        state.adjusted_at += steps * limits.window
+        if state.effective >= limits.calls:
+            state.effective = None
+            return limits.calls
+    return state.effective
+
+
+def _reserve(total: int) -> int:
+    return max(MIN_RESERVE, math.ceil(total * RESERVE_SHARE)) if total > MIN_RESERVE else 0
+
+
+def _trim(state: State, limits: Limits, now: float) -> None:
+    horizon = now - limits.window - WINDOW_MARGIN
+    state.calls = [call for call in state.calls if call[0] > horizon]
+    state.in_flight = {key: entry for key, entry in state.in_flight.items() if entry[0] > now}
+    state.waiting = {key: since for key, since in state.waiting.items() if since > now - WAITING_FOR}
+
+
+def _decide(
+    state: State, *, limits: Limits, now: float, priority: Priority, user_key: str, counted: bool
+) -> Decision:
+    """Grant or refuse one call, updating `state`. Pure: no I/O, no clock of its own."""
+    _trim(state, limits, now)
+    if state.pause_until > now:
+        return Decision(None, wait=state.pause_until - now, paused_until=state.pause_until)
+    rate = int(_effective(state, limits, now))
+    window_room = rate
+    flight_room = limits.max_in_flight
+    background = priority == Priority.BACKGROUND
+    if background:
+        window_room -= _reserve(rate)
+        flight_room -= min(FLIGHT_RESERVE, limits.max_in_flight - 1)
+    wait = _refusal_wait(state, limits, now, window_room, flight_room, counted=counted)
+    if wait is None and background:
+        wait = _over_fair_share(state, limits, now, user_key, window_room, flight_room)
+    if wait is not None:
+        if background:
+            state.waiting[user_key] = now
+        return Decision(None, wait=wait)
+    permit = Permit(id=uuid.uuid4().hex, priority=priority, user_key=user_key)
+    if counted:
+        state.calls.append([now, user_key, background])
+    # A worker that dies mid-call never gives its permit back; it lapses after the
+    # longest a single attempt can take (connect and read timeouts).
+    state.in_flight[permit.id] = [now + 2 * settings.SPOTIFY_TIMEOUT + 1, user_key, background]
+    state.waiting.pop(user_key, None)
+    return Decision(permit)
+
+
+def _refusal_wait(
+    state: State, limits: Limits, now: float, window_room: int, flight_room: int, *, counted: bool
+) -> float | None:
+    """None when the window and the in-flight limit have room; else how long to wait."""
+    if counted and len(state.calls) >= window_room:
+        # The oldest calls must leave the window first.
+        freeing = state.calls[len(state.calls) - window_room] if window_room > 0 else state.calls[-1]
+        return max(POLL_SECONDS, freeing[0] + limits.window + WINDOW_MARGIN - now)
+    if len(state.in_flight) >= flight_room:
+        return POLL_SECONDS
+    return None
+
+
+def _over_fair_share(
+    state: State, limits: Limits, now: float, user_key: str, window_room: int, flight_room: int
+) -> float | None:
+    """Refuse a background call of a user already over an equal share while another
+    user's background load is waiting; None when it may go."""
+    others = [key for key in state.waiting if key != user_key]
+    if not others:
+        return None
+    users = len(others) + 1
+    mine = [call for call in state.calls if call[1] == user_key and call[2]]
+    flying = sum(1 for entry in state.in_flight.values() if entry[1] == user_key and entry[2])
+    if len(mine) >= max(1, window_room // users):
+        return max(POLL_SECONDS, mine[0][0] + limits.window + WINDOW_MARGIN - now)
+    if flying >= max(1, flight_room // users):
+        return POLL_SECONDS
+    return None
+
+
+def _released(state: State, permit: Permit, retry_after: float | None, limits: Limits, now: float) -> None:
+    state.in_flight.pop(permit.id, None)
+    if retry_after is None:
+        return
+    state.rate_limited += 1
+    if state.pause_until <= now:
+        # The first 429 of a pause tells how much Spotify accepts; the others of the same
+        # burst say nothing new. Calls still in flight are not counted as accepted.
+        _trim(state, limits, now)
+        accepted = len(state.calls) - len(state.in_flight)
+        current = _effective(state, limits, now)
+        state.effective = max(1.0, math.floor(DROP_SHARE * min(current, max(accepted, 1))))
+        state.adjusted_at = now
+        logger.warning(
+            "Spotify answered 429: every call pauses for %s s; budget now %d calls per %g s",
+            retry_after,
+            state.effective,
+            limits.window,
+        )
+    state.pause_until = max(state.pause_until, now + max(1.0, retry_after))
+
+
+# --- Stores: where the state lives ---------------------------------------------------------
+
+
+class Store(Protocol):
+    def update(self, change: Callable[[State], T]) -> T:
+        """Apply `change` to the state atomically (no other change in between)."""
+
+    def read(self) -> State: ...
+
+
+class DatabaseStore:
+    """One row, locked for the few milliseconds of a decision (never across a call)."""
+
+    def update(self, change: Callable[[State], T]) -> T:
+        from .models import SpotifyBudget
+
+        SpotifyBudget.objects.get_or_create(pk=SpotifyBudget.SINGLETON)
+        with transaction.atomic():
+            row = SpotifyBudget.objects.select_for_update().get(pk=SpotifyBudget.SINGLETON)
+            state = State.from_json(row.state)
+            result = change(state)
+            row.state = state.to_json()
+            row.save(update_fields=["state"])
+        return result
+
+    def read(self) -> State:
+        from .models import SpotifyBudget
+
+        row = SpotifyBudget.objects.filter(pk=SpotifyBudget.SINGLETON).first()
+        return State.from_json(row.state if row else None)
+
+
+class RedisStore:
+    """One key, changed with WATCH/MULTI: redis-py retries when another client wrote it
+    between our read and our write."""
+
+    KEY = "spotifysite:spotify-budget"
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def update(self, change: Callable[[State], T]) -> T:
+        outcome: list[T] = []
+
+        def attempt(pipe: Any) -> None:
+            state = State.from_json(pipe.get(self.KEY))
+            outcome[:] = [change(state)]
+            pipe.multi()
+            pipe.set(self.KEY, state.to_json())
+
+        self.client.transaction(attempt, self.KEY)
+        return outcome[0]
+
+    def read(self) -> State:
+        return State.from_json(self.client.get(self.KEY))
+
+
+@cache
+def _redis_store(url: str) -> RedisStore:
+    return RedisStore(url)
+
+
+def _store() -> Store:
+    url = settings.SPOTIFY_BUDGET_STORE
+    return _redis_store(url) if url.startswith(("redis://", "rediss://", "unix://")) else DatabaseStore()
+
+
+def _with_store(action: Callable[[Store], T]) -> T:
+    """Run `action` on the configured store; if Redis fails, on the database instead (the
+    budget must hold through a Redis outage, not stop the site)."""
+    store = _store()
+    if isinstance(store, DatabaseStore):
+        return action(store)
+    import redis
+
+    try:
+        return action(store)
+    except redis.RedisError:
+        logger.warning("Spotify budget: Redis unavailable, using the database meanwhile")
+        return action(DatabaseStore())
+
+
+# --- The interface the Spotify module uses -------------------------------------------------
+
+
+def try_acquire(*, priority: Priority, user_key: str = "", counted: bool = True) -> Decision:
+    """A permit now, or the reason there is none (no waiting)."""
+    limits, now = configured(), clock()
+    return _with_store(
+        lambda store: store.update(
+            lambda state: _decide(
+                state, limits=limits, now=now, priority=priority, user_key=user_key, counted=counted
+            )
+        )
+    )
+
+
+def acquire(*, priority: Priority, user_key: str = "", counted: bool = True, wait: float | None = None) -> Permit:
+    """A permit, waiting at most `wait` seconds (SPOTIFY_MAX_WAIT): a web request never
+    sleeps long for somebody else's calls. Raises SpotifyPaused during a 429's pause that
+    outlasts the wait, and BudgetBusy when the window stays full."""
+    deadline = clock() + (settings.SPOTIFY_MAX_WAIT if wait is None else wait)
+    while True:
+        decision = try_acquire(priority=priority, user_key=user_key, counted=counted)
+        if decision.permit is not None:
+            return decision.permit
+        now = clock()
+        if now + decision.wait > deadline:
+            if decision.paused_until is not None:
+                raise SpotifyPaused(until=datetime.fromtimestamp(decision.paused_until, tz=UTC))
+            raise BudgetBusy(retry_after=math.ceil(decision.wait))
+        sleep(decision.wait)
+
+
+def release(permit: Permit, *, retry_after: float | None = None) -> None:
+    """Give the permit back; `retry_after` when Spotify answered 429 (pauses every call)."""
+    limits, now = configured(), clock()
+    _with_store(lambda store: store.update(lambda state: _released(state, permit, retry_after, limits, now)))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What operators see in the admin."""
+
+    configured_calls: int
+    window: float
+    effective_calls: int
+    calls_in_window: int
+    in_flight: int
+    max_in_flight: int
+    paused_until: datetime | None
+    rate_limited: int
+    waiting_users: int
+    store: str
+
+
+def snapshot() -> Snapshot:
+    limits, now = configured(), clock()
+    state = _with_store(lambda store: store.read())
+    _trim(state, limits, now)
+    return Snapshot(
+        configured_calls=limits.calls,
+        window=limits.window,
+        effective_calls=int(_effective(state, limits, now)),
+        calls_in_window=sum(1 for call in state.calls if call[0] > now - limits.window),
+        in_flight=len(state.in_flight),
+        max_in_flight=limits.max_in_flight,
+        paused_until=datetime.fromtimestamp(state.pause_until, tz=UTC) if state.pause_until > now else None,
+        rate_limited=state.rate_limited,
+        waiting_users=len(state.waiting),
+        store="Redis" if isinstance(_store(), RedisStore) else "database",
+    )
+
+
+def paused_until() -> datetime | None:
+    """When the app-wide pause ends, if one stands."""
+    return snapshot().paused_until
+
+
+def reset() -> None:
+    """Forget everything (tests, and operators after changing the settings)."""
+    _with_store(lambda store: store.update(lambda state: vars(state).update(vars(State()))))
