@@ -62,7 +62,8 @@ MIN_RESERVE = 3
 FLIGHT_RESERVE = 2
 # After a 429: the effective rate becomes this share of the calls Spotify had accepted.
 DROP_SHARE = 0.9
-# A background user who was refused a call counts as waiting for this long.
+# A background user who was refused a call counts as waiting until this long after the
+# moment it was told to ask again (its next poll).
 WAITING_FOR = 2.0
 # How often a caller waiting for a slot in flight looks again.
 POLL_SECONDS = 0.05
@@ -112,7 +113,7 @@ class State:
     pause_until: float = 0.0
     effective: float | None = None  # calls per window now; None: the configured rate
     adjusted_at: float = 0.0  # last drop or climb
-    waiting: dict[str, float] = field(default_factory=dict)  # background user → last refused
+    waiting: dict[str, float] = field(default_factory=dict)  # background user → waiting until
     rate_limited: int = 0  # 429s seen, ever (for operators)
 
     @classmethod
@@ -167,7 +168,7 @@ def _trim(state: State, limits: Limits, now: float) -> None:
     horizon = now - limits.window - WINDOW_MARGIN
     state.calls = [call for call in state.calls if call[0] > horizon]
     state.in_flight = {key: entry for key, entry in state.in_flight.items() if entry[0] > now}
-    state.waiting = {key: since for key, since in state.waiting.items() if since > now - WAITING_FOR}
+    state.waiting = {key: until for key, until in state.waiting.items() if until > now}
 
 
 def _decide(
@@ -189,7 +190,7 @@ def _decide(
         wait = _over_fair_share(state, limits, now, user_key, window_room, flight_room)
     if wait is not None:
         if background:
-            state.waiting[user_key] = now
+            state.waiting[user_key] = now + wait + WAITING_FOR
         return Decision(None, wait=wait)
     permit = Permit(id=uuid.uuid4().hex, priority=priority, user_key=user_key)
     if counted:
@@ -353,7 +354,9 @@ def try_acquire(*, priority: Priority, user_key: str = "", counted: bool = True)
     )
 
 
-def acquire(*, priority: Priority, user_key: str = "", counted: bool = True, wait: float | None = None) -> Permit:
+def acquire(
+    *, priority: Priority, user_key: str = "", counted: bool = True, wait: float | None = None
+) -> Permit:
     """A permit, waiting at most `wait` seconds (SPOTIFY_MAX_WAIT): a web request never
     sleeps long for somebody else's calls. Raises SpotifyPaused during a 429's pause that
     outlasts the wait, and BudgetBusy when the window stays full."""

@@ -18,7 +18,7 @@ import spotipy
 from django.contrib.auth.models import AbstractBaseUser
 
 from . import services, spotify
-from .exceptions import RateLimited
+from .budget import Priority
 
 
 class _StoredTokenManager:
@@ -30,8 +30,9 @@ class _StoredTokenManager:
     page loads) thus need no database connection unless Spotify answers 401.
     """
 
-    def __init__(self, user: AbstractBaseUser) -> None:
+    def __init__(self, user: AbstractBaseUser, priority: Priority) -> None:
         self.user = user
+        self.priority = priority
         self.last_token: str | None = None
         self._lock = threading.Lock()
         self._sent = threading.local()  # the token this thread's last call carried
@@ -57,17 +58,18 @@ class _UserSpotify(spotipy.Spotify):
         # Token trouble (a refresh failing, another request's refresh taking too long)
         # surfaces here, once: the refresh has its own retries, and retrying it again
         # inside the API call's retry loop would multiply the waits.
-        self.auth_manager.get_access_token()
-        try:
-            # spotipy pops keys from `params`, so each attempt gets its own copy.
-            return spotify.call_api(
-                lambda: super(_UserSpotify, self)._internal_call(method, url, payload, dict(params)),
-                on_unauthorized=self.auth_manager.refresh_rejected,
-            )
-        except RateLimited as exc:
-            services.token_rate_limited(user=self.auth_manager.user, retry_after=exc.retry_after)
-            raise
+        manager = self.auth_manager
+        manager.get_access_token()
+        # spotipy pops keys from `params`, so each attempt gets its own copy.
+        return spotify.call_api(
+            lambda: super(_UserSpotify, self)._internal_call(method, url, payload, dict(params)),
+            on_unauthorized=manager.refresh_rejected,
+            priority=manager.priority,
+            user_key=str(manager.user.pk),
+        )
 
 
-def spotify_client(*, user: AbstractBaseUser) -> spotipy.Spotify:
-    return spotify.api_client(auth_manager=_StoredTokenManager(user), cls=_UserSpotify)
+def spotify_client(*, user: AbstractBaseUser, priority: Priority = Priority.INTERACTIVE) -> spotipy.Spotify:
+    """A client for `user`'s calls. `priority`: whether a person waits for them
+    (the default) or they load the rest of a library in the background."""
+    return spotify.api_client(auth_manager=_StoredTokenManager(user, priority), cls=_UserSpotify)

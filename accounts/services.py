@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import spotify
-from .exceptions import RateLimited, ReauthorizationRequired, TokenBusy
+from .exceptions import ReauthorizationRequired, TokenBusy
 from .models import SpotifyToken
 from .signals import spotify_disconnected
 
@@ -45,7 +44,6 @@ def token_save(
             "expires_at": _expires_at(token_info),
             "authorized_at": timezone.now(),
             "reauthorization_required": False,
-            "rate_limited_until": None,
         },
     )
     return token
@@ -71,9 +69,6 @@ def user_sign_in(*, code: str) -> AbstractBaseUser:
 def _usable(token: SpotifyToken | None) -> SpotifyToken:
     if token is None or token.reauthorization_required:
         raise ReauthorizationRequired()
-    if token.rate_limited_until and token.rate_limited_until > timezone.now():
-        remaining = (token.rate_limited_until - timezone.now()).total_seconds()
-        raise RateLimited(retry_after=math.ceil(remaining))
     return token
 
 
@@ -145,9 +140,6 @@ def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> s
             )
             logger.info("Spotify grant of user %s is no longer valid; tokens discarded", user.pk)
             raise
-        except RateLimited as exc:
-            token_rate_limited(user=user, retry_after=exc.retry_after)
-            raise
         token.access_token = token_info["access_token"]
         # spotipy copies the old refresh token in when Spotify omits it; when Spotify
         # rotates it, the new one replaces the old, which is now dead.
@@ -167,12 +159,6 @@ def token_refresh_now(*, user: AbstractBaseUser) -> None:
     """Refresh even a valid access token (an administrator's check that the grant works)."""
     token = _usable(SpotifyToken.objects.filter(user=user).first())
     access_token_for(user=user, rejected=token.access_token)
-
-
-def token_rate_limited(*, user: AbstractBaseUser, retry_after: int) -> None:
-    """Spotify answered 429 with a long Retry-After: no call for this user until then."""
-    until = timezone.now() + timedelta(seconds=retry_after)
-    SpotifyToken.objects.filter(user=user).update(rate_limited_until=until)
 
 
 def is_connected(*, user: AbstractBaseUser) -> bool:

@@ -208,9 +208,7 @@ def with_permit(permit: budget.Permit, function: Callable[..., Any], *args: Any)
         _prepaid.permit = None
 
 
-def budgeted(
-    call: Callable[[], Any], *, priority: Priority, user_key: str = "", counted: bool = True
-) -> Any:
+def budgeted(call: Callable[[], Any], *, priority: Priority, user_key: str = "", counted: bool = True) -> Any:
     """One attempt at a call to Spotify, under the app-wide budget. A 429 is reported to
     the budget before anything else happens, so every worker pauses at once."""
     if getattr(_prepaid, "permit", None) is not None:
