@@ -10,8 +10,9 @@ Spotify asks for a `Permit` first, here, and gives it back when Spotify has answ
 - **In flight.** At most `SPOTIFY_MAX_IN_FLIGHT` calls awaiting an answer at once.
 - **Adaptive rate.** A 429 that came anyway means Spotify's real limit is lower than the
   configured one: the effective rate drops at once to 90 % of what Spotify had accepted
-  in the window, then climbs back by a small step per quiet window (additive increase,
-  multiplicative decrease, as TCP does, so a wrong guess costs a few 429s, not many).
+  in the window (but at most by half), then climbs back by a small step per quiet window
+  (additive increase, multiplicative decrease, as TCP does, so a wrong guess costs a few
+  429s, not many).
 - **Priority.** Calls a person is waiting for (sign-in, a page's first call, the freshness
   probe) may use the whole window; background page loads leave a reserve free for them.
 - **Fairness.** Background loads of different users share what is left: a user already
@@ -62,6 +63,7 @@ MIN_RESERVE = 3
 FLIGHT_RESERVE = 2
 # After a 429: the effective rate becomes this share of the calls Spotify had accepted.
 DROP_SHARE = 0.9
+MIN_DROP_SHARE = 0.5
 # A background user who was refused a call counts as waiting until this long after the
 # moment it was told to ask again (its next poll).
 WAITING_FOR = 2.0
@@ -244,7 +246,10 @@ def _released(state: State, permit: Permit, retry_after: float | None, limits: L
         _trim(state, limits, now)
         accepted = len(state.calls) - len(state.in_flight)
         current = _effective(state, limits, now)
-        state.effective = max(1.0, math.floor(DROP_SHARE * min(current, max(accepted, 1))))
+        # Never below half the current rate: a 429 after few calls (Spotify's own
+        # trouble, or another app's calls on the same client id) says little of the limit.
+        dropped = max(DROP_SHARE * min(current, accepted), current * MIN_DROP_SHARE)
+        state.effective = max(1.0, math.floor(dropped))
         state.adjusted_at = now
         logger.warning(
             "Spotify answered 429: every call pauses for %s s; budget now %d calls per %g s",

@@ -85,9 +85,24 @@ def _loading_page(user: AbstractBaseUser, load: store.PartialLoad, query: Librar
     )
 
 
-def complete_library(*, user: AbstractBaseUser) -> store.Library:
-    """The whole library, loading what is missing first (exports need every song)."""
-    return _current_library(user) or sync.load_to_completion(user=user)
+def complete_library(*, user: AbstractBaseUser) -> store.Library | None:
+    """The whole library, or None while it is still loading (exports need every song).
+
+    At most the first page is fetched here (one call; enough for a small library): an
+    export of a larger library not loaded yet gets a "preparing" page whose script drives
+    the load, batch by batch under the app's Spotify budget, rather than a request held
+    until the load is done."""
+    library = _current_library(user)
+    if library is None and store.load_get(user_id=user.pk) is None:
+        started = sync.start_load(user=user)
+        return started if isinstance(started, store.Library) else None
+    return library
+
+
+def load_progress(*, user: AbstractBaseUser) -> sync.Progress:
+    """Where the load stands, without calling Spotify (for the "preparing" page)."""
+    load = store.load_get(user_id=user.pk)
+    return sync.Progress(loaded=load.loaded if load else 0, total=load.total if load else 0, done=False)
 
 
 def library_forget(*, user: AbstractBaseUser) -> None:

@@ -17,14 +17,16 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
 
-from accounts import services, spotify
+from accounts import budget, services, spotify
+from accounts.budget import Priority
 from accounts.client import spotify_client
 from accounts.exceptions import RateLimited, SpotifyError, SpotifyUnavailable
 
@@ -34,6 +36,8 @@ from .tracks import Track
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50  # Spotify's maximum `limit` for /me/tracks
+# When another request holds a user's load (a second tab), ask again after this long.
+BUSY_POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -41,15 +45,17 @@ class Progress:
     loaded: int
     total: int
     done: bool
-    retry_after: int | None = None
     busy: bool = False  # another request holds this user's load right now
+    wait: float | None = None  # the app's Spotify budget is spent: ask again after this
+    paused_until: datetime | None = None  # Spotify answered 429: nobody calls until then
 
-
-class LoadInProgress(SpotifyUnavailable):
-    """The library is still loading elsewhere; the export can be tried again shortly."""
-
-    default_message = "Your library is still loading. Please try again in a few seconds."
-    retry_after = 5
+    @property
+    def message(self) -> str:
+        if self.paused_until is not None:
+            return f"Spotify asked us to pause until {self.paused_until:%H:%M:%S} UTC; loading resumes then."
+        if self.wait is not None:
+            return "Waiting for our turn with Spotify (other libraries are loading too)."
+        return ""
 
 
 def _page(client: Any, offset: int) -> tuple[list[Track], int]:
@@ -95,7 +101,11 @@ def load_batch(*, user: AbstractBaseUser) -> Progress:
     if ticket is None:
         load = store.load_get(user_id=user.pk)
         return Progress(
-            loaded=load.loaded if load else 0, total=load.total if load else 0, done=False, busy=True
+            loaded=load.loaded if load else 0,
+            total=load.total if load else 0,
+            done=False,
+            busy=True,
+            wait=BUSY_POLL_SECONDS,
         )
     try:
         return _load_batch(user)
@@ -115,31 +125,35 @@ def _load_batch(user: AbstractBaseUser) -> Progress:
         if isinstance(started, store.Library):
             return Progress(loaded=started.total, total=started.total, done=True)
         load = started
-    client = spotify_client(user=user)
+    client = spotify_client(user=user, priority=Priority.BACKGROUND)
     try:
-        retry_after, recheck = _fetch_missing(client, user, load)
+        outcome = _fetch_missing(client, user, load)
     except _BatchFailed as exc:
         if _still_connected(user):
             store.load_set(user_id=user.pk, load=load)  # keep what arrived; the next batch resumes
         raise exc.failure from None
-    if not load.missing_offsets(PAGE_SIZE):
-        load = _checked_complete(client, load, recheck)
+    if not load.missing_offsets(PAGE_SIZE) and outcome.recheck is not None:
+        load = _checked_complete(load, outcome.recheck)
     if not _still_connected(user):
         return Progress(loaded=0, total=0, done=True)
-    if load.missing_offsets(PAGE_SIZE):
+    if load.missing_offsets(PAGE_SIZE) or outcome.recheck is None:
         store.load_set(user_id=user.pk, load=load)
-        return Progress(loaded=load.loaded, total=load.total, done=False, retry_after=retry_after)
+        return Progress(
+            loaded=load.loaded,
+            total=load.total,
+            done=False,
+            wait=outcome.wait,
+            paused_until=outcome.paused_until,
+        )
     rows = load.rows()
     library = store.library_set(user_id=user.pk, tracks=[Track.from_row(row) for row in rows], rows=rows)
     return Progress(loaded=library.total, total=library.total, done=True)
 
 
-def _checked_complete(
-    client: Any, load: store.PartialLoad, recheck: tuple[list[Track], int] | None
-) -> store.PartialLoad:
+def _checked_complete(load: store.PartialLoad, recheck: tuple[list[Track], int]) -> store.PartialLoad:
     """Pages fetched at different moments fit together only if the library did not change
     in between. Its newest page, fetched again, says: still the same, or start over."""
-    first, total = recheck or _page(client, 0)
+    first, total = recheck
     stored = [Track.from_row(row) for row in load.pages[0]]
     if total == load.total and [(t.id, t.added_at) for t in first] == [(t.id, t.added_at) for t in stored]:
         return load
@@ -151,62 +165,119 @@ def _checked_complete(
 _RECHECK = -1
 
 
-def _fetch_missing(
-    client: Any, user: AbstractBaseUser, load: store.PartialLoad
-) -> tuple[int | None, tuple[list[Track], int] | None]:
-    """Fill `load` in place. Returns Spotify's Retry-After if it asked us to stop, and the
-    first page fetched again alongside the last missing ones, when they all went out.
+@dataclass
+class _Outcome:
+    """How a batch ended, besides the pages it put in the load."""
 
-    Any other failure stops the batch too, but only after the pages already fetched are
-    in `load`; the caller saves them before the error reaches the user.
+    recheck: tuple[list[Track], int] | None = None  # the first page again, fetched last
+    wait: float | None = None  # the budget refused more calls for this long
+    paused_until: datetime | None = None  # Spotify answered 429
+    failure: SpotifyError | None = None
+    permits: dict[Future, tuple[int, budget.Permit]] = field(default_factory=dict)  # in flight
+
+    @property
+    def stopped(self) -> bool:
+        return self.wait is not None or self.paused_until is not None or self.failure is not None
+
+
+def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad) -> _Outcome:
+    """Fill `load` in place, as far as the app's Spotify budget allows this batch.
+
+    This thread asks the budget for a background permit before each call and hands it to
+    a pool thread (`spotify.with_permit`), so the budget sees every call while the calls
+    run in parallel. When the budget refuses, the batch waits at most SPOTIFY_MAX_WAIT in
+    all, then ends and tells the page when to ask again: a request never idles long on
+    somebody else's calls. A 429 pauses every call (the budget records it) and ends the
+    batch at once. Any other failure ends it too, but only after the pages already
+    fetched are in `load`; the caller saves them before the error reaches the user.
     """
     client.auth_manager.get_access_token()  # read the token here, once, for all the threads
-    offsets = load.missing_offsets(PAGE_SIZE)
-    concurrency = settings.LIBRARY_FETCH_CONCURRENCY
+    # The newest page goes again with the last missing ones (not after them): it tells
+    # whether the library changed while it loaded (see _checked_complete).
+    offsets = [*load.missing_offsets(PAGE_SIZE), _RECHECK]
     deadline = time.monotonic() + settings.LIBRARY_LOAD_BATCH_SECONDS
-    retry_after: int | None = None
-    failure: SpotifyError | None = None
-    recheck: tuple[list[Track], int] | None = None
-    in_flight: dict[Future, int] = {}
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        # The first wave always goes out, so every batch makes progress.
-        first_wave = True
-        while offsets or in_flight:
-            stop = retry_after is not None or failure is not None
-            while offsets and not stop and len(in_flight) < concurrency:
-                if time.monotonic() > deadline and not first_wave:
-                    offsets = []
-                    break
-                offset = offsets.pop(0)
-                if not offsets and offset != _RECHECK:
-                    offsets.append(_RECHECK)  # in the same wave as the last pages, not after
-                in_flight[pool.submit(_in_thread, _page, client, max(offset, 0))] = offset
-            first_wave = False
-            if not in_flight:
-                break
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                offset = in_flight.pop(future)
-                try:
-                    tracks, total = future.result()
-                except RateLimited as exc:
-                    retry_after = max(retry_after or 0, exc.retry_after)
+    patience = settings.SPOTIFY_MAX_WAIT  # seconds this batch may still idle on the budget
+    outcome = _Outcome()
+    in_flight = outcome.permits
+    user_key = str(user.pk)
+    first_wave = True
+    with ThreadPoolExecutor(max_workers=settings.LIBRARY_FETCH_CONCURRENCY) as pool:
+        try:
+            while True:
+                refused = None
+                while offsets and not outcome.stopped and len(in_flight) < settings.LIBRARY_FETCH_CONCURRENCY:
+                    if time.monotonic() > deadline and not first_wave:
+                        offsets = []
+                        break
+                    decision = budget.try_acquire(priority=Priority.BACKGROUND, user_key=user_key)
+                    if decision.permit is None:
+                        refused = decision
+                        break
+                    offset = offsets.pop(0)
+                    future = pool.submit(
+                        _in_thread, spotify.with_permit, decision.permit, _page, client, max(offset, 0)
+                    )
+                    in_flight[future] = (offset, decision.permit)
+                first_wave = False  # it always goes out (budget allowing): every batch moves on
+                if refused is not None and refused.paused_until is not None:
+                    outcome.paused_until = datetime.fromtimestamp(refused.paused_until, tz=UTC)
+                elif refused is not None and refused.wait > patience:
+                    outcome.wait = refused.wait
+                if not in_flight:
+                    if refused is None or outcome.stopped:
+                        break
+                    budget.sleep(refused.wait)
+                    patience -= refused.wait
                     continue
-                except SpotifyError as exc:
-                    failure = failure or exc
-                    continue
-                if offset == _RECHECK:
-                    recheck = (tracks, total)
-                    continue
-                if total != load.total:
-                    # The library changed under us: offsets no longer line up. Start over.
-                    logger.info("Library of user %s changed during loading; restarting", user.pk)
-                    load.total, load.pages, offsets = total, {}, []
-                    continue
-                load.pages[offset] = [track.to_row() for track in tracks]
-    if failure is not None:
-        raise _BatchFailed(failure)
-    return retry_after, recheck
+                started = time.monotonic()
+                done, _ = wait(
+                    in_flight, timeout=refused.wait if refused else None, return_when=FIRST_COMPLETED
+                )
+                if refused is not None:
+                    patience -= time.monotonic() - started
+                for future in done:
+                    offsets = _collect(future, in_flight.pop(future), load, offsets, outcome, user)
+        finally:
+            # Whatever happened, every permit goes back once its call has ended.
+            for future, (_, permit) in list(in_flight.items()):
+                future.exception()  # waits for the call
+                budget.release(permit)
+    if outcome.failure is not None and outcome.paused_until is None:
+        raise _BatchFailed(outcome.failure)
+    return outcome
+
+
+def _collect(
+    future: Future,
+    sent: tuple[int, budget.Permit],
+    load: store.PartialLoad,
+    offsets: list[int],
+    outcome: _Outcome,
+    user: AbstractBaseUser,
+) -> list[int]:
+    """Take in one finished call, give its permit back; the offsets still to fetch."""
+    offset, permit = sent
+    try:
+        tracks, total = future.result()
+    except RateLimited as exc:
+        budget.release(permit, retry_after=exc.retry_after)
+        outcome.paused_until = datetime.now(tz=UTC) + timedelta(seconds=max(1, exc.retry_after))
+        return [offset, *offsets]
+    except SpotifyError as exc:
+        budget.release(permit)
+        outcome.failure = outcome.failure or exc
+        return [offset, *offsets]
+    budget.release(permit)
+    if offset == _RECHECK:
+        outcome.recheck = (tracks, total)
+    elif total != load.total:
+        # The library changed under us: offsets no longer line up. Start over.
+        logger.info("Library of user %s changed during loading; restarting", user.pk)
+        load.total, load.pages = total, {}
+        return []
+    else:
+        load.pages[offset] = [track.to_row() for track in tracks]
+    return offsets
 
 
 class _BatchFailed(Exception):
@@ -220,24 +291,6 @@ def _in_thread(function: Any, *args: Any) -> Any:
         return function(*args)
     finally:
         connections.close_all()  # this worker thread's own connections, if it opened any
-
-
-def load_to_completion(*, user: AbstractBaseUser) -> store.Library:
-    """Finish loading now (for exports), batch after batch, within LIBRARY_EXPORT_WAIT
-    seconds; past that (a huge library, or another request holding the load) the user
-    is asked to try again rather than kept waiting."""
-    deadline = time.monotonic() + settings.LIBRARY_EXPORT_WAIT
-    while True:
-        progress = load_batch(user=user)
-        library = store.library_get(user_id=user.pk)
-        if progress.done and library is not None:
-            return library
-        if progress.retry_after is not None:
-            raise RateLimited(retry_after=progress.retry_after)
-        if time.monotonic() > deadline:
-            raise LoadInProgress()
-        if progress.busy:
-            time.sleep(0.25)  # another request is loading: let it work
 
 
 class _Mismatch(Exception):

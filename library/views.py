@@ -1,3 +1,4 @@
+import math
 from http import HTTPStatus
 
 from django.contrib.auth.decorators import login_required
@@ -29,18 +30,27 @@ def saved_tracks(request: HttpRequest) -> HttpResponse:
 @login_required
 def load(request: HttpRequest) -> JsonResponse:
     """One batch of the background load; the library page's script calls it until done."""
-    progress = sync.load_batch(user=request.user)
+    return _progress_json(sync.load_batch(user=request.user))
+
+
+def _progress_json(progress: sync.Progress) -> JsonResponse:
+    """The loader's state for the page's script: 503 + Retry-After during Spotify's
+    pause, else 200 with `wait`, the seconds to wait before asking again (None: at once)."""
+    paused_until = progress.paused_until
     response = JsonResponse(
         {
             "loaded": progress.loaded,
             "total": progress.total,
             "done": progress.done,
-            "retry_after": progress.retry_after,
+            "wait": progress.wait,
+            "paused_until": paused_until.isoformat() if paused_until else None,
+            "message": progress.message,
         }
     )
-    if progress.retry_after is not None:
+    if paused_until is not None:
         response.status_code = HTTPStatus.SERVICE_UNAVAILABLE
-        response["Retry-After"] = str(progress.retry_after)
+        remaining = (paused_until - timezone.now()).total_seconds()
+        response["Retry-After"] = str(max(1, math.ceil(remaining)))
     return response
 
 
@@ -51,10 +61,21 @@ def _download(content: str, *, content_type: str, extension: str) -> HttpRespons
     return response
 
 
+def _preparing(request: HttpRequest) -> HttpResponse:
+    """An export of a library still loading: a page whose script loads the rest and then
+    fetches this URL again, at once, holding no worker while Spotify is called."""
+    progress = services.load_progress(user=request.user)
+    response = render(request, "library/preparing.html", {"progress": progress}, status=HTTPStatus.ACCEPTED)
+    response["Retry-After"] = "5"
+    return response
+
+
 @require_GET
 @login_required
 def export_csv(request: HttpRequest) -> HttpResponse:
     library = services.complete_library(user=request.user)
+    if library is None:
+        return _preparing(request)
     return _download(export.to_csv(library.tracks), content_type="text/csv; charset=utf-8", extension="csv")
 
 
@@ -62,4 +83,6 @@ def export_csv(request: HttpRequest) -> HttpResponse:
 @login_required
 def export_json(request: HttpRequest) -> HttpResponse:
     library = services.complete_library(user=request.user)
+    if library is None:
+        return _preparing(request)
     return _download(export.to_json(library.tracks), content_type="application/json", extension="json")

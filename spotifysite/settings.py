@@ -214,8 +214,6 @@ LIBRARY_CACHE_TIMEOUT = env.int("LIBRARY_CACHE_TIMEOUT", default=30 * 24 * 3600)
 # request keeps fetching before it reports progress.
 LIBRARY_FETCH_CONCURRENCY = env.int("LIBRARY_FETCH_CONCURRENCY", default=8)
 LIBRARY_LOAD_BATCH_SECONDS = env.float("LIBRARY_LOAD_BATCH_SECONDS", default=2.0)
-# An export finishes loading the library first, for at most this many seconds.
-LIBRARY_EXPORT_WAIT = env.float("LIBRARY_EXPORT_WAIT", default=20.0)
 
 # --- Logging -----------------------------------------------------------------------------
 

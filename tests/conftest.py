@@ -95,9 +95,14 @@ def _empty_cache(request, django_db_blocker):
 
 @pytest.fixture
 def waits(monkeypatch) -> list[float]:
-    """Waits the retry policy asks for, recorded instead of slept."""
-    from accounts import spotify
+    """Waits the retry policy and the budget ask for, recorded instead of slept. The
+    budget's clock moves on by each wait, as if it had been slept."""
+    import time
+
+    from accounts import budget, spotify
 
     recorded: list[float] = []
     monkeypatch.setattr(spotify, "sleep", recorded.append)
+    monkeypatch.setattr(budget, "sleep", recorded.append)
+    monkeypatch.setattr(budget, "clock", lambda: time.time() + sum(recorded))
     return recorded

@@ -42,3 +42,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(Path(tempfile.gettempdir()) / f"spotifysite-tests-{os.getpid()}.sqlite3")
     }
+
+# The app-wide Spotify budget is generous here, so tests of other things never wait on it;
+# the budget's own tests set the limits they exercise.
+SPOTIFY_RATE_LIMIT = "100000/30"
+SPOTIFY_MAX_IN_FLIGHT = 200
