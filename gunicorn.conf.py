@@ -9,7 +9,11 @@ import os
 bind = os.environ.get("GUNICORN_BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 # Pages wait on Spotify (network I/O), so a few more workers than cores pay off.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Threads, not one request per process: a request waiting on Spotify (at most about a
+# second for the app's budget, plus the call itself) must not keep other users' cached
+# pages waiting behind it.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Spotify calls are bounded by SPOTIFY_TIMEOUT and retries; a request taking longer than
 # this is stuck, and the worker is replaced.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))

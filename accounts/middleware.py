@@ -33,9 +33,13 @@ class SpotifyErrorMiddleware:
         retry_after = getattr(exception, "retry_after", None)
         if "application/json" in request.headers.get("Accept", ""):
             # For scripts (the library loader): the same failure, as data to act on.
-            response: HttpResponse = JsonResponse(
-                {"error": str(exception), "retry_after": retry_after}, status=_status(exception)
-            )
+            until = getattr(exception, "until", None)  # Spotify's app-wide pause
+            data = {
+                "error": str(exception),
+                "retry_after": retry_after,
+                "paused_until": until and until.isoformat(),
+            }
+            response: HttpResponse = JsonResponse(data, status=_status(exception))
         elif isinstance(exception, ReauthorizationRequired):
             messages.warning(request, str(exception))
             return redirect_to_login(request.get_full_path())

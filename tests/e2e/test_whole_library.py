@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -60,3 +61,38 @@ def test_library_loads_with_progress_then_search_sort_and_export(page: Page, liv
     assert {row["spotify_uri"] for row in rows} == {
         f"spotify:track:{s.track.id}" for s in live_emulator.library(large.id)
     }
+
+
+def _sign_in_large(page: Page, live_server, live_emulator) -> None:
+    live_emulator.config.large_library_size = LARGE_SIZE
+    page.goto(live_server.url)
+    page.get_by_role("button", name="Sign in with Spotify").click()
+    page.get_by_label(re.compile(re.escape(live_emulator.users[1].display_name))).check()
+    page.get_by_role("button", name="Agree").click()
+    expect(page.locator("tbody tr")).to_have_count(50)
+
+
+def test_export_before_the_library_is_loaded_prepares_then_downloads(page: Page, live_server, live_emulator):
+    _sign_in_large(page, live_server, live_emulator)
+
+    # Straight to the export: a "preparing" page answers at once, and its script loads
+    # the rest and then fetches the export by itself.
+    with page.expect_download(timeout=30_000) as download_info:
+        page.goto(f"{live_server.url}/library/export.json")
+        expect(page.get_by_role("heading", name="Preparing your export")).to_be_visible()
+
+    assert download_info.value.suggested_filename.endswith(".json")
+    assert len(json.loads(download_info.value.path().read_text(encoding="utf-8"))["tracks"]) == LARGE_SIZE
+
+
+def test_loading_during_spotifys_pause_says_until_when_and_resumes(page: Page, live_server, live_emulator):
+    from accounts import budget
+
+    _sign_in_large(page, live_server, live_emulator)
+    permit = budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit
+    budget.release(permit, retry_after=3)  # a 429 seen elsewhere: the whole app pauses
+
+    page.reload()  # the first page is cached; the loader meets the pause
+    expect(page.locator("[data-progress-text]")).to_contain_text("Spotify asked us to pause until")
+    expect(page.locator("progress")).to_have_count(0, timeout=30_000)  # resumed by itself, loaded
+    expect(page.locator(".library-count")).to_contain_text("1,250")
