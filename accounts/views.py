@@ -11,8 +11,8 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import services, spotify
-from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError
+from . import budget, services, spotify
+from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
 
 # Pending sign-ins live in the session under this key, as {state: where to go next}, so
 # two tabs can sign in at once. A callback pops its own state: each is used once.
@@ -37,6 +37,9 @@ def login(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     if request.method == "GET":
         return render(request, "accounts/login.html", {"next": next_url})
+    if (until := budget.paused_until()) is not None:
+        # The sign-in would end in our calls to Spotify: say now, not after the consent page.
+        raise SpotifyPaused(until=until)
     state = secrets.token_urlsafe(32)  # 256 bits
     pending = request.session.get(PENDING_SIGN_IN, {})
     pending = dict(list(pending.items())[-(MAX_PENDING_SIGN_INS - 1) :]) if pending else {}

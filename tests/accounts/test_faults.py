@@ -54,7 +54,8 @@ def test_a_429_for_one_user_pauses_every_user(signed_in_client, emulator, waits)
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert b"Spotify asked us to pause until" in response.content
     assert _calls(emulator) == calls and emulator.api_requests["me"] == profiles
-    assert sign_in_page.status_code == HTTPStatus.FOUND  # starting a sign-in needs no call
+    assert sign_in_page.status_code == HTTPStatus.SERVICE_UNAVAILABLE  # said before Spotify's consent page
+    assert b"Spotify asked us to pause until" in sign_in_page.content
 
 
 def test_a_retry_after_within_max_wait_is_waited_out(signed_in_client, emulator, waits, settings):
