@@ -111,7 +111,8 @@ class State:
     """Everything the budget knows, small enough to read and write whole on every call."""
 
     calls: list[list[Any]] = field(default_factory=list)  # [sent_at, user_key, background]
-    in_flight: dict[str, list[Any]] = field(default_factory=dict)  # id → [expires_at, user_key, background]
+    # permit id → [expires_at, user_key, background, counted]
+    in_flight: dict[str, list[Any]] = field(default_factory=dict)
     pause_until: float = 0.0
     effective: float | None = None  # calls per window now; None: the configured rate
     adjusted_at: float = 0.0  # last drop or climb
@@ -154,7 +155,8 @@ def _effective(state: State, limits: Limits, now: float) -> float:
         return limits.calls
     steps = int((now - state.adjusted_at) // limits.window)
     if steps > 0:
-        state.effective = min(limits.calls, state.effective + steps * limits.climb_step)
+        # Rounded: a float sum like 45 + 25 * 1.8 must reach 90, not 89.99999999999993.
+        state.effective = min(limits.calls, round(state.effective + steps * limits.climb_step, 6))
         state.adjusted_at += steps * limits.window
         if state.effective >= limits.calls:
             state.effective = None
@@ -199,7 +201,7 @@ def _decide(
         state.calls.append([now, user_key, background])
     # A worker that dies mid-call never gives its permit back; it lapses after the
     # longest a single attempt can take (connect and read timeouts).
-    state.in_flight[permit.id] = [now + 2 * settings.SPOTIFY_TIMEOUT + 1, user_key, background]
+    state.in_flight[permit.id] = [now + 2 * settings.SPOTIFY_TIMEOUT + 1, user_key, background, counted]
     state.waiting.pop(user_key, None)
     return Decision(permit)
 
@@ -236,15 +238,16 @@ def _over_fair_share(
 
 
 def _released(state: State, permit: Permit, retry_after: float | None, limits: Limits, now: float) -> None:
-    state.in_flight.pop(permit.id, None)
     if retry_after is None:
+        state.in_flight.pop(permit.id, None)
         return
     state.rate_limited += 1
     if state.pause_until <= now:
         # The first 429 of a pause tells how much Spotify accepts; the others of the same
-        # burst say nothing new. Calls still in flight are not counted as accepted.
+        # burst say nothing new. Calls still in flight (this one included) are not
+        # counted as accepted.
         _trim(state, limits, now)
-        accepted = len(state.calls) - len(state.in_flight)
+        accepted = len(state.calls) - sum(1 for entry in state.in_flight.values() if entry[3])
         current = _effective(state, limits, now)
         # Never below half the current rate: a 429 after few calls (Spotify's own
         # trouble, or another app's calls on the same client id) says little of the limit.
@@ -258,6 +261,7 @@ def _released(state: State, permit: Permit, retry_after: float | None, limits: L
             limits.window,
         )
     state.pause_until = max(state.pause_until, now + max(1.0, retry_after))
+    state.in_flight.pop(permit.id, None)
 
 
 # --- Stores: where the state lives ---------------------------------------------------------
@@ -402,7 +406,13 @@ class Snapshot:
 
 def snapshot() -> Snapshot:
     limits, now = configured(), clock()
-    state = _with_store(lambda store: store.read())
+    used: list[Store] = []
+
+    def read(store: Store) -> State:
+        used.append(store)  # the store answering: the database while Redis is down
+        return store.read()
+
+    state = _with_store(read)
     _trim(state, limits, now)
     return Snapshot(
         configured_calls=limits.calls,
@@ -414,7 +424,7 @@ def snapshot() -> Snapshot:
         paused_until=datetime.fromtimestamp(state.pause_until, tz=UTC) if state.pause_until > now else None,
         rate_limited=state.rate_limited,
         waiting_users=len(state.waiting),
-        store="Redis" if isinstance(_store(), RedisStore) else "database",
+        store="Redis" if isinstance(used[-1], RedisStore) else "database",
     )
 
 
