@@ -51,9 +51,10 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 test-postgres: setup-dev chromium
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest
 
-## Whole-library benchmark against the standalone emulator (prints a table).
+## Benchmarks against the standalone emulator: whole-library load, then the app-wide budget storm (each prints a table).
 benchmark: setup-dev
 	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python scripts/storm.py
 
 ## Production: collect static files and serve with gunicorn. Set the production variables
 ## in the environment first; unlike `run`, this never writes a development .env.

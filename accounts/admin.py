@@ -1,10 +1,17 @@
-from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+import math
+from datetime import UTC, datetime
+from typing import Any
 
-from . import services
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from . import budget, services
 from .exceptions import SpotifyError
-from .models import SpotifyToken
+from .models import SpotifyBudget, SpotifyToken
 from .signals import spotify_disconnected
 
 
@@ -73,3 +80,55 @@ class SpotifyTokenAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: SpotifyToken | None = None) -> bool:
         # Viewing is allowed (view permission); editing a token by hand never is.
         return False
+
+
+@admin.register(SpotifyBudget)
+class SpotifyBudgetAdmin(admin.ModelAdmin):
+    """The app-wide Spotify call budget (`accounts.budget`), for operators: one read-only
+    page of figures instead of a list of rows. It reads the state where it lives (database
+    or Redis) and never writes it, nor creates the row."""
+
+    change_list_template = "admin/accounts/spotifybudget/change_list.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        snapshot = budget.snapshot()
+        now = datetime.fromtimestamp(budget.clock(), tz=UTC)
+        paused_for = (
+            max(0, math.ceil((snapshot.paused_until - now).total_seconds()))
+            if snapshot.paused_until
+            else None
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": self.opts.verbose_name_plural,
+            "subtitle": None,
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "budget": snapshot,
+            "window": f"{snapshot.window:g}",
+            "lowered": snapshot.effective_calls < snapshot.configured_calls,
+            "climb_step": f"{budget.configured().climb_step:g}",
+            "paused_for": paused_for,
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.change_list_template, context)
+
+    def change_view(self, request: HttpRequest, object_id: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The row's raw JSON says nothing the figures do not: one page only.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:accounts_spotifybudget_changelist"))
