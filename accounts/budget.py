@@ -13,6 +13,10 @@ Spotify asks for a `Permit` first, here, and gives it back when Spotify has answ
   in the window (but at most by half), then climbs back by a small step per quiet window
   (additive increase, multiplicative decrease, as TCP does, so a wrong guess costs a few
   429s, not many).
+- **Pace.** Background calls are spread over the window (at most their share of it per
+  quarter second) instead of leaving in bursts: a burst that crosses Spotify's real limit
+  earns a 429 for every call in it, and calls already sent when the first 429 comes back
+  would land during it.
 - **Priority.** Calls a person is waiting for (sign-in, a page's first call, the freshness
   probe) may use the whole window; background page loads leave a reserve free for them.
 - **Fairness.** Background loads of different users share what is left: a user already
@@ -61,6 +65,8 @@ WINDOW_MARGIN = 0.25
 RESERVE_SHARE = 0.05
 MIN_RESERVE = 3
 FLIGHT_RESERVE = 2
+# Background calls may use at most their share of the window in any slice this long.
+PACE_SLICE = 0.25
 # After a 429: the effective rate becomes this share of the calls Spotify had accepted.
 DROP_SHARE = 0.9
 MIN_DROP_SHARE = 0.5
@@ -190,6 +196,8 @@ def _decide(
         window_room -= _reserve(rate)
         flight_room -= min(FLIGHT_RESERVE, limits.max_in_flight - 1)
     wait = _refusal_wait(state, limits, now, window_room, flight_room, counted=counted)
+    if wait is None and background and counted:
+        wait = _too_soon(state, limits, now, window_room)
     if wait is None and background:
         wait = _over_fair_share(state, limits, now, user_key, window_room, flight_room)
     if wait is not None:
@@ -217,6 +225,18 @@ def _refusal_wait(
     if len(state.in_flight) >= flight_room:
         return POLL_SECONDS
     return None
+
+
+def _too_soon(state: State, limits: Limits, now: float, window_room: int) -> float | None:
+    """Refuse a background call when the latest PACE_SLICE already holds its share of the
+    window (at least one call); None when it may go."""
+    if PACE_SLICE <= 0:
+        return None
+    share = max(1, math.ceil(window_room * PACE_SLICE / limits.window))
+    recent = [call for call in state.calls if call[0] > now - PACE_SLICE]
+    if len(recent) < share:
+        return None
+    return max(POLL_SECONDS / 5, recent[len(recent) - share][0] + PACE_SLICE - now)
 
 
 def _over_fair_share(

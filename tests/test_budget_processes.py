@@ -7,6 +7,7 @@ Each store is tried on the database this run uses (SQLite or PostgreSQL, see
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import select
@@ -84,6 +85,9 @@ def _process_env(store: str, **overrides: str) -> dict[str, str]:
 PROCESSES = 3
 RATE = 20
 LOOP_SECONDS = 1.5
+# Background calls are paced (one per budget.PACE_SLICE at 20 per minute): the 17 of the
+# room take 4 s to go out.
+BACKGROUND_LOOP_SECONDS = 5.0
 
 # Each process: connect, say "ready", wait for "go", then ask for permits (giving each
 # back at once) for LOOP_SECONDS; print how many it got.
@@ -122,11 +126,11 @@ def _read_line(process: subprocess.Popen, *, deadline: float) -> str:
     return line.strip()
 
 
-def _run_callers(store: str, priority: str) -> list[dict[str, int]]:
+def _run_callers(store: str, priority: str, seconds: float = LOOP_SECONDS) -> list[dict[str, int]]:
     env = _process_env(store, SPOTIFY_RATE_LIMIT=f"{RATE}/60", SPOTIFY_MAX_IN_FLIGHT="10")
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", CALLER, priority, f"process-{number}", str(LOOP_SECONDS)],
+            [sys.executable, "-c", CALLER, priority, f"process-{number}", str(seconds)],
             cwd=settings.BASE_DIR,
             env=env,
             stdin=subprocess.PIPE,
@@ -173,10 +177,11 @@ def test_processes_sharing_a_store_get_one_window_of_calls_between_them(store, b
 @pytest.mark.parametrize("store", STORES, ids=STORE_IDS)
 def test_background_loads_in_separate_processes_leave_the_reserve_free(store, budget_redis):
     """Background permits, one user per process: together they stay within the window
-    minus the reserve kept for calls a person waits for (`budget.RESERVE_SHARE`)."""
-    from accounts.budget import _reserve
+    minus the reserve kept for calls a person waits for (`budget.RESERVE_SHARE`), paced
+    one per slice between them."""
+    from accounts.budget import PACE_SLICE, _reserve
 
-    results = _run_callers(store, "background")
+    results = _run_callers(store, "background", BACKGROUND_LOOP_SECONDS)
 
     room = RATE - _reserve(RATE)
     granted = [result["granted"] for result in results]
@@ -185,6 +190,8 @@ def test_background_loads_in_separate_processes_leave_the_reserve_free(store, bu
     assert room - (PROCESSES - 1) <= sum(granted) <= room, results
     state = _shared_state(store, budget_redis)
     assert len(state.calls) == sum(granted) and state.in_flight == {}
+    sent = sorted(call[0] for call in state.calls)
+    assert min(later - earlier for earlier, later in itertools.pairwise(sent)) >= PACE_SLICE
     _other_store_untouched(store, budget_redis)
 
 

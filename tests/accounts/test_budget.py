@@ -100,6 +100,18 @@ def dropped_after_429(limits: Limits, accepted: int) -> State:
     return state
 
 
+@pytest.fixture(autouse=True)
+def no_pace(monkeypatch) -> None:
+    """Most tests send bursts at one instant; pacing has tests of its own (`paced`)."""
+    monkeypatch.setattr(budget, "PACE_SLICE", 0)
+
+
+@pytest.fixture
+def paced(monkeypatch) -> float:
+    monkeypatch.setattr(budget, "PACE_SLICE", 0.25)
+    return 0.25
+
+
 @dataclass
 class FakeClock:
     """`budget.clock` and `budget.sleep`: time moves only when the budget sleeps."""
@@ -437,6 +449,50 @@ def test_a_small_budget_keeps_no_reserve():
 
     assert granted_until_refused(state, limits, 0, priority=BACKGROUND, user="u") == 3
     hold(state, limits, 7, 1, priority=BACKGROUND, user="u")  # the only slot in flight
+
+
+# --- Pace ------------------------------------------------------------------------------------
+
+
+def test_background_calls_leave_in_slices_not_in_one_burst(paced):
+    limits = Limits(calls=60, window=6, max_in_flight=100)  # background: 57, 3 per 0.25 s
+
+    state = State()
+    assert granted_until_refused(state, limits, 0, priority=BACKGROUND, user="u") == 3
+    assert refusal(state, limits, 0.1, priority=BACKGROUND, user="u").wait == pytest.approx(0.15)
+    assert granted_until_refused(state, limits, 0.25, priority=BACKGROUND, user="u") == 3
+
+
+def test_pace_counts_every_call_but_holds_back_only_background_ones(paced):
+    limits = Limits(calls=60, window=6, max_in_flight=100)
+    state = State()
+    send(state, limits, 0, 3)  # interactive calls fill the slice...
+    refusal(state, limits, 0, priority=BACKGROUND, user="u")  # ...so background waits
+    grant(state, limits, 0)  # while people still get theirs
+    grant(state, limits, 0, priority=BACKGROUND, user="u", counted=False)  # outside the window
+
+
+def test_paced_background_still_uses_its_whole_share_of_the_window(paced):
+    limits = Limits(calls=60, window=6, max_in_flight=100)
+    state = State()
+    granted = []
+    for step in range(120):  # asking every 50 ms for 6 s
+        at = step * 0.05
+        while (permit := decide(state, limits, at, priority=BACKGROUND, user="u").permit) is not None:
+            release(state, limits, permit, at)
+            granted.append(at)
+
+    assert len(granted) == 57
+    # Never more than 3 in any quarter second: a crossing of Spotify's limit costs few 429s.
+    assert max(sum(1 for t in granted if start <= t < start + 0.25) for start in granted) == 3
+    assert granted[-1] < 5  # and the share is used up well before the window ends
+
+
+def test_a_small_budget_still_paces_one_call_per_slice(paced):
+    limits = Limits(calls=3, window=30, max_in_flight=10)
+    state = State()
+    assert granted_until_refused(state, limits, 0, priority=BACKGROUND, user="u") == 1
+    assert granted_until_refused(state, limits, 0.25, priority=BACKGROUND, user="u") == 1
 
 
 # --- Fairness --------------------------------------------------------------------------------
