@@ -17,6 +17,11 @@ Spotify asks for a `Permit` first, here, and gives it back when Spotify has answ
   quarter second) instead of leaving in bursts: a burst that crosses Spotify's real limit
   earns a 429 for every call in it, and calls already sent when the first 429 comes back
   would land during it.
+- **Probe.** Beyond the most calls Spotify has accepted in one window (`confirmed`),
+  background calls go one at a time: if that one is answered 429, no other load's call
+  was on its way, so none lands during the 429; and Spotify's window, full of calls
+  spread over the past seconds, frees again soon, so the pause is short. (Calls a person
+  waits for are not held back: a fresh site would make its first visitors queue.)
 - **Priority.** Calls a person is waiting for (sign-in, a page's first call, the freshness
   probe) may use the whole window; background page loads leave a reserve free for them.
 - **Fairness.** Background loads of different users share what is left: a user already
@@ -65,6 +70,8 @@ WINDOW_MARGIN = 0.25
 RESERVE_SHARE = 0.05
 MIN_RESERVE = 3
 FLIGHT_RESERVE = 2
+# Calls beyond what Spotify has confirmed go one at a time (see the module's docstring).
+PROBE = True
 # Background calls may use at most their share of the window in any slice this long.
 PACE_SLICE = 0.25
 # After a 429: the effective rate becomes this share of the calls Spotify had accepted.
@@ -124,6 +131,10 @@ class State:
     adjusted_at: float = 0.0  # last drop or climb
     waiting: dict[str, float] = field(default_factory=dict)  # background user → waiting until
     rate_limited: int = 0  # 429s seen, ever (for operators)
+    # The most calls Spotify has accepted within one window, since the latest 429.
+    confirmed: int = 0
+    limited_at: float = 0.0  # when the latest 429 came back
+    probe: str = ""  # the permit of the latest call beyond `confirmed`
 
     @classmethod
     def from_json(cls, raw: str | bytes | None) -> State:
@@ -197,7 +208,7 @@ def _decide(
         flight_room -= min(FLIGHT_RESERVE, limits.max_in_flight - 1)
     wait = _refusal_wait(state, limits, now, window_room, flight_room, counted=counted)
     if wait is None and background and counted:
-        wait = _too_soon(state, limits, now, window_room)
+        wait = _probing(state) or _too_soon(state, limits, now, window_room)
     if wait is None and background:
         wait = _over_fair_share(state, limits, now, user_key, window_room, flight_room)
     if wait is not None:
@@ -205,6 +216,8 @@ def _decide(
             state.waiting[user_key] = now + wait + WAITING_FOR
         return Decision(None, wait=wait)
     permit = Permit(id=uuid.uuid4().hex, priority=priority, user_key=user_key)
+    if background and counted and len(state.calls) >= state.confirmed:
+        state.probe = permit.id
     if counted:
         state.calls.append([now, user_key, background])
     # A worker that dies mid-call never gives its permit back; it lapses after the
@@ -223,6 +236,14 @@ def _refusal_wait(
         freeing = state.calls[len(state.calls) - window_room] if window_room > 0 else state.calls[-1]
         return max(POLL_SECONDS, freeing[0] + limits.window + WINDOW_MARGIN - now)
     if len(state.in_flight) >= flight_room:
+        return POLL_SECONDS
+    return None
+
+
+def _probing(state: State) -> float | None:
+    """Refuse a background call that would go beyond what Spotify has confirmed while the
+    previous such call is still on its way; None when it may go."""
+    if PROBE and len(state.calls) >= state.confirmed and state.probe in state.in_flight:
         return POLL_SECONDS
     return None
 
@@ -259,7 +280,11 @@ def _over_fair_share(
 
 def _released(state: State, permit: Permit, retry_after: float | None, limits: Limits, now: float) -> None:
     if retry_after is None:
-        state.in_flight.pop(permit.id, None)
+        entry = state.in_flight.pop(permit.id, None)
+        if entry is not None and entry[3] and now > state.limited_at + limits.window + WINDOW_MARGIN:
+            # Every call in the window that is no longer in flight was accepted: no 429
+            # came back within the window (calls answered 429 still fill it for a while).
+            state.confirmed = max(state.confirmed, _answered(state, limits, now))
         return
     state.rate_limited += 1
     if state.pause_until <= now:
@@ -274,6 +299,7 @@ def _released(state: State, permit: Permit, retry_after: float | None, limits: L
         dropped = max(DROP_SHARE * min(current, accepted), current * MIN_DROP_SHARE)
         state.effective = max(1.0, math.floor(dropped))
         state.adjusted_at = now
+        state.confirmed = _answered(state, limits, now)
         logger.warning(
             "Spotify answered 429: every call pauses for %s s; budget now %d calls per %g s",
             retry_after,
@@ -281,7 +307,14 @@ def _released(state: State, permit: Permit, retry_after: float | None, limits: L
             limits.window,
         )
     state.pause_until = max(state.pause_until, now + max(1.0, retry_after))
+    state.limited_at = now
     state.in_flight.pop(permit.id, None)
+
+
+def _answered(state: State, limits: Limits, now: float) -> int:
+    """Calls sent within the last window (exactly: not counting the margin) and answered."""
+    recent = sum(1 for call in state.calls if call[0] > now - limits.window)
+    return recent - sum(1 for entry in state.in_flight.values() if entry[3])
 
 
 # --- Stores: where the state lives ---------------------------------------------------------

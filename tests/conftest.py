@@ -53,6 +53,19 @@ def emulator(spotify_http) -> Iterator[EmulatorState]:
     emulator_state.reset()
 
 
+@pytest.fixture(autouse=True)
+def _budget_bursts(monkeypatch) -> None:
+    """In-process tests send background calls in bursts at one instant, as a load's wave
+    did before the budget paced them and probed beyond what Spotify confirmed: tests count
+    pages per wave. Pacing and probing have tests of their own (`paced` and `probing` in
+    tests/accounts/test_budget.py; across processes in tests/test_budget_processes.py) and
+    are measured against the emulator's app rate limit by scripts/storm.py."""
+    from accounts import budget
+
+    monkeypatch.setattr(budget, "PACE_SLICE", 0)
+    monkeypatch.setattr(budget, "PROBE", False)
+
+
 @pytest.fixture
 def signed_in_client(client, emulator) -> Client:
     """A browser session signed in through the emulator as the demo user with a few dozen songs."""

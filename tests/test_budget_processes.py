@@ -178,7 +178,8 @@ def test_processes_sharing_a_store_get_one_window_of_calls_between_them(store, b
 def test_background_loads_in_separate_processes_leave_the_reserve_free(store, budget_redis):
     """Background permits, one user per process: together they stay within the window
     minus the reserve kept for calls a person waits for (`budget.RESERVE_SHARE`), paced
-    one per slice between them."""
+    one per slice between them, each probe beyond what Spotify confirmed answered before
+    the next."""
     from accounts.budget import PACE_SLICE, _reserve
 
     results = _run_callers(store, "background", BACKGROUND_LOOP_SECONDS)
@@ -192,6 +193,7 @@ def test_background_loads_in_separate_processes_leave_the_reserve_free(store, bu
     assert len(state.calls) == sum(granted) and state.in_flight == {}
     sent = sorted(call[0] for call in state.calls)
     assert min(later - earlier for earlier, later in itertools.pairwise(sent)) >= PACE_SLICE
+    assert state.confirmed == sum(granted)  # each answered at once: Spotify accepted them all
     _other_store_untouched(store, budget_redis)
 
 

@@ -21,13 +21,11 @@ REDIS_URL = "redis://127.0.0.1:6379/13"  # the Redis database tests/accounts/tes
 
 @pytest.fixture(autouse=True)
 def budget_settings(settings, monkeypatch) -> None:
-    """The budget in the database, 60 calls per 6 s, 10 in flight, at a fixed moment (so
-    background calls are not paced: a burst at one instant fills the window)."""
+    """The budget in the database, 60 calls per 6 s, 10 in flight, at a fixed moment."""
     settings.SPOTIFY_BUDGET_STORE = "database"
     settings.SPOTIFY_RATE_LIMIT = "60/6"
     settings.SPOTIFY_MAX_IN_FLIGHT = 10
     monkeypatch.setattr(budget, "clock", lambda: T0)
-    monkeypatch.setattr(budget, "PACE_SLICE", 0)
 
 
 def _staff_client(*permissions: str) -> Client:

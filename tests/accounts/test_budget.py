@@ -100,10 +100,9 @@ def dropped_after_429(limits: Limits, accepted: int) -> State:
     return state
 
 
-@pytest.fixture(autouse=True)
-def no_pace(monkeypatch) -> None:
-    """Most tests send bursts at one instant; pacing has tests of its own (`paced`)."""
-    monkeypatch.setattr(budget, "PACE_SLICE", 0)
+@pytest.fixture
+def probing(monkeypatch) -> None:
+    monkeypatch.setattr(budget, "PROBE", True)
 
 
 @pytest.fixture
@@ -493,6 +492,107 @@ def test_a_small_budget_still_paces_one_call_per_slice(paced):
     state = State()
     assert granted_until_refused(state, limits, 0, priority=BACKGROUND, user="u") == 1
     assert granted_until_refused(state, limits, 0.25, priority=BACKGROUND, user="u") == 1
+
+
+# --- Probe -----------------------------------------------------------------------------------
+
+
+def test_beyond_what_spotify_confirmed_background_calls_go_one_at_a_time(probing):
+    limits = Limits(calls=60, window=6, max_in_flight=100)
+    state = State(confirmed=2)
+    hold(state, limits, 0, 2, priority=BACKGROUND, user="u")  # within what Spotify accepted
+
+    probe = grant(state, limits, 0, priority=BACKGROUND, user="u")  # the third: a probe
+    assert refusal(state, limits, 0, priority=BACKGROUND, user="v").wait == POLL
+    grant(state, limits, 0)  # a person's call is not held back by a probe
+    release(state, limits, probe, 0.1)  # answered: the next probe may go
+    grant(state, limits, 0.1, priority=BACKGROUND, user="v")
+
+
+def test_an_accepted_probe_raises_what_spotify_confirmed_and_lets_the_next_go(probing):
+    limits = Limits(calls=60, window=6, max_in_flight=100)
+    state = State()
+    for at in (0.0, 0.1, 0.2):
+        release(state, limits, grant(state, limits, at, priority=BACKGROUND, user="u"), at + 0.05)
+    assert state.confirmed == 3
+    held = hold(state, limits, 0.3, 1, priority=BACKGROUND, user="u")
+    refusal(state, limits, 0.3, priority=BACKGROUND, user="u")
+    release(state, limits, held[0], 0.35)
+    grant(state, limits, 0.35, priority=BACKGROUND, user="u")
+
+
+def test_within_what_spotify_confirmed_background_calls_go_together(probing):
+    limits = Limits(calls=60, window=6, max_in_flight=100)
+    state = State(confirmed=50)
+    hold(state, limits, 0, 50, priority=BACKGROUND, user="u")
+    grant(state, limits, 0, priority=BACKGROUND, user="u")  # the 51st, a probe
+    refusal(state, limits, 0, priority=BACKGROUND, user="u")
+
+
+def test_a_429_sets_what_spotify_confirmed_to_what_it_had_accepted(probing):
+    limits = Limits(calls=120, window=6, max_in_flight=100)
+    state = State()
+    send(state, limits, 0, 60, priority=BACKGROUND, user="u")
+    assert state.confirmed == 60
+    probe = grant(state, limits, 1, priority=BACKGROUND, user="u")
+    release(state, limits, probe, 1.1, retry_after=5)
+
+    assert state.confirmed == 60
+    # Calls answered 429 still fill our window: until a whole window has passed without
+    # a 429, answers do not raise what Spotify confirmed.
+    send(state, limits, 6.3, 1)
+    assert state.confirmed == 60
+    send(state, limits, 1.1 + 6 + MARGIN + 0.1, 1)
+    assert state.confirmed == 60  # the 60 accepted at 0 have left the window meanwhile
+
+
+def test_what_spotify_confirmed_counts_only_calls_within_its_window(probing):
+    limits = Limits(calls=120, window=6, max_in_flight=100)
+    state = State()
+    send(state, limits, 0, 10, priority=BACKGROUND, user="u")
+    send(state, limits, 6.1, 5, priority=BACKGROUND, user="u")  # the first 10 have left
+    assert state.confirmed == 10
+    send(state, limits, 6.2, 6, priority=BACKGROUND, user="u")
+    assert state.confirmed == 11
+
+
+def test_simulated_a_budget_twice_spotifys_limit_earns_one_429_and_no_call_during_it(probing, paced):
+    """Eight background loads against a Spotify that accepts 60 calls per 6 s, with a
+    budget of 120: calls go paced, beyond 60 one at a time; Spotify's first 429 comes
+    back before any other call is sent, and its pause is short."""
+    limits = Limits(calls=120, window=6, max_in_flight=20)
+    latency = 0.1
+    state, spotify_window = State(), []
+    answers: list[tuple[float, Permit, float | None]] = []  # (when, permit, Retry-After)
+    refused = during_429 = 0
+    spotify_paused_until = pause_seen = -math.inf
+    for step in range(int(12 / 0.01)):
+        at = round(step * 0.01, 2)
+        for answer in [answer for answer in answers if answer[0] <= at]:
+            answers.remove(answer)
+            release(state, limits, answer[1], answer[0], retry_after=answer[2])
+        for user in (f"user-{number}" for number in range(8)):
+            permit = decide(state, limits, at, priority=BACKGROUND, user=user).permit
+            if permit is None:
+                continue
+            # Spotify's rolling window, charged on arrival; a 429 stands for its Retry-After.
+            during_429 += at < spotify_paused_until
+            spotify_window = [sent for sent in spotify_window if sent > at - 6]
+            if len(spotify_window) < 60:
+                spotify_window.append(at)
+                answers.append((at + latency, permit, None))
+            else:
+                refused += 1
+                retry_after = max(1, math.ceil(round(spotify_window[0] + 6 - at, 6)))
+                spotify_paused_until = at + latency + retry_after
+                pause_seen = min(pause_seen, retry_after) if pause_seen > -math.inf else retry_after
+                answers.append((at + latency, permit, retry_after))
+
+    assert refused == 1 and during_429 == 0
+    assert pause_seen <= 1  # Spotify's window was about to free a slot anyway
+    # What Spotify accepted, give or take the calls that left its window meanwhile.
+    assert 55 <= state.confirmed <= 60
+    assert state.effective == 60  # at most halved at once
 
 
 # --- Fairness --------------------------------------------------------------------------------
