@@ -454,6 +454,7 @@ class Snapshot:
     paused_until: datetime | None
     rate_limited: int
     waiting_users: int
+    confirmed_calls: int  # the most calls Spotify accepted within one window
     store: str
 
 
@@ -477,6 +478,7 @@ def snapshot() -> Snapshot:
         paused_until=datetime.fromtimestamp(state.pause_until, tz=UTC) if state.pause_until > now else None,
         rate_limited=state.rate_limited,
         waiting_users=len(state.waiting),
+        confirmed_calls=state.confirmed,
         store="Redis" if isinstance(used[-1], RedisStore) else "database",
     )
 

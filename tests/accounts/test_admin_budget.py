@@ -65,6 +65,7 @@ def test_page_shows_the_budget_after_calls_and_a_429(admin_client):
     assert "Below the configured 60 because Spotify answered 429" in text
     assert "Calls in the current window</th> <td>5 of 30" in text
     assert "Calls in flight</th> <td>2 of 10" in text
+    assert "Confirmed by Spotify</th> <td>2 calls in one window" in text  # answered before the 429
     assert f"{paused_until} UTC (30 s remaining)" in text
     assert "not paused" not in text
     assert "Background users waiting</th> <td>0" in text
