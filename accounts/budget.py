@@ -13,10 +13,9 @@ Spotify asks for a `Permit` first, here, and gives it back when Spotify has answ
   in the window (but at most by half), then climbs back by a small step per quiet window
   (additive increase, multiplicative decrease, as TCP does, so a wrong guess costs a few
   429s, not many).
-- **Pace.** Background calls are spread over the window (at most their share of it per
-  quarter second) instead of leaving in bursts: a burst that crosses Spotify's real limit
-  earns a 429 for every call in it, and calls already sent when the first 429 comes back
-  would land during it.
+- **Pace.** Background calls are spread over the window (at most twice their share of it
+  per quarter second) instead of leaving in bursts that hold up everything else on the
+  machine and, crossing Spotify's real limit, would earn a 429 for every call in them.
 - **Probe.** Beyond the most calls Spotify has accepted in one window (`confirmed`),
   background calls go one at a time: if that one is answered 429, no other load's call
   was on its way, so none lands during the 429; and Spotify's window, full of calls
@@ -72,8 +71,11 @@ MIN_RESERVE = 3
 FLIGHT_RESERVE = 2
 # Calls beyond what Spotify has confirmed go one at a time (see the module's docstring).
 PROBE = True
-# Background calls may use at most their share of the window in any slice this long.
+# Background calls may use at most PACE_BURST times their share of the window in any
+# slice this long: spread out, yet the window's room can go out in half the window, so
+# that the last pages of a load are not held back long.
 PACE_SLICE = 0.25
+PACE_BURST = 2
 # After a 429: the effective rate becomes this share of the calls Spotify had accepted.
 DROP_SHARE = 0.9
 MIN_DROP_SHARE = 0.5
@@ -250,10 +252,10 @@ def _probing(state: State) -> float | None:
 
 def _too_soon(state: State, limits: Limits, now: float, window_room: int) -> float | None:
     """Refuse a background call when the latest PACE_SLICE already holds its share of the
-    window (at least one call); None when it may go."""
+    window (PACE_BURST times it, at least one call); None when it may go."""
     if PACE_SLICE <= 0:
         return None
-    share = max(1, math.ceil(window_room * PACE_SLICE / limits.window))
+    share = max(1, math.ceil(PACE_BURST * window_room * PACE_SLICE / limits.window))
     recent = [call for call in state.calls if call[0] > now - PACE_SLICE]
     if len(recent) < share:
         return None

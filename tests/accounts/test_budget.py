@@ -454,18 +454,19 @@ def test_a_small_budget_keeps_no_reserve():
 
 
 def test_background_calls_leave_in_slices_not_in_one_burst(paced):
-    limits = Limits(calls=60, window=6, max_in_flight=100)  # background: 57, 3 per 0.25 s
+    # Background: 57 per 6 s, 2.4 per 0.25 s on average; up to twice that, rounded up: 5.
+    limits = Limits(calls=60, window=6, max_in_flight=100)
 
     state = State()
-    assert granted_until_refused(state, limits, 0, priority=BACKGROUND, user="u") == 3
+    assert granted_until_refused(state, limits, 0, priority=BACKGROUND, user="u") == 5
     assert refusal(state, limits, 0.1, priority=BACKGROUND, user="u").wait == pytest.approx(0.15)
-    assert granted_until_refused(state, limits, 0.25, priority=BACKGROUND, user="u") == 3
+    assert granted_until_refused(state, limits, 0.25, priority=BACKGROUND, user="u") == 5
 
 
 def test_pace_counts_every_call_but_holds_back_only_background_ones(paced):
     limits = Limits(calls=60, window=6, max_in_flight=100)
     state = State()
-    send(state, limits, 0, 3)  # interactive calls fill the slice...
+    send(state, limits, 0, 5)  # interactive calls fill the slice...
     refusal(state, limits, 0, priority=BACKGROUND, user="u")  # ...so background waits
     grant(state, limits, 0)  # while people still get theirs
     grant(state, limits, 0, priority=BACKGROUND, user="u", counted=False)  # outside the window
@@ -482,9 +483,9 @@ def test_paced_background_still_uses_its_whole_share_of_the_window(paced):
             granted.append(at)
 
     assert len(granted) == 57
-    # Never more than 3 in any quarter second: a crossing of Spotify's limit costs few 429s.
-    assert max(sum(1 for t in granted if start <= t < start + 0.25) for start in granted) == 3
-    assert granted[-1] < 5  # and the share is used up well before the window ends
+    # Never more than 5 in any quarter second, and the share goes out in half the window.
+    assert max(sum(1 for t in granted if start <= t < start + 0.25) for start in granted) == 5
+    assert 2.5 < granted[-1] < 3
 
 
 def test_a_small_budget_still_paces_one_call_per_slice(paced):
