@@ -222,7 +222,10 @@ def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad)
                 if refused is not None and refused.paused_until is not None:
                     outcome.paused_until = datetime.fromtimestamp(refused.paused_until, tz=UTC)
                 elif refused is not None and refused.wait > patience:
-                    outcome.wait = refused.wait
+                    # The page asks again this much later, plus up to 20 % of jitter: a
+                    # little early, as the next batch may wait up to SPOTIFY_MAX_WAIT for
+                    # the budget, so that a freed slot does not wait for a late page.
+                    outcome.wait = max(refused.wait - settings.SPOTIFY_MAX_WAIT / 2, refused.wait / 2)
                 if not in_flight:
                     if refused is None or outcome.stopped:
                         break

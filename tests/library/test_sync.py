@@ -8,6 +8,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import budget
 from library import store
 from tests.library.conftest import LARGE_SIZE
 
@@ -113,7 +114,13 @@ def test_loading_stops_when_the_budget_is_spent_and_carries_on_later(large_clien
     # 6 calls per window, 3 kept for people waiting on a page; sign-in's profile and the
     # first page took 2 of the other 3: one background page, then the window is spent.
     assert (first["loaded"], first["done"]) == (100, False)
-    assert first["wait"] > 25 and "our turn" in first["message"]
+    assert "our turn" in first["message"]
+    # The page comes back half a request's patience before the window frees: the batch
+    # then waits in the request, rather than a freed slot waiting for a late page.
+    user_key = large_client.session["_auth_user_id"]  # as the loader asks: not another user waiting
+    refused = budget.try_acquire(priority=budget.Priority.BACKGROUND, user_key=user_key)
+    assert refused.wait > 25
+    assert first["wait"] == pytest.approx(refused.wait - settings.SPOTIFY_MAX_WAIT / 2, abs=0.1)
     assert sum(waits) <= settings.SPOTIFY_MAX_WAIT  # the request did not sit out the window
     with time_machine.travel(timezone.now() + timedelta(seconds=31)):
         second = large_client.post(LOAD).json()
