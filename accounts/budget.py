@@ -6,7 +6,9 @@ the whole app; calling on during a 429 has earned apps day-long bans. So every c
 Spotify asks for a `Permit` first, here, and gives it back when Spotify has answered:
 
 - **Pause.** A 429 anywhere stops every call until its Retry-After has passed.
-- **Window.** At most `SPOTIFY_RATE_LIMIT` calls per rolling window, counted when sent.
+- **Window.** At most `SPOTIFY_RATE_LIMIT` calls per rolling window: a call counts from
+  when it is sent until a window after its answer (Spotify counts it from its arrival,
+  which lies in between).
 - **In flight.** At most `SPOTIFY_MAX_IN_FLIGHT` calls awaiting an answer at once.
 - **Adaptive rate.** A 429 that came anyway means Spotify's real limit is lower than the
   configured one: the effective rate drops at once to 90 % of what Spotify had accepted
@@ -62,8 +64,9 @@ logger = logging.getLogger(__name__)
 clock = time.time
 sleep = time.sleep
 
-# Our clock starts a call's window slot a little before Spotify sees the call arrive; the
-# margin keeps our window from freeing a slot before Spotify's does.
+# Spotify stamps a call when it arrives, somewhere between our sending it and its answer
+# (later than we sent it, by more when either side is busy). So a call leaves our window
+# a window after its answer, plus this margin: never before it leaves Spotify's.
 WINDOW_MARGIN = 0.25
 # Share of the window, and of the in-flight calls, kept free for calls a person waits for.
 RESERVE_SHARE = 0.05
@@ -125,7 +128,8 @@ def configured() -> Limits:
 class State:
     """Everything the budget knows, small enough to read and write whole on every call."""
 
-    calls: list[list[Any]] = field(default_factory=list)  # [sent_at, user_key, background]
+    # [sent_at, user_key, background, permit id, answered_at (None while in flight)]
+    calls: list[list[Any]] = field(default_factory=list)
     # permit id → [expires_at, user_key, background, counted]
     in_flight: dict[str, list[Any]] = field(default_factory=dict)
     pause_until: float = 0.0
@@ -187,10 +191,26 @@ def _reserve(total: int) -> int:
     return max(MIN_RESERVE, math.ceil(total * RESERVE_SHARE)) if total > MIN_RESERVE else 0
 
 
+def _leaves(call: list[Any], limits: Limits, now: float) -> float:
+    """When a call leaves our window: a window after its answer, or, while it is still on
+    its way, no sooner than a window from now."""
+    answered = call[4] if len(call) > 4 else call[0]  # (a state written before answers were kept)
+    return (now if answered is None else answered) + limits.window + WINDOW_MARGIN
+
+
+def _settle(state: State, permit_id: str, now: float) -> None:
+    for call in state.calls:
+        if len(call) > 4 and call[3] == permit_id:
+            call[4] = now
+            return
+
+
 def _trim(state: State, limits: Limits, now: float) -> None:
-    horizon = now - limits.window - WINDOW_MARGIN
-    state.calls = [call for call in state.calls if call[0] > horizon]
-    state.in_flight = {key: entry for key, entry in state.in_flight.items() if entry[0] > now}
+    for key, entry in list(state.in_flight.items()):
+        if entry[0] <= now:  # lapsed: its worker died; count it as answered then
+            _settle(state, key, entry[0])
+            del state.in_flight[key]
+    state.calls = [call for call in state.calls if _leaves(call, limits, now) > now]
     state.waiting = {key: until for key, until in state.waiting.items() if until > now}
 
 
@@ -221,7 +241,7 @@ def _decide(
     if background and counted and len(state.calls) >= state.confirmed:
         state.probe = permit.id
     if counted:
-        state.calls.append([now, user_key, background])
+        state.calls.append([now, user_key, background, permit.id, None])
     # A worker that dies mid-call never gives its permit back; it lapses after the
     # longest a single attempt can take (connect and read timeouts).
     state.in_flight[permit.id] = [now + 2 * settings.SPOTIFY_TIMEOUT + 1, user_key, background, counted]
@@ -234,9 +254,10 @@ def _refusal_wait(
 ) -> float | None:
     """None when the window and the in-flight limit have room; else how long to wait."""
     if counted and len(state.calls) >= window_room:
-        # The oldest calls must leave the window first.
-        freeing = state.calls[len(state.calls) - window_room] if window_room > 0 else state.calls[-1]
-        return max(POLL_SECONDS, freeing[0] + limits.window + WINDOW_MARGIN - now)
+        # The calls that leave first must leave the window.
+        leaving = sorted(_leaves(call, limits, now) for call in state.calls)
+        freeing = leaving[len(leaving) - window_room] if window_room > 0 else leaving[-1]
+        return max(POLL_SECONDS, freeing - now)
     if len(state.in_flight) >= flight_room:
         return POLL_SECONDS
     return None
@@ -274,7 +295,7 @@ def _over_fair_share(
     mine = [call for call in state.calls if call[1] == user_key and call[2]]
     flying = sum(1 for entry in state.in_flight.values() if entry[1] == user_key and entry[2])
     if len(mine) >= max(1, window_room // users):
-        return max(POLL_SECONDS, mine[0][0] + limits.window + WINDOW_MARGIN - now)
+        return max(POLL_SECONDS, min(_leaves(call, limits, now) for call in mine) - now)
     if flying >= max(1, flight_room // users):
         return POLL_SECONDS
     return None
@@ -282,6 +303,7 @@ def _over_fair_share(
 
 def _released(state: State, permit: Permit, retry_after: float | None, limits: Limits, now: float) -> None:
     if retry_after is None:
+        _settle(state, permit.id, now)
         entry = state.in_flight.pop(permit.id, None)
         if entry is not None and entry[3] and now > state.limited_at + limits.window + WINDOW_MARGIN:
             # Every call in the window that is no longer in flight was accepted: no 429
@@ -310,13 +332,16 @@ def _released(state: State, permit: Permit, retry_after: float | None, limits: L
         )
     state.pause_until = max(state.pause_until, now + max(1.0, retry_after))
     state.limited_at = now
+    _settle(state, permit.id, now)
     state.in_flight.pop(permit.id, None)
 
 
 def _answered(state: State, limits: Limits, now: float) -> int:
-    """Calls sent within the last window (exactly: not counting the margin) and answered."""
-    recent = sum(1 for call in state.calls if call[0] > now - limits.window)
-    return recent - sum(1 for entry in state.in_flight.values() if entry[3])
+    """Calls answered that were sent within the last window: Spotify stamped them (between
+    sending and answer) within it, so its window holds them all."""
+    return sum(
+        1 for call in state.calls if call[0] > now - limits.window and (len(call) < 5 or call[4] is not None)
+    )
 
 
 # --- Stores: where the state lives ---------------------------------------------------------

@@ -213,6 +213,36 @@ def test_the_window_rolls_calls_leave_one_by_one():
         assert granted_until_refused(state, limits, second + 10 + MARGIN) == 1
 
 
+def test_a_call_leaves_the_window_a_window_after_its_answer_not_its_sending():
+    """Spotify stamps a call on arrival, which may come well after we sent it: only its
+    answer bounds that moment from above."""
+    limits = Limits(calls=1, window=10, max_in_flight=100)
+    state = State()
+    slow = grant(state, limits, 0)
+    assert refusal(state, limits, 5).wait == pytest.approx(10 + MARGIN)  # in flight: a window from now
+    release(state, limits, slow, 3)  # answered 3 s after it was sent
+
+    assert refusal(state, limits, 10 + MARGIN).wait == pytest.approx(3)
+    grant(state, limits, 13 + MARGIN)
+
+
+def test_a_lapsed_call_leaves_the_window_a_window_after_it_lapsed(settings):
+    settings.SPOTIFY_TIMEOUT = 3.0
+    limits = Limits(calls=1, window=10, max_in_flight=100)
+    state = State()
+    hold(state, limits, 0, 1)  # its worker dies: it lapses at 7
+
+    assert refusal(state, limits, 8).wait == pytest.approx(7 + 10 + MARGIN - 8)
+    grant(state, limits, 17 + MARGIN)
+
+
+def test_calls_stored_before_answers_were_kept_leave_a_window_after_their_sending():
+    limits = Limits(calls=1, window=10, max_in_flight=100)
+    state = State(calls=[[T0, "u", True]])
+    assert refusal(state, limits, 1).wait == pytest.approx(9 + MARGIN)
+    grant(state, limits, 10 + MARGIN)
+
+
 def test_uncounted_calls_use_in_flight_slots_but_not_the_window():
     limits = Limits(calls=2, window=10, max_in_flight=3)
     state = State()
