@@ -66,8 +66,9 @@ sleep = time.sleep
 
 # Spotify stamps a call when it arrives, somewhere between our sending it and its answer
 # (later than we sent it, by more when either side is busy). So a call leaves our window
-# a window after its answer, plus this margin: never before it leaves Spotify's.
-WINDOW_MARGIN = 0.25
+# a window after its answer, never before it leaves Spotify's; the margin only absorbs
+# rounding (Spotify's Retry-After is in whole seconds; clocks tick at different rates).
+WINDOW_MARGIN = 0.125
 # Share of the window, and of the in-flight calls, kept free for calls a person waits for.
 RESERVE_SHARE = 0.05
 MIN_RESERVE = 3

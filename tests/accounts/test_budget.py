@@ -195,7 +195,7 @@ def test_window_grants_at_most_calls_per_window_and_says_when_the_oldest_leaves(
         send(state, limits, second, 1)
 
     refused = refusal(state, limits, 5)
-    assert refused.wait == pytest.approx(10 + MARGIN - 5)  # the call at 0 leaves at 10.25
+    assert refused.wait == pytest.approx(10 + MARGIN - 5)  # the call at 0 leaves at 10 + MARGIN
     assert refused.paused_until is None
     # A whole window is not enough: the margin covers Spotify seeing the call later.
     assert refusal(state, limits, 10).wait == pytest.approx(MARGIN)
@@ -633,9 +633,9 @@ def test_a_user_over_an_equal_share_waits_while_another_user_waits():
     limits = Limits(calls=60, window=6, max_in_flight=100)  # background share: 57
     state = State()
     send(state, limits, 0, 57, priority=BACKGROUND, user="big")
-    assert refusal(state, limits, 1, priority=BACKGROUND, user="small").wait == pytest.approx(5.25)
+    assert refusal(state, limits, 1, priority=BACKGROUND, user="small").wait == pytest.approx(5 + MARGIN)
 
-    # Big's calls have left; small is still waiting (its next poll is due at 6.25).
+    # Big's calls have left; small is still waiting (its next poll is due at 6 + MARGIN).
     assert granted_until_refused(state, limits, 6.3, priority=BACKGROUND, user="big") == 57 // 2
     big_refused = refusal(state, limits, 6.3, priority=BACKGROUND, user="big")
     assert big_refused.wait == pytest.approx(6 + MARGIN)  # until its oldest call leaves
@@ -894,7 +894,7 @@ def test_acquire_raises_budget_busy_when_the_window_stays_full(db_budget, settin
     with pytest.raises(BudgetBusy) as raised:
         budget.acquire(priority=INTERACTIVE)
 
-    assert raised.value.retry_after == 61  # ceil(60.25)
+    assert raised.value.retry_after == 61  # ceil(60 + MARGIN)
     assert db_budget.slept == []
 
 
