@@ -148,10 +148,13 @@ class State:
         if not raw:
             return cls()
         try:
-            return cls(**json.loads(raw))
+            state = cls(**json.loads(raw))
         except (TypeError, ValueError):
             logger.warning("Unreadable Spotify budget state; starting afresh")
             return cls()
+        # Calls stored before answers were kept: as if answered when sent.
+        state.calls = [call if len(call) == 5 else [*call[:3], "", call[0]] for call in state.calls]
+        return state
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -195,13 +198,12 @@ def _reserve(total: int) -> int:
 def _leaves(call: list[Any], limits: Limits, now: float) -> float:
     """When a call leaves our window: a window after its answer, or, while it is still on
     its way, no sooner than a window from now."""
-    answered = call[4] if len(call) > 4 else call[0]  # (a state written before answers were kept)
-    return (now if answered is None else answered) + limits.window + WINDOW_MARGIN
+    return (now if call[4] is None else call[4]) + limits.window + WINDOW_MARGIN
 
 
 def _settle(state: State, permit_id: str, now: float) -> None:
     for call in state.calls:
-        if len(call) > 4 and call[3] == permit_id:
+        if call[3] == permit_id:
             call[4] = now
             return
 
@@ -317,14 +319,14 @@ def _released(state: State, permit: Permit, retry_after: float | None, limits: L
         # burst say nothing new. Calls still in flight (this one included) are not
         # counted as accepted.
         _trim(state, limits, now)
-        accepted = len(state.calls) - sum(1 for entry in state.in_flight.values() if entry[3])
+        accepted = _answered(state, limits, now)
         current = _effective(state, limits, now)
         # Never below half the current rate: a 429 after few calls (Spotify's own
         # trouble, or another app's calls on the same client id) says little of the limit.
         dropped = max(DROP_SHARE * min(current, accepted), current * MIN_DROP_SHARE)
         state.effective = max(1.0, math.floor(dropped))
         state.adjusted_at = now
-        state.confirmed = _answered(state, limits, now)
+        state.confirmed = accepted
         logger.warning(
             "Spotify answered 429: every call pauses for %s s; budget now %d calls per %g s",
             retry_after,
@@ -340,9 +342,7 @@ def _released(state: State, permit: Permit, retry_after: float | None, limits: L
 def _answered(state: State, limits: Limits, now: float) -> int:
     """Calls answered that were sent within the last window: Spotify stamped them (between
     sending and answer) within it, so its window holds them all."""
-    return sum(
-        1 for call in state.calls if call[0] > now - limits.window and (len(call) < 5 or call[4] is not None)
-    )
+    return sum(1 for call in state.calls if call[0] > now - limits.window and call[4] is not None)
 
 
 # --- Stores: where the state lives ---------------------------------------------------------

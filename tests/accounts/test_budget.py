@@ -7,6 +7,7 @@ clock that `budget.sleep` moves on (nothing really sleeps); atomicity with real 
 
 import heapq
 import itertools
+import json
 import logging
 import math
 import time
@@ -238,7 +239,7 @@ def test_a_lapsed_call_leaves_the_window_a_window_after_it_lapsed(settings):
 
 def test_calls_stored_before_answers_were_kept_leave_a_window_after_their_sending():
     limits = Limits(calls=1, window=10, max_in_flight=100)
-    state = State(calls=[[T0, "u", True]])
+    state = State.from_json(json.dumps({"calls": [[T0, "u", True]]}))
     assert refusal(state, limits, 1).wait == pytest.approx(9 + MARGIN)
     grant(state, limits, 10 + MARGIN)
 
@@ -800,10 +801,10 @@ def test_database_store_update_persists_across_calls():
     store = budget.DatabaseStore()
     assert store.read() == State()  # no row yet
 
-    assert store.update(lambda state: state.calls.append([T0, "u", True]) or "result") == "result"
-    store.update(lambda state: state.calls.append([T0 + 1, "v", False]))
+    assert store.update(lambda state: state.calls.append([T0, "u", True, "p", T0]) or "result") == "result"
+    store.update(lambda state: state.calls.append([T0 + 1, "v", False, "q", None]))
 
-    expected = [[T0, "u", True], [T0 + 1, "v", False]]
+    expected = [[T0, "u", True, "p", T0], [T0 + 1, "v", False, "q", None]]
     assert store.read().calls == expected
     assert State.from_json(SpotifyBudget.objects.get(pk=SpotifyBudget.SINGLETON).state).calls == expected
 
@@ -1022,10 +1023,10 @@ def test_redis_store_replaces_an_unreadable_state(redis_budget, caplog):
     redis_budget.client.set(budget.RedisStore.KEY, b"\x00garbage")
 
     with caplog.at_level(logging.WARNING, logger="accounts.budget"):
-        redis_budget.update(lambda state: state.calls.append([T0, "u", False]))
+        redis_budget.update(lambda state: state.calls.append([T0, "u", False, "p", T0]))
 
     assert "Unreadable" in caplog.text
-    assert redis_budget.read().calls == [[T0, "u", False]]
+    assert redis_budget.read().calls == [[T0, "u", False, "p", T0]]
 
 
 @pytest.mark.django_db
