@@ -6,10 +6,8 @@ for about LIBRARY_LOAD_BATCH_SECONDS. Pages are saved as they arrive, so a batch
 is interrupted (worker restart, closed tab) loses nothing: the next one resumes.
 
 Revalidating: when the cached library is older than LIBRARY_FRESH_FOR, one first-page
-call tells whether anything changed. New songs appear at the top (Liked Songs are newest
-first), so additions come from that page. A removal anywhere shifts every later song up
-by one; comparing a page's first song with the cache locates the shift, so a binary
-search over pages finds each removal in about log2(pages) calls instead of a reload.
+call tells whether anything changed; `revalidation.reconcile` works out what did, asking
+for the few more pages it needs.
 """
 
 from __future__ import annotations
@@ -31,11 +29,11 @@ from accounts.client import spotify_client
 from accounts.exceptions import RateLimited, SpotifyError, SpotifyUnavailable
 
 from . import store
+from .revalidation import PAGE_SIZE, Mismatch, reconcile
 from .tracks import Track
 
 logger = logging.getLogger(__name__)
 
-PAGE_SIZE = 50  # Spotify's maximum `limit` for /me/tracks
 # When another request holds a user's load (a second tab), ask again after this long.
 BUSY_POLL_SECONDS = 1.0
 
@@ -296,23 +294,13 @@ def _in_thread(function: Any, *args: Any) -> Any:
         connections.close_all()  # this worker thread's own connections, if it opened any
 
 
-class _Mismatch(Exception):
-    """Spotify's library does not follow from the cached one by additions at the top
-    and removals; only a full reload can tell what happened."""
-
-
-def _key(track: Track) -> tuple[str | None, object]:
-    """A saved song's identity: un-liking and liking again makes a new one (new date)."""
-    return (track.id, track.added_at)
-
-
 def _strict_page(client: Any, number: int) -> tuple[list[Track], int]:
     """A page for revalidation: items without a track would shift offsets, so they and
     empty pages send us to a full reload instead."""
     result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=number * PAGE_SIZE)
     tracks = [Track.from_saved_track(item) for item in result["items"] if item.get("track")]
     if len(tracks) != len(result["items"]):
-        raise _Mismatch
+        raise Mismatch
     return tracks, result["total"]
 
 
@@ -321,104 +309,12 @@ def revalidate(*, user: AbstractBaseUser, library: store.Library) -> store.Libra
     client = spotify_client(user=user)
     try:
         first, total = _strict_page(client, 0)
-        if not library.tracks:
-            if total:
-                return None
-            store.mark_checked(user_id=user.pk)
-            return library
-        first_keys = [_key(track) for track in first]
-        newest = _key(library.tracks[0])
-        if newest not in first_keys:
-            return None  # many additions, or the newest song was removed or re-liked
-        added = first[: first_keys.index(newest)]
-        tracks = _without_removals(client, added + library.tracks, total, first)
-    except _Mismatch:
+    except Mismatch:
         return None
-    if len(tracks) == library.total and not added:
+    tracks = reconcile(library.tracks, first, total, lambda number: _strict_page(client, number)[0])
+    if tracks is None:
+        return None
+    if tracks is library.tracks:
         store.mark_checked(user_id=user.pk)
         return library
     return store.library_set(user_id=user.pk, tracks=tracks)
-
-
-def _without_removals(client: Any, merged: list[Track], total: int, first: list[Track]) -> list[Track]:
-    """`merged` (new songs + the cached library) minus the songs Spotify no longer has.
-
-    A removal shifts every later song up by one. The shift at a page's first song, found
-    in `merged`, says how many removals lie before it, so a binary search over pages
-    narrows down where they are, and a page-by-page comparison names them. Every page
-    fetched is checked against the result at the end: anything that does not add up is
-    a `_Mismatch`, never a silently wrong library.
-    """
-    removed = len(merged) - total
-    keys = [_key(track) for track in merged]
-    if removed < 0 or None in (track.id for track in merged) or len(set(keys)) != len(keys):
-        raise _Mismatch
-    pages = {0: first}
-    if removed:
-        deleted = _find_removed(client, merged, keys, total, removed, pages)
-        merged = [track for index, track in enumerate(merged) if index not in deleted]
-    result_keys = [_key(track) for track in merged]
-    for number, tracks in pages.items():
-        start = number * PAGE_SIZE
-        if result_keys[start : start + len(tracks)] != [_key(track) for track in tracks]:
-            raise _Mismatch
-    return merged
-
-
-def _find_removed(
-    client: Any, merged: list[Track], keys: list, total: int, removed: int, pages: dict[int, list[Track]]
-) -> set[int]:
-    last = -(-total // PAGE_SIZE)
-    # Beyond this many calls a parallel reload is faster than searching on, one call at a time.
-    budget = 2 * last.bit_length() + 4
-    position = {key: index for index, key in enumerate(keys)}
-    deleted: set[int] = set()
-
-    def page(number: int) -> list[Track]:
-        if number not in pages:
-            if len(pages) > budget:
-                raise _Mismatch
-            pages[number] = _strict_page(client, number)[0]
-        if not pages[number]:
-            raise _Mismatch
-        return pages[number]
-
-    def shift(number: int) -> int:
-        """How many cached songs before page `number` are gone."""
-        if number == last:
-            return removed
-        index = position.get(_key(page(number)[0]))
-        if index is None or index < number * PAGE_SIZE:
-            raise _Mismatch
-        return index - number * PAGE_SIZE
-
-    def search(low: int, high: int, shift_low: int, shift_high: int) -> None:
-        if shift_low == shift_high:
-            return
-        if shift_low > shift_high:
-            raise _Mismatch
-        if high == low + 1:
-            start, end = low * PAGE_SIZE + shift_low, high * PAGE_SIZE + shift_high
-            _mark_deleted(keys, [_key(t) for t in page(low)], start, end, deleted)
-            return
-        middle = (low + high) // 2
-        shift_middle = shift(middle)
-        search(low, middle, shift_low, shift_middle)
-        search(middle, high, shift_middle, shift_high)
-
-    search(0, last, shift(0), removed)
-    if len(deleted) != removed:
-        raise _Mismatch
-    return deleted
-
-
-def _mark_deleted(keys: list, page: list, start: int, end: int, deleted: set[int]) -> None:
-    """`page` is `keys[start:end]` with some songs gone: find which, in order."""
-    kept = 0
-    for index in range(start, min(end, len(keys))):
-        if kept < len(page) and keys[index] == page[kept]:
-            kept += 1
-        else:
-            deleted.add(index)
-    if kept != len(page):
-        raise _Mismatch
