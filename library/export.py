@@ -1,10 +1,10 @@
-"""The whole library as CSV or JSON, for spreadsheets and other tools."""
+"""The whole library as CSV or JSON, for spreadsheets and other tools, streamed."""
 
 from __future__ import annotations
 
 import csv
-import io
 import json
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .templatetags.library_tags import duration
@@ -50,20 +50,30 @@ def _cell(value: Any) -> Any:
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def to_csv(tracks: list[Track]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
+class _Line:
+    """A file-like object for csv.writer that hands back the line just written."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def csv_lines(tracks: Iterable[Track]) -> Iterator[str]:
+    """The CSV file line by line, for a streaming response: memory stays flat."""
+    writer = csv.DictWriter(_Line(), fieldnames=CSV_COLUMNS)
+    yield writer.writeheader()
     for track in tracks:
         record = _record(track)
         # Artist names can contain commas ("Tyler, The Creator"); a semicolon separates them.
         record["artists"] = "; ".join(record["artists"])
         record["explicit"] = "yes" if track.explicit else "no"
-        writer.writerow({name: _cell(value) for name, value in record.items()})
-    return buffer.getvalue()
+        yield writer.writerow({name: _cell(value) for name, value in record.items()})
 
 
-def to_json(tracks: list[Track]) -> str:
-    return json.dumps(
-        {"total": len(tracks), "tracks": [_record(t) for t in tracks]}, ensure_ascii=False, indent=1
-    )
+def json_chunks(tracks: Iterable[Track], *, total: int) -> Iterator[str]:
+    """The JSON document in pieces, for a streaming response: memory stays flat."""
+    yield f'{{"total": {total}, "tracks": ['
+    separator = "\n"
+    for track in tracks:
+        yield separator + json.dumps(_record(track), ensure_ascii=False)
+        separator = ",\n"
+    yield "\n]}\n"

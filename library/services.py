@@ -1,109 +1,209 @@
-"""What the library pages show, assembled from the cache and, when needed, Spotify."""
+"""Writes on stored libraries: the load lease, pages as they arrive, the switch to a
+complete library, revalidation's changes, forgetting and purging. No Spotify here.
+
+Every write of a load is conditioned on the lease (`lease_owner`): a worker that lost
+it, because it stalled past LIBRARY_LEASE_SECONDS and another took over, writes nothing.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from accounts.exceptions import RateLimited, SpotifyUnavailable
+from accounts.models import SpotifyToken
 
-from . import store, sync
-from .query import LibraryQuery
+from . import selectors
+from .models import LibrarySync, SavedTrack
 from .tracks import Track
 
-PAGE_SIZE = sync.PAGE_SIZE
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class LibraryPage:
-    page: Page
-    total: int
-    query: LibraryQuery
-    loading: sync.Progress | None = None  # set while the rest of the library loads
+# A visit is recorded (for LIBRARY_RETENTION_DAYS) at most this often: not a write per view.
+VISIT_RESOLUTION = timedelta(hours=1)
 
 
-class _SpotifyOrder(Sequence):
-    """The library in Spotify's order while it is still loading: pages already loaded
-    come from the cache, any other page from Spotify (one call), for the Paginator."""
-
-    def __init__(self, user: AbstractBaseUser, load: store.PartialLoad) -> None:
-        self.user, self.load = user, load
-
-    def __len__(self) -> int:
-        return self.load.total
-
-    def __getitem__(self, window: slice) -> list[Track]:  # type: ignore[override]
-        offset = window.start or 0
-        if offset in self.load.pages:
-            return [Track.from_row(row) for row in self.load.pages[offset]]
-        return sync.fetch_page(user=self.user, offset=offset)[0]
+def _lease_end():
+    return timezone.now() + timedelta(seconds=settings.LIBRARY_LEASE_SECONDS)
 
 
-def _current_library(user: AbstractBaseUser) -> store.Library | None:
-    library = store.library_get(user_id=user.pk)
-    if library is None or store.is_fresh(user_id=user.pk):
-        return library
-    try:
-        current = sync.revalidate(user=user, library=library)
-    except (RateLimited, SpotifyUnavailable):
-        # Spotify can't say what changed right now; the cached songs are still the best
-        # answer. The next view asks again.
-        logger.warning("Serving the cached library of user %s unchecked: Spotify unavailable", user.pk)
-        return library
-    if current is None:
-        store.library_delete(user_id=user.pk)
-    return current
+def _new_version() -> str:
+    return uuid.uuid4().hex
 
 
-def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
-    library = _current_library(user)
-    if library is None:
-        started = store.load_get(user_id=user.pk) or sync.start_load(user=user)
-        if isinstance(started, store.PartialLoad):
-            return _loading_page(user, started, query)
-        library = started
-    tracks = library.index.select(query)
-    return LibraryPage(
-        page=Paginator(tracks, PAGE_SIZE).get_page(query.page), total=library.total, query=query
+def lease_take(*, user: AbstractBaseUser, create: bool = False) -> str | None:
+    """The user's load lease for LIBRARY_LEASE_SECONDS: the owner's ticket, or None
+    while another request holds it (or, unless `create`, when nothing is stored)."""
+    if create:
+        LibrarySync.objects.get_or_create(pk=user.pk)
+    owner = uuid.uuid4().hex
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now())
+    taken = LibrarySync.objects.filter(free, pk=user.pk).update(lease_owner=owner, lease_until=_lease_end())
+    return owner if taken else None
+
+
+def lease_renew(*, user: AbstractBaseUser, owner: str) -> bool:
+    """Keep the lease while the load runs; False when it was lost."""
+    return bool(LibrarySync.objects.filter(pk=user.pk, lease_owner=owner).update(lease_until=_lease_end()))
+
+
+def lease_free(*, user: AbstractBaseUser, owner: str) -> None:
+    LibrarySync.objects.filter(pk=user.pk, lease_owner=owner).update(lease_owner="", lease_until=None)
+
+
+def _held(user: AbstractBaseUser, owner: str, **conditions):
+    return LibrarySync.objects.select_for_update().filter(pk=user.pk, lease_owner=owner, **conditions)
+
+
+def _insert(user_id: int, generation: int, offset: int, tracks: list[Track]) -> None:
+    SavedTrack.objects.bulk_create(
+        SavedTrack(user_id=user_id, generation=generation, position=offset + index, **track.columns())
+        for index, track in enumerate(tracks)
     )
 
 
-def _loading_page(user: AbstractBaseUser, load: store.PartialLoad, query: LibraryQuery) -> LibraryPage:
-    progress = sync.Progress(loaded=load.loaded, total=load.total, done=False)
-    if query.is_default_view:
-        items: Sequence[Track] = _SpotifyOrder(user, load)
-    else:
-        # Search and sort see the songs loaded so far; the page says so.
-        items = store.Library(tracks=load.tracks()).index.select(query)
-    return LibraryPage(
-        page=Paginator(items, PAGE_SIZE).get_page(query.page), total=load.total, query=query, loading=progress
+def load_start(*, user: AbstractBaseUser, owner: str, first: list[Track], total: int) -> LibrarySync | None:
+    """Start a load (a first one, or a reload) from Spotify's first page and total,
+    dropping any load under way. A library that fits in that page is complete at once.
+    None when the lease was lost."""
+    with transaction.atomic():
+        sync = _held(user, owner).first()
+        if sync is None:
+            return None
+        generation = max(sync.generation, sync.loading_generation) + 1
+        SavedTrack.objects.filter(user_id=user.pk, generation=sync.loading_generation).delete()
+        _insert(user.pk, generation, 0, first)
+        sync.loading_generation, sync.loading_total = generation, total
+        sync.loaded, sync.loaded_pages = len(first), [0]
+        sync.lease_until = _lease_end()
+        sync.save()
+        if total <= len(first):
+            return _promote(user, sync)
+        return sync
+
+
+def reload_request(*, user: AbstractBaseUser) -> None:
+    """Load the library afresh, keeping the complete one for readers until it is done:
+    the next batch of the page's loader starts with Spotify's first page."""
+    with transaction.atomic():
+        sync = LibrarySync.objects.select_for_update().filter(pk=user.pk).first()
+        if sync is None or (sync.loading_generation and not sync.loaded_pages):
+            return
+        SavedTrack.objects.filter(user_id=user.pk, generation=sync.loading_generation).delete()
+        sync.loading_generation = max(sync.generation, sync.loading_generation) + 1
+        sync.loading_total = sync.loaded = 0
+        sync.loaded_pages = []
+        sync.save()
+
+
+def page_store(
+    *, user: AbstractBaseUser, owner: str, sync: LibrarySync, offset: int, tracks: list[Track]
+) -> bool:
+    """Store one page of the load under way (`sync`, updated in place); renews the lease.
+    False when the lease was lost: nothing stored."""
+    pages = [*sync.loaded_pages, offset]
+    with transaction.atomic():
+        updated = LibrarySync.objects.filter(
+            pk=user.pk, lease_owner=owner, loading_generation=sync.loading_generation
+        ).update(loaded=sync.loaded + len(tracks), loaded_pages=pages, lease_until=_lease_end())
+        if not updated:
+            return False
+        _insert(user.pk, sync.loading_generation, offset, tracks)
+    sync.loaded += len(tracks)
+    sync.loaded_pages = pages
+    return True
+
+
+def load_complete(*, user: AbstractBaseUser, owner: str, sync: LibrarySync) -> LibrarySync | None:
+    """Readers switch to the loaded generation; the previous one is deleted."""
+    with transaction.atomic():
+        held = _held(user, owner, loading_generation=sync.loading_generation).first()
+        return _promote(user, held) if held is not None else None
+
+
+def _promote(user: AbstractBaseUser, sync: LibrarySync) -> LibrarySync:
+    previous = sync.generation
+    sync.generation, sync.total = sync.loading_generation, sync.loaded
+    sync.version, sync.checked_at = _new_version(), timezone.now()
+    sync.loading_generation = sync.loading_total = sync.loaded = 0
+    sync.loaded_pages = []
+    sync.save()
+    SavedTrack.objects.filter(user_id=user.pk, generation=previous).delete()
+    return sync
+
+
+def mark_checked(*, sync: LibrarySync) -> None:
+    """Spotify confirmed the library: no call for another LIBRARY_FRESH_FOR seconds."""
+    sync.checked_at = timezone.now()
+    LibrarySync.objects.filter(pk=sync.pk, version=sync.version).update(checked_at=sync.checked_at)
+
+
+def revalidation_apply(*, sync: LibrarySync, library: selectors.StoredLibrary, tracks: list[Track]) -> bool:
+    """Make the complete library `tracks`, which revalidation.reconcile built from
+    `library.tracks` (the same objects, minus removals, after additions): removals are
+    deleted and additions inserted above the top, without rewriting the rest; `sync` is
+    updated to match. False when another request changed the library first (its answer
+    stands)."""
+    kept = {id(track) for track in tracks}
+    pairs = zip(library.positions, library.tracks, strict=True)
+    removed = [position for position, track in pairs if id(track) not in kept]
+    added = tracks[: len(tracks) - (len(library.tracks) - len(removed))]
+    top = (library.positions[0] if library.positions else 0) - len(added)
+    version, now = _new_version(), timezone.now()
+    with transaction.atomic():
+        changed = LibrarySync.objects.filter(pk=sync.pk, version=library.version).update(
+            version=version, total=len(tracks), checked_at=now
+        )
+        if not changed:
+            return False
+        songs = SavedTrack.objects.filter(user_id=sync.pk, generation=sync.generation)
+        for start in range(0, len(removed), 500):  # stays under SQLite's parameter limit
+            songs.filter(position__in=removed[start : start + 500]).delete()
+        _insert(sync.pk, sync.generation, top, added)
+    positions = [top + index for index in range(len(added))]
+    gone = set(removed)
+    positions += [pos for pos in library.positions if pos not in gone]
+    selectors.remember(
+        user_id=sync.pk, library=selectors.StoredLibrary(version=version, tracks=tracks, positions=positions)
     )
+    sync.version, sync.total, sync.checked_at = version, len(tracks), now
+    return True
 
 
-def complete_library(*, user: AbstractBaseUser) -> store.Library | None:
-    """The whole library, or None while it is still loading (exports need every song).
-
-    At most the first page is fetched here (one call; enough for a small library): an
-    export of a larger library not loaded yet gets a "preparing" page whose script drives
-    the load, batch by batch under the app's Spotify budget, rather than a request held
-    until the load is done."""
-    library = _current_library(user)
-    if library is None and store.load_get(user_id=user.pk) is None:
-        started = sync.start_load(user=user)
-        return started if isinstance(started, store.Library) else None
-    return library
-
-
-def load_progress(*, user: AbstractBaseUser) -> sync.Progress:
-    """Where the load stands, without calling Spotify (for the "preparing" page)."""
-    load = store.load_get(user_id=user.pk)
-    return sync.Progress(loaded=load.loaded if load else 0, total=load.total if load else 0, done=False)
+def visit_record(*, sync: LibrarySync) -> None:
+    now = timezone.now()
+    if sync.visited_at < now - VISIT_RESOLUTION:
+        sync.visited_at = now
+        LibrarySync.objects.filter(pk=sync.pk).update(visited_at=now)
 
 
 def library_forget(*, user: AbstractBaseUser) -> None:
-    store.library_delete(user_id=user.pk)
+    """Delete everything stored of the user's library (disconnect, revocation)."""
+    with transaction.atomic():
+        LibrarySync.objects.filter(pk=user.pk).delete()
+        SavedTrack.objects.filter(user_id=user.pk).delete()
+    selectors.forget(user_id=user.pk)
+
+
+def libraries_purge(*, days: int) -> int:
+    """Delete the libraries of users who have not visited for `days`, and of grants that
+    have needed re-authorization for that long (Spotify's terms: keep content only while
+    it is needed). The number of libraries deleted."""
+    cutoff = timezone.now() - timedelta(days=days)
+    lapsed = SpotifyToken.objects.filter(reauthorization_required=True, updated_at__lt=cutoff)
+    stale = LibrarySync.objects.filter(Q(visited_at__lt=cutoff) | Q(pk__in=lapsed.values("user_id")))
+    users = list(stale.values_list("pk", flat=True))
+    for start in range(0, len(users), 500):
+        chunk = users[start : start + 500]
+        with transaction.atomic():
+            SavedTrack.objects.filter(user_id__in=chunk).delete()
+            LibrarySync.objects.filter(pk__in=chunk).delete()
+    for user_id in users:
+        selectors.forget(user_id=user_id)
+    return len(users)

@@ -1,11 +1,14 @@
-"""Bringing a user's cached library up to date with Spotify, through the client helper.
+"""Bringing a user's stored library up to date with Spotify, through the client helper.
 
 Loading: the first page comes in one call; the rest comes in batches (`load_batch`),
 each fetching missing pages in parallel, at most LIBRARY_FETCH_CONCURRENCY at a time,
-for about LIBRARY_LOAD_BATCH_SECONDS. Pages are saved as they arrive, so a batch that
-is interrupted (worker restart, closed tab) loses nothing: the next one resumes.
+for about LIBRARY_LOAD_BATCH_SECONDS. Each page is stored as it arrives, so a batch
+that is interrupted (worker restart, closed tab) loses nothing: the next one resumes.
+A load starts over only when the library changed under it (Spotify's total or newest
+page differ), never because it is slow. One batch runs at a time per user, under the
+lease on the user's LibrarySync row (see services).
 
-Revalidating: when the cached library is older than LIBRARY_FRESH_FOR, one first-page
+Revalidating: when the complete library is older than LIBRARY_FRESH_FOR, one first-page
 call tells whether anything changed; `revalidation.reconcile` works out what did, asking
 for the few more pages it needs.
 """
@@ -23,13 +26,15 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
 
-from accounts import budget, services, spotify
+from accounts import budget, spotify
+from accounts import services as accounts
 from accounts.budget import Priority
 from accounts.client import spotify_client
-from accounts.exceptions import RateLimited, SpotifyError, SpotifyUnavailable
+from accounts.exceptions import RateLimited, ReauthorizationRequired, SpotifyError, SpotifyUnavailable
 
-from . import store
-from .revalidation import PAGE_SIZE, Mismatch, reconcile
+from . import selectors, services
+from .models import LibrarySync
+from .revalidation import PAGE_SIZE, Mismatch, key, reconcile
 from .tracks import Track
 
 logger = logging.getLogger(__name__)
@@ -46,6 +51,14 @@ class Progress:
     busy: bool = False  # another request holds this user's load right now
     wait: float | None = None  # the app's Spotify budget is spent: ask again after this
     paused_until: datetime | None = None  # Spotify answered 429: nobody calls until then
+
+    @classmethod
+    def of(cls, sync: LibrarySync | None, **state: Any) -> Progress:
+        if sync is None:
+            return cls(loaded=0, total=0, done=True)
+        if not sync.is_loading and sync.generation:
+            return cls(loaded=sync.total, total=sync.total, done=True)
+        return cls(loaded=sync.loaded, total=sync.loading_total, done=False, **state)
 
     @property
     def message(self) -> str:
@@ -73,99 +86,122 @@ def fetch_page(*, user: AbstractBaseUser, offset: int) -> tuple[list[Track], int
 
 
 def _still_connected(user: AbstractBaseUser) -> bool:
-    """Checked before caching anything: a user who disconnected (or was revoked) while a
-    load was under way must not have their library stored again."""
-    return services.is_connected(user=user)
+    """Checked before storing anything: a user who disconnected (or was revoked) while a
+    page was on its way must not have their library stored again."""
+    return accounts.is_connected(user=user)
 
 
-def start_load(*, user: AbstractBaseUser) -> store.Library | store.PartialLoad:
-    """First page now; a small library is complete at once, a larger one starts loading."""
+def start_load(*, user: AbstractBaseUser) -> LibrarySync:
+    """The first page now (one call), stored: a small library is complete at once, a
+    larger one is loading. While another request holds the load, nothing is stored."""
     tracks, total = fetch_page(user=user, offset=0)
-    load = store.PartialLoad(total=total, pages={0: [track.to_row() for track in tracks]})
+    return _restart(user, tracks, total)
+
+
+def _restart(user: AbstractBaseUser, first: list[Track] | None, total: int = 0) -> LibrarySync:
+    """Load afresh from Spotify's `first` page and `total` (None: the loader fetches it)."""
     if not _still_connected(user):
-        return load
-    if total <= len(tracks):
-        return store.library_set(user_id=user.pk, tracks=tracks)
-    store.load_set(user_id=user.pk, load=load)
-    return load
+        raise ReauthorizationRequired()
+    owner = services.lease_take(user=user, create=True)
+    if owner is None:
+        return selectors.sync_get(user=user)
+    try:
+        if first is None:
+            services.reload_request(user=user)
+        else:
+            services.load_start(user=user, owner=owner, first=first, total=total)
+    finally:
+        services.lease_free(user=user, owner=owner)
+    return selectors.sync_get(user=user)
 
 
 def load_batch(*, user: AbstractBaseUser) -> Progress:
-    """Fetch missing pages for about LIBRARY_LOAD_BATCH_SECONDS; save what arrived."""
-    # Held past the batch's own deadline: pages already asked for may take that long.
-    ticket = store.load_lock(
-        user_id=user.pk, seconds=settings.LIBRARY_LOAD_BATCH_SECONDS + spotify.worst_case_seconds() + 5
-    )
-    if ticket is None:
-        load = store.load_get(user_id=user.pk)
-        return Progress(
-            loaded=load.loaded if load else 0,
-            total=load.total if load else 0,
-            done=False,
-            busy=True,
-            wait=BUSY_POLL_SECONDS,
-        )
+    """Fetch missing pages for about LIBRARY_LOAD_BATCH_SECONDS; store them as they come."""
+    owner = services.lease_take(user=user)
+    if owner is None:
+        return _busy(user)
     try:
-        return _load_batch(user)
+        return _load_batch(user, owner)
     finally:
-        store.load_unlock(user_id=user.pk, ticket=ticket)
+        services.lease_free(user=user, owner=owner)
 
 
-def _load_batch(user: AbstractBaseUser) -> Progress:
-    load = store.load_get(user_id=user.pk)
-    if load is not None and load.is_stale:
-        load = None  # an abandoned load: its pages may not line up any more
-    if load is None:
-        library = store.library_get(user_id=user.pk)
-        if library is not None:
-            return Progress(loaded=library.total, total=library.total, done=True)
-        started = start_load(user=user)
-        if isinstance(started, store.Library):
-            return Progress(loaded=started.total, total=started.total, done=True)
-        load = started
-    client = spotify_client(user=user, priority=Priority.BACKGROUND)
-    try:
-        outcome = _fetch_missing(client, user, load)
-    except _BatchFailed as exc:
-        if _still_connected(user):
-            store.load_set(user_id=user.pk, load=load)  # keep what arrived; the next batch resumes
-        raise exc.failure from None
-    if not load.missing_offsets(PAGE_SIZE) and outcome.recheck is not None:
-        load = _checked_complete(load, outcome.recheck)
-    if not _still_connected(user):
-        return Progress(loaded=0, total=0, done=True)
-    if load.missing_offsets(PAGE_SIZE) or outcome.recheck is None:
-        store.load_set(user_id=user.pk, load=load)
-        return Progress(
-            loaded=load.loaded,
-            total=load.total,
-            done=False,
-            wait=outcome.wait,
-            paused_until=outcome.paused_until,
-        )
-    rows = load.rows()
-    library = store.library_set(user_id=user.pk, tracks=[Track.from_row(row) for row in rows], rows=rows)
-    return Progress(loaded=library.total, total=library.total, done=True)
+def _busy(user: AbstractBaseUser) -> Progress:
+    sync = selectors.sync_get(user=user)
+    return Progress.of(sync, busy=True, wait=BUSY_POLL_SECONDS)
 
 
-def _checked_complete(load: store.PartialLoad, recheck: tuple[list[Track], int]) -> store.PartialLoad:
+def _load_batch(user: AbstractBaseUser, owner: str) -> Progress:
+    sync = selectors.sync_get(user=user)
+    if sync is None:  # disconnected since the lease was taken
+        return Progress.of(None)
+    if not sync.is_loading and sync.generation:
+        return Progress.of(sync)
+    if not sync.loaded_pages:  # nothing yet, or a reload that has not started
+        tracks, total = fetch_page(user=user, offset=0)
+        if not _still_connected(user):
+            raise ReauthorizationRequired()
+        sync = services.load_start(user=user, owner=owner, first=tracks, total=total)
+        if sync is None or not sync.is_loading:
+            return _busy(user) if sync is None else Progress.of(sync)
+    load = _Load(user=user, owner=owner, sync=sync)
+    outcome = _fetch_missing(spotify_client(user=user, priority=Priority.BACKGROUND), load)
+    if load.lost:
+        return _busy(user)
+    if not sync.missing_offsets(PAGE_SIZE) and outcome.recheck is not None:
+        return _finish(load, *outcome.recheck)
+    return Progress.of(sync, wait=outcome.wait, paused_until=outcome.paused_until)
+
+
+def _finish(load: _Load, first: list[Track], total: int) -> Progress:
     """Pages fetched at different moments fit together only if the library did not change
-    in between. Its newest page, fetched again, says: still the same, or start over."""
-    first, total = recheck
-    stored = [Track.from_row(row) for row in load.pages[0]]
-    if total == load.total and [(t.id, t.added_at) for t in first] == [(t.id, t.added_at) for t in stored]:
-        return load
-    logger.info("Library changed while it was loading; loading again")
-    return store.PartialLoad(total=total, pages={0: [track.to_row() for track in first]})
+    in between. Its newest page, fetched again last, says: still the same, or start over."""
+    sync, user = load.sync, load.user
+    if not _still_connected(user):
+        raise ReauthorizationRequired()
+    if total == sync.loading_total and [key(track) for track in first] == selectors.first_keys(sync=sync):
+        done = services.load_complete(user=user, owner=load.owner, sync=sync)
+    else:
+        logger.info("Library of user %s changed while it was loading; loading again", user.pk)
+        done = services.load_start(user=user, owner=load.owner, first=first, total=total)
+    return _busy(user) if done is None else Progress.of(done)
 
 
-# Stands for "the first page again" among the offsets to fetch (see _checked_complete).
+# Stands for "the first page again" among the offsets to fetch (see _finish).
 _RECHECK = -1
 
 
 @dataclass
+class _Load:
+    """A batch's hold on the load under way: pages go to the database as they arrive,
+    and the lease is renewed while calls are out, so only a dead worker loses it."""
+
+    user: AbstractBaseUser
+    owner: str
+    sync: LibrarySync
+    renewed: float = field(default_factory=time.monotonic)
+    lost: bool = False  # the lease went to another request (we stalled): write nothing more
+
+    def store(self, offset: int, tracks: list[Track]) -> None:
+        if not self.lost:
+            self.lost = not services.page_store(
+                user=self.user, owner=self.owner, sync=self.sync, offset=offset, tracks=tracks
+            )
+            self.renewed = time.monotonic()
+
+    def keep(self) -> None:
+        if not self.lost and time.monotonic() - self.renewed > _renew_every():
+            self.lost = not services.lease_renew(user=self.user, owner=self.owner)
+            self.renewed = time.monotonic()
+
+
+def _renew_every() -> float:
+    return settings.LIBRARY_LEASE_SECONDS / 3
+
+
+@dataclass
 class _Outcome:
-    """How a batch ended, besides the pages it put in the load."""
+    """How a batch ended, besides the pages it stored."""
 
     recheck: tuple[list[Track], int] | None = None  # the first page again, fetched last
     wait: float | None = None  # the budget refused more calls for this long
@@ -178,26 +214,26 @@ class _Outcome:
         return self.wait is not None or self.paused_until is not None or self.failure is not None
 
 
-def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad) -> _Outcome:
-    """Fill `load` in place, as far as the app's Spotify budget allows this batch.
+def _fetch_missing(client: Any, load: _Load) -> _Outcome:
+    """Store missing pages of `load`, as far as the app's Spotify budget allows this batch.
 
     This thread asks the budget for a background permit before each call and hands it to
     a pool thread (`spotify.with_permit`), so the budget sees every call while the calls
-    run in parallel. When the budget refuses, the batch waits at most SPOTIFY_MAX_WAIT in
-    all, then ends and tells the page when to ask again: a request never idles long on
-    somebody else's calls. A 429 pauses every call (the budget records it) and ends the
-    batch at once. Any other failure ends it too, but only after the pages already
-    fetched are in `load`; the caller saves them before the error reaches the user.
+    run in parallel; pages are stored from this thread, which also renews the lease.
+    When the budget refuses, the batch waits at most SPOTIFY_MAX_WAIT in all, then ends
+    and tells the page when to ask again: a request never idles long on somebody else's
+    calls. A 429 pauses every call (the budget records it) and ends the batch at once.
+    Any other failure ends it too, once the pages already fetched are stored.
     """
     client.auth_manager.get_access_token()  # read the token here, once, for all the threads
     # The newest page goes again with the last missing ones (not after them): it tells
-    # whether the library changed while it loaded (see _checked_complete).
-    offsets = [*load.missing_offsets(PAGE_SIZE), _RECHECK]
+    # whether the library changed while it loaded (see _finish).
+    offsets = [*load.sync.missing_offsets(PAGE_SIZE), _RECHECK]
     deadline = time.monotonic() + settings.LIBRARY_LOAD_BATCH_SECONDS
     patience = settings.SPOTIFY_MAX_WAIT  # seconds this batch may still idle on the budget
     outcome = _Outcome()
     in_flight = outcome.permits
-    user_key = str(user.pk)
+    user_key = str(load.user.pk)
     first_wave = True
     with ThreadPoolExecutor(max_workers=settings.LIBRARY_FETCH_CONCURRENCY) as pool:
         try:
@@ -231,30 +267,27 @@ def _fetch_missing(client: Any, user: AbstractBaseUser, load: store.PartialLoad)
                     patience -= refused.wait
                     continue
                 started = time.monotonic()
-                done, _ = wait(
-                    in_flight, timeout=refused.wait if refused else None, return_when=FIRST_COMPLETED
-                )
+                timeout = min(refused.wait, _renew_every()) if refused else _renew_every()
+                done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
                 if refused is not None:
                     patience -= time.monotonic() - started
                 for future in done:
-                    offsets = _collect(future, in_flight.pop(future), load, offsets, outcome, user)
+                    offsets = _collect(future, in_flight.pop(future), load, offsets, outcome)
+                load.keep()
+                if load.lost:
+                    offsets = []
         finally:
             # Whatever happened, every permit goes back once its call has ended.
             for future, (_, permit) in list(in_flight.items()):
                 future.exception()  # waits for the call
                 budget.release(permit)
     if outcome.failure is not None and outcome.paused_until is None:
-        raise _BatchFailed(outcome.failure)
+        raise outcome.failure
     return outcome
 
 
 def _collect(
-    future: Future,
-    sent: tuple[int, budget.Permit],
-    load: store.PartialLoad,
-    offsets: list[int],
-    outcome: _Outcome,
-    user: AbstractBaseUser,
+    future: Future, sent: tuple[int, budget.Permit], load: _Load, offsets: list[int], outcome: _Outcome
 ) -> list[int]:
     """Take in one finished call, give its permit back; the offsets still to fetch."""
     offset, permit = sent
@@ -271,20 +304,15 @@ def _collect(
     budget.release(permit)
     if offset == _RECHECK:
         outcome.recheck = (tracks, total)
-    elif total != load.total:
+    elif total != load.sync.loading_total:
         # The library changed under us: offsets no longer line up. Start over.
-        logger.info("Library of user %s changed during loading; restarting", user.pk)
-        load.total, load.pages = total, {}
+        logger.info("Library of user %s changed during loading; restarting", load.user.pk)
+        services.reload_request(user=load.user)
+        load.lost = True
         return []
     else:
-        load.pages[offset] = [track.to_row() for track in tracks]
+        load.store(offset, tracks)
     return offsets
-
-
-class _BatchFailed(Exception):
-    def __init__(self, failure: SpotifyError) -> None:
-        super().__init__(str(failure))
-        self.failure = failure
 
 
 def _in_thread(function: Any, *args: Any) -> Any:
@@ -304,17 +332,21 @@ def _strict_page(client: Any, number: int) -> tuple[list[Track], int]:
     return tracks, result["total"]
 
 
-def revalidate(*, user: AbstractBaseUser, library: store.Library) -> store.Library | None:
-    """The library brought up to date, or None when it must be loaded afresh."""
+def revalidate(*, user: AbstractBaseUser, sync: LibrarySync) -> LibrarySync:
+    """The complete library brought up to date with Spotify: changed in place when
+    reconcile can tell what changed, else a reload started (readers keep the complete
+    library until it is done). The sync row as it now stands."""
+    library = selectors.library_get(sync=sync)
     client = spotify_client(user=user)
     try:
         first, total = _strict_page(client, 0)
     except Mismatch:
-        return None
+        return _restart(user, None)
     tracks = reconcile(library.tracks, first, total, lambda number: _strict_page(client, number)[0])
     if tracks is None:
-        return None
+        return _restart(user, first, total)
     if tracks is library.tracks:
-        store.mark_checked(user_id=user.pk)
-        return library
-    return store.library_set(user_id=user.pk, tracks=tracks)
+        services.mark_checked(sync=sync)
+    elif not services.revalidation_apply(sync=sync, library=library, tracks=tracks):
+        return selectors.sync_get(user=user)  # another request updated it first
+    return sync

@@ -6,6 +6,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+# SavedTrack's columns, in Track's field order (the id is `spotify_id` there).
+COLUMNS = (
+    "spotify_id",
+    "name",
+    "artists",
+    "album",
+    "release_date",
+    "image_url",
+    "duration_ms",
+    "explicit",
+    "playable",
+    "added_at",
+    "uri",
+    "spotify_url",
+    "isrc",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Track:
@@ -48,27 +65,17 @@ class Track:
             isrc=(track.get("external_ids") or {}).get("isrc"),
         )
 
-    def to_row(self) -> tuple:
-        """A plain tuple for the cache: smaller and faster to pickle than the object."""
-        return (
-            self.id,
-            self.name,
-            self.artists,
-            self.album,
-            self.release_date,
-            self.image_url,
-            self.duration_ms,
-            self.explicit,
-            self.playable,
-            self.added_at,
-            self.uri,
-            self.spotify_url,
-            self.isrc,
-        )
+    def columns(self) -> dict[str, Any]:
+        """The fields of a `library.models.SavedTrack` row."""
+        values = dict(zip(COLUMNS, (getattr(self, name) for name in self.__slots__), strict=True))
+        values["artists"] = list(self.artists)
+        return values
 
     @classmethod
-    def from_row(cls, row: tuple) -> Track:
-        return cls(*row)
+    def from_values(cls, values: tuple) -> Track:
+        """From a SavedTrack row read as `values_list(*COLUMNS)`."""
+        spotify_id, name, artists, *rest = values
+        return cls(spotify_id, name, tuple(artists), *rest)
 
     @property
     def artist_names(self) -> str:

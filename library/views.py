@@ -1,13 +1,14 @@
 import math
+from collections.abc import Iterator
 from http import HTTPStatus
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from . import export, services, sync
+from . import export, pages, selectors, sync
 from .query import EXPLICIT, SORTS, LibraryQuery
 
 
@@ -21,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def saved_tracks(request: HttpRequest) -> HttpResponse:
     query = LibraryQuery.from_params(request.GET)
-    view = services.library_page(user=request.user, query=query)
+    view = pages.library_page(user=request.user, query=query)
     context = {"view": view, "page": view.page, "query": query, "sorts": SORTS, "explicit_choices": EXPLICIT}
     return render(request, "library/saved_tracks.html", context)
 
@@ -54,8 +55,8 @@ def _progress_json(progress: sync.Progress) -> JsonResponse:
     return response
 
 
-def _download(content: str, *, content_type: str, extension: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
+def _download(chunks: Iterator[str], *, content_type: str, extension: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type=content_type)
     filename = f"liked-songs-{timezone.localdate().isoformat()}.{extension}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -64,7 +65,7 @@ def _download(content: str, *, content_type: str, extension: str) -> HttpRespons
 def _preparing(request: HttpRequest) -> HttpResponse:
     """An export of a library still loading: a page whose script loads the rest and then
     fetches this URL again, at once, holding no worker while Spotify is called."""
-    progress = services.load_progress(user=request.user)
+    progress = pages.load_progress(user=request.user)
     response = render(request, "library/preparing.html", {"progress": progress}, status=HTTPStatus.ACCEPTED)
     response["Retry-After"] = "5"
     return response
@@ -73,16 +74,19 @@ def _preparing(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def export_csv(request: HttpRequest) -> HttpResponse:
-    library = services.complete_library(user=request.user)
+    library = pages.complete_library(user=request.user)
     if library is None:
         return _preparing(request)
-    return _download(export.to_csv(library.tracks), content_type="text/csv; charset=utf-8", extension="csv")
+    tracks = selectors.tracks_iter(user_id=library.pk, generation=library.generation)
+    return _download(export.csv_lines(tracks), content_type="text/csv; charset=utf-8", extension="csv")
 
 
 @require_GET
 @login_required
 def export_json(request: HttpRequest) -> HttpResponse:
-    library = services.complete_library(user=request.user)
+    library = pages.complete_library(user=request.user)
     if library is None:
         return _preparing(request)
-    return _download(export.to_json(library.tracks), content_type="application/json", extension="json")
+    tracks = selectors.tracks_iter(user_id=library.pk, generation=library.generation)
+    chunks = export.json_chunks(tracks, total=library.total)
+    return _download(chunks, content_type="application/json", extension="json")

@@ -205,11 +205,15 @@ TOKEN_ENCRYPTION_KEYS = env.list(
 
 # --- Library -----------------------------------------------------------------------------
 
-# A cached library is taken as current for this many seconds; after that one Spotify call
+# A stored library is taken as current for this many seconds; after that one Spotify call
 # (the first page) tells whether anything changed.
 LIBRARY_FRESH_FOR = env.int("LIBRARY_FRESH_FOR", default=300)
-# How long a library stays in the cache at all (revalidated whenever it is used).
-LIBRARY_CACHE_TIMEOUT = env.int("LIBRARY_CACHE_TIMEOUT", default=30 * 24 * 3600)
+# A load's lease on a user's library lasts this long and is renewed while the load runs,
+# so a worker that dies mid-load holds nobody up for longer.
+LIBRARY_LEASE_SECONDS = env.float("LIBRARY_LEASE_SECONDS", default=10.0)
+# `manage.py purge_libraries` (run it daily) deletes the libraries of users who have not
+# visited for this many days, and of grants that needed re-authorization for as long.
+LIBRARY_RETENTION_DAYS = env.int("LIBRARY_RETENTION_DAYS", default=90)
 # Pages fetched from Spotify at once while loading a library, and how long one loading
 # request keeps fetching before it reports progress.
 LIBRARY_FETCH_CONCURRENCY = env.int("LIBRARY_FETCH_CONCURRENCY", default=8)

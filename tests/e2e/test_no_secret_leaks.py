@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.log_filters import redact
 from accounts.models import SpotifyToken
-from library import store
+from library.models import LibrarySync
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +50,7 @@ def test_no_token_code_or_client_secret_reaches_the_logs_or_pages(
     expect(page.get_by_role("heading", name="Liked Songs")).to_be_visible()
     first = SpotifyToken.objects.get()
     SpotifyToken.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
-    store.mark_unchecked(user_id=first.user_id)  # the next view asks Spotify again
+    LibrarySync.objects.filter(pk=first.user_id).update(checked_at=None)  # the next view asks Spotify
     page.reload()  # refreshes the token (and rotates the refresh token)
     expect(page.get_by_role("heading", name="Liked Songs")).to_be_visible()
     second = SpotifyToken.objects.get()

@@ -1,4 +1,4 @@
-"""The cached library: first page at once, the rest in batches, kept fresh cheaply."""
+"""The stored library: first page at once, the rest in batches, kept fresh cheaply."""
 
 from datetime import timedelta
 from http import HTTPStatus
@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import budget
-from library import store
+from library import selectors, services
+from library.models import LibrarySync, SavedTrack
 from tests.library.conftest import LARGE_SIZE
 
 pytestmark = pytest.mark.django_db(transaction=True)  # loading uses worker threads
@@ -29,6 +30,15 @@ def _load_everything(client, *, limit: int = 50) -> list[dict]:
 
 def _ids(response) -> list[str]:
     return [track.id for track in response.context["page"].object_list]
+
+
+def _stored(user_id: int) -> selectors.StoredLibrary | None:
+    """The complete library as stored (read from the database, not a worker's memory)."""
+    sync = LibrarySync.objects.filter(pk=user_id).first()
+    if sync is None or not sync.generation:
+        return None
+    selectors.forget(user_id=user_id)
+    return selectors.library_get(sync=sync)
 
 
 def test_first_page_comes_from_one_call_with_a_progress_bar(large_client, emulator):
@@ -184,7 +194,7 @@ def test_a_song_removed_deep_in_the_library_is_found_in_few_calls(loaded, emulat
 
     response = _after_ttl(loaded, settings)
 
-    library = store.library_get(user_id=response.context["user"].pk)
+    library = _stored(response.context["user"].pk)
     assert response.context["view"].total == LARGE_SIZE - 1
     assert victim not in {track.id for track in library.tracks}
     assert [t.id for t in library.tracks] == [saved.track.id for saved in emulator.library(large_user_id)]
@@ -204,7 +214,7 @@ def test_additions_and_removals_together(loaded, emulator, large_user_id, settin
 
     response = _after_ttl(loaded, settings)
 
-    library = store.library_get(user_id=response.context["user"].pk)
+    library = _stored(response.context["user"].pk)
     assert [t.id for t in library.tracks] == [saved.track.id for saved in emulator.library(large_user_id)]
 
 
@@ -217,23 +227,23 @@ def test_an_emptied_library_shows_the_empty_state(loaded, emulator, large_user_i
     assert b"No liked songs yet" in response.content
 
 
-def test_disconnect_deletes_the_cached_library(loaded):
+def test_disconnect_deletes_the_stored_library(loaded):
     user_id = loaded.get(LIBRARY).context["user"].pk
-    assert store.library_get(user_id=user_id) is not None
+    assert SavedTrack.objects.filter(user_id=user_id).count() == LARGE_SIZE
 
     loaded.post(reverse("accounts:disconnect"))
 
-    assert store.library_get(user_id=user_id) is None
-    assert store.load_get(user_id=user_id) is None
+    assert not LibrarySync.objects.filter(pk=user_id).exists()
+    assert not SavedTrack.objects.filter(user_id=user_id).exists()
 
 
 def _converge(client, settings) -> list[str]:
-    """Revalidate after the TTL; if that started a reload, finish it. The cached ids."""
+    """Revalidate after the TTL; if that started a reload, finish it. The stored ids."""
     response = _after_ttl(client, settings)
     user_id = response.context["user"].pk
-    if store.library_get(user_id=user_id) is None:
+    if LibrarySync.objects.get(pk=user_id).is_loading:
         _load_everything(client)
-    return [track.id for track in store.library_get(user_id=user_id).tracks]
+    return [track.id for track in _stored(user_id).tracks]
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -286,18 +296,18 @@ def test_a_change_during_loading_is_caught_before_the_library_is_stored(
 
     _load_everything(large_client)
 
-    library = store.library_get(user_id=large_client.get(LIBRARY).context["user"].pk)
+    library = _stored(large_client.get(LIBRARY).context["user"].pk)
     assert [t.id for t in library.tracks] == [saved.track.id for saved in songs]
 
 
-def test_an_abandoned_load_is_started_afresh(large_client, emulator, settings):
+def test_a_slow_load_keeps_what_it_has(large_client, emulator, settings):
     large_client.get(LIBRARY)
-    with time_machine.travel(timezone.now() + timedelta(seconds=settings.LIBRARY_FRESH_FOR + 1)):
-        first = large_client.post(LOAD).json()
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.LIBRARY_FRESH_FOR * 3)):
+        steps = _load_everything(large_client)
         calls = emulator.api_requests["saved_tracks"]
 
-    assert first["total"] == LARGE_SIZE
-    assert calls == 1 + 1 + 7  # the first view, a new first page, then the rest
+    assert steps[-1]["loaded"] == LARGE_SIZE
+    assert calls == 1 + 6 + 1  # the first view, the 6 other pages, the first again
 
 
 def test_disconnecting_while_loading_stores_nothing(large_client, emulator):
@@ -306,12 +316,12 @@ def test_disconnecting_while_loading_stores_nothing(large_client, emulator):
     from accounts.models import SpotifyToken
 
     SpotifyToken.objects.update(reauthorization_required=True)  # revoked mid-load
-    store.library_delete(user_id=user_id)
+    services.library_forget(user=SpotifyToken.objects.get().user)
     large_client.raise_request_exception = False
     large_client.post(LOAD, HTTP_ACCEPT="application/json")
 
-    assert store.library_get(user_id=user_id) is None
-    assert store.load_get(user_id=user_id) is None
+    assert not LibrarySync.objects.filter(pk=user_id).exists()
+    assert not SavedTrack.objects.filter(user_id=user_id).exists()
 
 
 def test_loader_gets_json_errors_it_can_act_on(large_client, emulator):
@@ -329,7 +339,7 @@ def test_loader_gets_json_errors_it_can_act_on(large_client, emulator):
 def test_export_of_a_library_still_loading_answers_at_once_with_a_preparing_page(large_client, emulator):
     large_client.get(LIBRARY)
     user_id = large_client.get(LIBRARY).context["user"].pk
-    store.load_lock(user_id=user_id, seconds=60)  # another request is loading
+    assert services.lease_take(user=LibrarySync.objects.get(pk=user_id).user)  # another request loads
     calls = emulator.api_requests["saved_tracks"]
 
     response = large_client.get(reverse("library:export_csv"))

@@ -1,0 +1,53 @@
+"""Libraries in the admin: read-only, since Spotify is the source of truth; an operator
+can only ask for a reload (the user's next visit loads the library afresh)."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .models import LibrarySync
+
+
+@admin.register(LibrarySync)
+class LibrarySyncAdmin(admin.ModelAdmin):
+    list_display = ("user", "total", "loading", "checked_at", "state", "visited_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    ordering = ("-visited_at",)
+    actions = ("reload",)
+    fields = ("user", "state", "total", "loading", "version", "checked_at", "visited_at", "lease_until")
+    readonly_fields = fields
+
+    @admin.display(description="loaded")
+    def loading(self, sync: LibrarySync) -> str:
+        if not sync.is_loading:
+            return "-"
+        return f"{sync.loaded:,} of {sync.loading_total:,}" if sync.loading_total else "starting"
+
+    @admin.display(description="state")
+    def state(self, sync: LibrarySync) -> str:
+        return sync.state.label
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: LibrarySync | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: LibrarySync | None = None) -> bool:
+        return False
+
+    def has_reload_permission(self, request: HttpRequest) -> bool:
+        # Changes what the user sees next, so it takes the change permission, not view.
+        return request.user.has_perm("library.change_librarysync")
+
+    @admin.action(description="Reload from Spotify", permissions=["reload"])
+    def reload(self, request: HttpRequest, queryset: QuerySet[LibrarySync]) -> None:
+        for sync in queryset.select_related("user"):
+            services.reload_request(user=sync.user)
+        self.message_user(
+            request,
+            f"{queryset.count()} library(ies) will load afresh from Spotify on the user's next visit.",
+            messages.SUCCESS,
+        )

@@ -1,0 +1,98 @@
+"""A user's Liked Songs, stored: the songs as rows, and one row saying where they stand.
+
+Songs are written in generations. Readers use `LibrarySync.generation`, a complete copy
+of the library; a load fills `loading_generation` page by page, and the complete one is
+replaced in one UPDATE when the load has every page and Spotify's newest page still
+matches. A library that is loading for the first time has no complete generation yet.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class LibrarySync(models.Model):
+    class State(models.TextChoices):
+        LOADING = "loading", "Loading"
+        COMPLETE = "complete", "Complete"
+        RELOADING = "reloading", "Complete, reloading"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="library_sync"
+    )
+    # The complete library readers see (0: none yet) and what identifies its content:
+    # every change gets a new version, which per-worker search indexes are keyed by.
+    generation = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField("songs", default=0)
+    version = models.CharField(max_length=32, blank=True)
+    checked_at = models.DateTimeField(
+        "last checked", null=True, blank=True, help_text="When Spotify last confirmed the complete library."
+    )
+    # The load under way (0: none), Spotify's total when it started (0: first page not
+    # fetched yet), and the pages (by offset) stored so far.
+    loading_generation = models.PositiveIntegerField(default=0)
+    loading_total = models.PositiveIntegerField(default=0)
+    loaded = models.PositiveIntegerField(default=0, help_text="Songs the load under way has stored.")
+    loaded_pages = models.JSONField(default=list, blank=True)
+    # One load at a time per user, whatever the worker or machine: taken and renewed by
+    # conditional UPDATEs, so a worker that dies lets go within LIBRARY_LEASE_SECONDS.
+    lease_owner = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    visited_at = models.DateTimeField(default=timezone.now, help_text="For LIBRARY_RETENTION_DAYS.")
+
+    class Meta:
+        verbose_name = "library"
+        verbose_name_plural = "libraries"
+
+    def __str__(self) -> str:
+        return f"Library of {self.user}"
+
+    @property
+    def state(self) -> LibrarySync.State:
+        if not self.generation:
+            return self.State.LOADING
+        return self.State.RELOADING if self.loading_generation else self.State.COMPLETE
+
+    @property
+    def is_loading(self) -> bool:
+        return bool(self.loading_generation)
+
+    def missing_offsets(self, page_size: int) -> list[int]:
+        done = set(self.loaded_pages)
+        return [offset for offset in range(0, self.loading_total, page_size) if offset not in done]
+
+
+class SavedTrack(models.Model):
+    """One saved song of one generation of a user's library (see `library.tracks.Track`)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False)
+    generation = models.PositiveIntegerField()
+    # Spotify's order, newest first. Songs added later get positions below the smallest,
+    # so an update inserts at the top and deletes removals without renumbering.
+    position = models.IntegerField()
+    # Null, not "", where Spotify sends nothing (a local file has no id): rows read back
+    # as Tracks unchanged, with no conversion per row.
+    spotify_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    name = models.TextField()
+    artists = models.JSONField(default=list)
+    album = models.TextField(blank=True)
+    release_date = models.CharField(max_length=16, blank=True)
+    image_url = models.TextField(null=True, blank=True)  # noqa: DJ001
+    duration_ms = models.PositiveIntegerField(default=0)
+    explicit = models.BooleanField(default=False)
+    playable = models.BooleanField(default=True)
+    added_at = models.DateTimeField()
+    uri = models.CharField(max_length=255, blank=True)
+    spotify_url = models.TextField(null=True, blank=True)  # noqa: DJ001
+    isrc = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
+
+    class Meta:
+        constraints = [
+            # Also the index every read goes through: a user's generation in order.
+            models.UniqueConstraint(fields=["user", "generation", "position"], name="library_song_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,113 @@
+"""What the library pages show: the stored library, brought up to date with Spotify
+when LIBRARY_FRESH_FOR has passed, or the first pages of a library still loading."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.paginator import Page, Paginator
+from django.utils import timezone
+
+from accounts.exceptions import RateLimited, SpotifyUnavailable
+
+from . import selectors, services, sync
+from .models import LibrarySync
+from .query import LibraryIndex, LibraryQuery
+from .revalidation import PAGE_SIZE
+from .tracks import Track
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LibraryPage:
+    page: Page
+    total: int
+    query: LibraryQuery
+    loading: sync.Progress | None = None  # set while the library (re)loads
+
+
+class _SpotifyOrder(Sequence):
+    """A library loading for the first time, in Spotify's order: pages already stored
+    come from the database, any other page from Spotify (one call), for the Paginator."""
+
+    def __init__(self, user: AbstractBaseUser, state: LibrarySync) -> None:
+        self.user, self.state = user, state
+
+    def __len__(self) -> int:
+        return self.state.loading_total
+
+    def __getitem__(self, window: slice) -> list[Track]:  # type: ignore[override]
+        offset = window.start or 0
+        if offset in self.state.loaded_pages:
+            return selectors.tracks_at(
+                user_id=self.user.pk, generation=self.state.loading_generation, offset=offset
+            )
+        return sync.fetch_page(user=self.user, offset=offset)[0]
+
+
+def _is_fresh(state: LibrarySync) -> bool:
+    return state.checked_at is not None and state.checked_at > timezone.now() - timedelta(
+        seconds=settings.LIBRARY_FRESH_FOR
+    )
+
+
+def _current(user: AbstractBaseUser) -> LibrarySync:
+    """The user's library as it should be shown: loading starts (one call) when nothing
+    is stored; a complete library past LIBRARY_FRESH_FOR is checked (one call or a few)."""
+    state = selectors.sync_get(user=user)
+    if state is None or not (state.generation or state.loaded_pages):
+        return sync.start_load(user=user)
+    if not state.generation or state.is_loading or _is_fresh(state):
+        return state
+    try:
+        return sync.revalidate(user=user, sync=state)
+    except (RateLimited, SpotifyUnavailable):
+        # Spotify can't say what changed right now; the stored songs are still the best
+        # answer. The next view asks again.
+        logger.warning("Serving the stored library of user %s unchecked: Spotify unavailable", user.pk)
+        return state
+
+
+def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
+    state = _current(user)
+    services.visit_record(sync=state)
+    loading = sync.Progress.of(state) if state.is_loading else None
+    items: Sequence[Track]
+    if state.generation:
+        total = state.total
+        if query.is_default_view:
+            items = selectors.InOrder(state)
+        else:
+            items = selectors.library_get(sync=state).index.select(query)
+    else:
+        # Search and sort see the songs loaded so far; the page says so.
+        total = state.loading_total
+        if query.is_default_view:
+            items = _SpotifyOrder(user, state)
+        else:
+            items = LibraryIndex(selectors.loaded_so_far(sync=state)).select(query)
+    return LibraryPage(
+        page=Paginator(items, PAGE_SIZE).get_page(query.page), total=total, query=query, loading=loading
+    )
+
+
+def complete_library(*, user: AbstractBaseUser) -> LibrarySync | None:
+    """The library to export, or None while it is loading for the first time.
+
+    At most the first page is fetched here (one call; enough for a small library): an
+    export of a larger library not loaded yet gets a "preparing" page whose script drives
+    the load, batch by batch under the app's Spotify budget, rather than a request held
+    until the load is done."""
+    state = _current(user)
+    return state if state.generation else None
+
+
+def load_progress(*, user: AbstractBaseUser) -> sync.Progress:
+    """Where the load stands, without calling Spotify (for the "preparing" page)."""
+    return sync.Progress.of(selectors.sync_get(user=user))
