@@ -61,9 +61,11 @@ def _held(user: AbstractBaseUser, owner: str, **conditions):
     return LibrarySync.objects.select_for_update().filter(pk=user.pk, lease_owner=owner, **conditions)
 
 
-def _insert(user_id: int, generation: int, offset: int, tracks: list[Track]) -> None:
+def _insert(user_id: int, generation: int, pages: dict[int, list[Track]]) -> None:
+    """Songs by the position of their page's first song, in one statement."""
     SavedTrack.objects.bulk_create(
-        SavedTrack(user_id=user_id, generation=generation, position=offset + index, **track.columns())
+        SavedTrack(user_id=user_id, generation=generation, position=start + index, **track.columns())
+        for start, tracks in pages.items()
         for index, track in enumerate(tracks)
     )
 
@@ -78,7 +80,7 @@ def load_start(*, user: AbstractBaseUser, owner: str, first: list[Track], total:
             return None
         generation = max(sync.generation, sync.loading_generation) + 1
         SavedTrack.objects.filter(user_id=user.pk, generation=sync.loading_generation).delete()
-        _insert(user.pk, generation, 0, first)
+        _insert(user.pk, generation, {0: first})
         sync.loading_generation, sync.loading_total = generation, total
         sync.loaded, sync.loaded_pages = len(first), [0]
         sync.lease_until = _lease_end()
@@ -102,21 +104,21 @@ def reload_request(*, user: AbstractBaseUser) -> None:
         sync.save()
 
 
-def page_store(
-    *, user: AbstractBaseUser, owner: str, sync: LibrarySync, offset: int, tracks: list[Track]
+def pages_store(
+    *, user: AbstractBaseUser, owner: str, sync: LibrarySync, pages: dict[int, list[Track]]
 ) -> bool:
-    """Store one page of the load under way (`sync`, updated in place); renews the lease.
-    False when the lease was lost: nothing stored."""
-    pages = [*sync.loaded_pages, offset]
+    """Store pages (by offset) of the load under way (`sync`, updated in place) in one
+    transaction; renews the lease. False when the lease was lost: nothing stored."""
+    offsets = [*sync.loaded_pages, *pages]
+    loaded = sync.loaded + sum(len(tracks) for tracks in pages.values())
     with transaction.atomic():
         updated = LibrarySync.objects.filter(
             pk=user.pk, lease_owner=owner, loading_generation=sync.loading_generation
-        ).update(loaded=sync.loaded + len(tracks), loaded_pages=pages, lease_until=_lease_end())
+        ).update(loaded=loaded, loaded_pages=offsets, lease_until=_lease_end())
         if not updated:
             return False
-        _insert(user.pk, sync.loading_generation, offset, tracks)
-    sync.loaded += len(tracks)
-    sync.loaded_pages = pages
+        _insert(user.pk, sync.loading_generation, pages)
+    sync.loaded, sync.loaded_pages = loaded, offsets
     return True
 
 
@@ -165,7 +167,7 @@ def revalidation_apply(*, sync: LibrarySync, library: selectors.StoredLibrary, t
         songs = SavedTrack.objects.filter(user_id=sync.pk, generation=sync.generation)
         for start in range(0, len(removed), 500):  # stays under SQLite's parameter limit
             songs.filter(position__in=removed[start : start + 500]).delete()
-        _insert(sync.pk, sync.generation, top, added)
+        _insert(sync.pk, sync.generation, {top: added})
     positions = [top + index for index in range(len(added))]
     gone = set(removed)
     positions += [pos for pos in library.positions if pos not in gone]

@@ -179,20 +179,25 @@ class _Load:
     user: AbstractBaseUser
     owner: str
     sync: LibrarySync
+    arrived: dict[int, list[Track]] = field(default_factory=dict)  # pages not stored yet
     renewed: float = field(default_factory=time.monotonic)
     lost: bool = False  # the lease went to another request (we stalled): write nothing more
 
-    def store(self, offset: int, tracks: list[Track]) -> None:
-        if not self.lost:
-            self.lost = not services.page_store(
-                user=self.user, owner=self.owner, sync=self.sync, offset=offset, tracks=tracks
+    def store(self) -> None:
+        """Store the pages that arrived (written while the next calls are out, so the
+        database's time hides behind Spotify's), or at least renew the lease."""
+        if self.lost:
+            return
+        if self.arrived:
+            self.lost = not services.pages_store(
+                user=self.user, owner=self.owner, sync=self.sync, pages=self.arrived
             )
-            self.renewed = time.monotonic()
-
-    def keep(self) -> None:
-        if not self.lost and time.monotonic() - self.renewed > _renew_every():
+            self.arrived = {}
+        elif time.monotonic() - self.renewed > _renew_every():
             self.lost = not services.lease_renew(user=self.user, owner=self.owner)
-            self.renewed = time.monotonic()
+        else:
+            return
+        self.renewed = time.monotonic()
 
 
 def _renew_every() -> float:
@@ -253,6 +258,9 @@ def _fetch_missing(client: Any, load: _Load) -> _Outcome:
                     )
                     in_flight[future] = (offset, decision.permit)
                 first_wave = False  # it always goes out (budget allowing): every batch moves on
+                load.store()
+                if load.lost:
+                    offsets = []
                 if refused is not None and refused.paused_until is not None:
                     outcome.paused_until = datetime.fromtimestamp(refused.paused_until, tz=UTC)
                 elif refused is not None and refused.wait > patience:
@@ -273,14 +281,12 @@ def _fetch_missing(client: Any, load: _Load) -> _Outcome:
                     patience -= time.monotonic() - started
                 for future in done:
                     offsets = _collect(future, in_flight.pop(future), load, offsets, outcome)
-                load.keep()
-                if load.lost:
-                    offsets = []
         finally:
             # Whatever happened, every permit goes back once its call has ended.
             for future, (_, permit) in list(in_flight.items()):
                 future.exception()  # waits for the call
                 budget.release(permit)
+            load.store()  # what arrived, whatever happened since
     if outcome.failure is not None and outcome.paused_until is None:
         raise outcome.failure
     return outcome
@@ -311,7 +317,7 @@ def _collect(
         load.lost = True
         return []
     else:
-        load.store(offset, tracks)
+        load.arrived[offset] = tracks
     return offsets
 
 

@@ -35,9 +35,8 @@ def _load(user, tracks) -> LibrarySync:
     owner = services.lease_take(user=user, create=True)
     sync = services.load_start(user=user, owner=owner, first=tracks[:PAGE_SIZE], total=len(tracks))
     for offset in range(PAGE_SIZE, len(tracks), PAGE_SIZE):
-        assert services.page_store(
-            user=user, owner=owner, sync=sync, offset=offset, tracks=tracks[offset : offset + PAGE_SIZE]
-        )
+        page = {offset: tracks[offset : offset + PAGE_SIZE]}
+        assert services.pages_store(user=user, owner=owner, sync=sync, pages=page)
     if sync.is_loading:
         sync = services.load_complete(user=user, owner=owner, sync=sync)
     services.lease_free(user=user, owner=owner)
@@ -73,8 +72,8 @@ def test_a_renewed_lease_holds_and_a_lost_one_writes_nothing(user, settings):
         assert services.lease_take(user=user) is None  # renewed: still held
     with time_machine.travel(later + timedelta(seconds=settings.LIBRARY_LEASE_SECONDS + 1)):
         thief = services.lease_take(user=user)
-        stored = services.page_store(
-            user=user, owner=owner, sync=sync, offset=50, tracks=[song(n) for n in range(50, 100)]
+        stored = services.pages_store(
+            user=user, owner=owner, sync=sync, pages={50: [song(n) for n in range(50, 100)]}
         )
 
     assert thief and not stored
@@ -97,7 +96,7 @@ def test_pages_are_stored_as_they_arrive_and_readers_wait_for_the_whole(user):
     tracks = [song(n) for n in range(SIZE)]
     owner = services.lease_take(user=user, create=True)
     sync = services.load_start(user=user, owner=owner, first=tracks[:50], total=SIZE)
-    services.page_store(user=user, owner=owner, sync=sync, offset=100, tracks=tracks[100:150])
+    services.pages_store(user=user, owner=owner, sync=sync, pages={100: tracks[100:150]})
 
     stored = LibrarySync.objects.get(pk=user.pk)
     assert (stored.state, stored.loaded, stored.generation) == (LibrarySync.State.LOADING, 100, 0)
