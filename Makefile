@@ -51,9 +51,11 @@ POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 test-postgres: setup-dev chromium
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest
 
-## Benchmarks against the standalone emulator: whole-library load, then the app-wide budget storm (each prints a table).
+## Benchmarks (each prints a table): whole-library load against the standalone emulator,
+## stored libraries at scale in a scratch PostgreSQL database, then the app-wide budget storm.
 benchmark: setup-dev
 	$(BIN)/python scripts/benchmark.py
+	$(BIN)/python scripts/scale.py
 	$(BIN)/python scripts/storm.py
 
 ## Production: collect static files and serve with gunicorn. Set the production variables
