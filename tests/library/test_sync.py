@@ -348,3 +348,34 @@ def test_export_of_a_library_still_loading_answers_at_once_with_a_preparing_page
     assert b"Preparing your export" in response.content
     assert f'data-then="{reverse("library:export_csv")}"'.encode() in response.content
     assert emulator.api_requests["saved_tracks"] == calls
+
+
+def test_a_dead_workers_load_is_taken_over_once_its_lease_ends(large_client, emulator, settings):
+    large_client.get(LIBRARY)
+    lease = timedelta(seconds=settings.LIBRARY_LEASE_SECONDS)
+    LibrarySync.objects.update(lease_owner="killed-worker", lease_until=timezone.now() + lease)
+
+    busy = large_client.post(LOAD).json()
+    with time_machine.travel(timezone.now() + lease + timedelta(seconds=0.5)):
+        steps = _load_everything(large_client)
+
+    assert (busy["loaded"], busy["done"], busy["wait"]) == (50, False, 1.0)
+    assert steps[-1]["done"] and steps[-1]["loaded"] == LARGE_SIZE
+    assert emulator.api_requests["saved_tracks"] == 1 + 6 + 1  # nothing fetched twice
+
+
+def test_a_load_starts_over_only_when_spotifys_total_changes_under_it(
+    large_client, emulator, large_user_id, settings
+):
+    settings.LIBRARY_FETCH_CONCURRENCY = 2
+    settings.LIBRARY_LOAD_BATCH_SECONDS = 0  # one wave per batch
+    large_client.get(LIBRARY)
+    large_client.post(LOAD)  # pages 1 and 2 stored
+    emulator.add_track(large_user_id)
+
+    steps = _load_everything(large_client)
+
+    user_id = int(large_client.session["_auth_user_id"])
+    assert steps[-1]["loaded"] == LARGE_SIZE + 1
+    assert [t.id for t in _stored(user_id).tracks] == [s.track.id for s in emulator.library(large_user_id)]
+    assert SavedTrack.objects.filter(user_id=user_id).count() == LARGE_SIZE + 1  # no rows left over
