@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -21,7 +21,7 @@ from accounts.models import SpotifyToken
 
 from . import selectors
 from .models import LibrarySync, SavedTrack
-from .tracks import Track
+from .tracks import COLUMNS, Track
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +61,40 @@ def _held(user: AbstractBaseUser, owner: str, **conditions):
     return LibrarySync.objects.select_for_update().filter(pk=user.pk, lease_owner=owner, **conditions)
 
 
+# SavedTrack's columns as _insert writes them, after the user, generation and position.
+_INSERTED = ("user", "generation", "position", *COLUMNS)
+
+
 def _insert(user_id: int, generation: int, pages: dict[int, list[Track]]) -> None:
-    """Songs by the position of their page's first song, in one statement."""
-    SavedTrack.objects.bulk_create(
-        SavedTrack(user_id=user_id, generation=generation, position=start + index, **track.columns())
+    """Songs by the position of their page's first song, in one statement.
+
+    Not bulk_create: it compiles the SQL for every field of every object, about 10 ms
+    per page of 50 songs, and the loader stores pages on its critical path. The fields
+    still prepare each value for the database (get_db_prep_save), as bulk_create would.
+    """
+    fields = [SavedTrack._meta.get_field(name) for name in _INSERTED]
+    rows = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(
+                fields,
+                (user_id, generation, start + index, *track.columns().values()),
+                strict=True,
+            )
+        ]
         for start, tracks in pages.items()
         for index, track in enumerate(tracks)
-    )
+    ]
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {quote(SavedTrack._meta.db_table)} ({columns}) VALUES ({placeholders})",  # noqa: S608
+            rows,
+        )
 
 
 def load_start(*, user: AbstractBaseUser, owner: str, first: list[Track], total: int) -> LibrarySync | None:

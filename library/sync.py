@@ -295,7 +295,9 @@ def _fetch_missing(client: Any, load: _Load) -> _Outcome:
 def _collect(
     future: Future, sent: tuple[int, budget.Permit], load: _Load, offsets: list[int], outcome: _Outcome
 ) -> list[int]:
-    """Take in one finished call, give its permit back; the offsets still to fetch."""
+    """Take in one finished call, give its permit back; the offsets still to fetch.
+    (Permits go back from this thread, not the pool's: one thread on the budget's row
+    keeps the pool's threads off the database altogether.)"""
     offset, permit = sent
     try:
         tracks, total = future.result()

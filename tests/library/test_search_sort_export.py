@@ -76,6 +76,7 @@ def test_explicit_filter(few):
     assert len(only) + len(hidden) == 44
 
 
+@pytest.mark.django_db(transaction=True)  # loading uses worker threads
 def test_view_lives_in_the_url_and_pager_links_keep_it(large_client, settings):
     large_client.get(LIBRARY)
     while not large_client.post(reverse("library:load")).json()["done"]:
