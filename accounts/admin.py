@@ -58,7 +58,7 @@ class SpotifyTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[SpotifyToken]) -> None:
         users = [token.user for token in queryset.select_related("user")]
         count, _ = queryset.delete()
-        for user in users:  # and what the app cached from Spotify for them
+        for user in users:  # and what the app stored from Spotify for them
             spotify_disconnected.send(sender=SpotifyToken, user=user)
         self.message_user(request, f"Deleted {count} token(s); those users must sign in with Spotify again.")
 

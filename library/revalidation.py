@@ -48,7 +48,7 @@ def reconcile(stored: list[Track], first: list[Track], total: int, get_page: Get
 
 
 def _without_removals(merged: list[Track], total: int, first: list[Track], get_page: GetPage) -> list[Track]:
-    """`merged` (new songs + the cached library) minus the songs Spotify no longer has.
+    """`merged` (new songs + the stored library) minus the songs Spotify no longer has.
 
     A removal shifts every later song up by one. The shift at a page's first song, found
     in `merged`, says how many removals lie before it, so a binary search over pages
@@ -96,7 +96,7 @@ def _find_removed(
         return pages[number]
 
     def shift(number: int) -> int:
-        """How many cached songs before page `number` are gone."""
+        """How many stored songs before page `number` are gone."""
         if number == last:
             return removed
         index = position.get(key(page(number)[0]))

@@ -92,7 +92,7 @@ def test_loading_during_spotifys_pause_says_until_when_and_resumes(page: Page, l
     permit = budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit
     budget.release(permit, retry_after=3)  # a 429 seen elsewhere: the whole app pauses
 
-    page.reload()  # the first page is cached; the loader meets the pause
+    page.reload()  # the first page is stored; the loader meets the pause
     expect(page.locator("[data-progress-text]")).to_contain_text("Spotify asked us to pause until")
     expect(page.locator("progress")).to_have_count(0, timeout=30_000)  # resumed by itself, loaded
     expect(page.locator(".library-count")).to_contain_text("1,250")
