@@ -105,6 +105,7 @@ def complete_library(*, user: AbstractBaseUser) -> LibrarySync | None:
     the load, batch by batch under the app's Spotify budget, rather than a request held
     until the load is done."""
     state = _current(user)
+    services.visit_record(sync=state)
     return state if state.generation else None
 
 

@@ -51,7 +51,7 @@ def _free_port() -> int:
 
 
 def _configure(
-    workdir: Path, emulator: str, cache_url: str | None, database_url: str | None
+    workdir: Path, emulator: str, cache_url: str | None, database_url: str | None = None
 ) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
