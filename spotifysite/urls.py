@@ -19,3 +19,5 @@ urlpatterns = [
 if settings.EMULATOR_ENABLED:
     # The local Spotify emulator (demo mode and tests); never mounted in production.
     urlpatterns.append(path("emulator/", include("emulator.urls")))
+
+handler500 = "spotifysite.errors.server_error"
