@@ -23,6 +23,10 @@ Spotify asks for a `Permit` first, here, and gives it back when Spotify has answ
   was on its way, so none lands during the 429; and Spotify's window, full of calls
   spread over the past seconds, frees again soon, so the pause is short. (Calls a person
   waits for are not held back: a fresh site would make its first visitors queue.)
+- **Circuit breaker.** After BREAKER_FAILURES answers in a row that were timeouts or
+  5xx, nobody calls for a short cool-down (growing with each failed retry, up to
+  BREAKER_MAX_COOLDOWN); then one call tries, and only its success lets the others go.
+  Pages serve what is stored meanwhile; a struggling Spotify is not hammered.
 - **Priority.** Calls a person is waiting for (sign-in, a page's first call, the freshness
   probe) may use the whole window; background page loads leave a reserve free for them.
 - **Fairness.** Background loads of different users share what is left: a user already
@@ -55,7 +59,7 @@ from typing import Any, Protocol, TypeVar
 from django.conf import settings
 from django.db import transaction
 
-from .exceptions import BudgetBusy, SpotifyPaused
+from .exceptions import BudgetBusy, SpotifyPaused, SpotifyResting
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +92,12 @@ MIN_DROP_SHARE = 0.5
 WAITING_FOR = 2.0
 # How often a caller waiting for a slot in flight looks again.
 POLL_SECONDS = 0.05
+# The circuit breaker: failed answers in a row (timeouts, 5xx) that open it, the first
+# cool-down, and the longest; while its trial call is out, others ask again after this.
+BREAKER_FAILURES = 5
+BREAKER_COOLDOWN = 2.0
+BREAKER_MAX_COOLDOWN = 60.0
+BREAKER_TRIAL_POLL = 0.25
 
 T = TypeVar("T")
 
@@ -142,6 +152,12 @@ class State:
     confirmed: int = 0
     limited_at: float = 0.0  # when the latest 429 came back
     probe: str = ""  # the permit of the latest call beyond `confirmed`
+    failures: int = 0  # answers in a row that were timeouts or 5xx
+    # While the breaker is open: until when nobody calls; after that (still set) one call
+    # (`trial`) may go, and its answer closes or reopens the breaker.
+    open_until: float = 0.0
+    cooldown: float = 0.0
+    trial: str = ""
 
     @classmethod
     def from_json(cls, raw: str | bytes | None) -> State:
@@ -176,6 +192,7 @@ class Decision:
     permit: Permit | None
     wait: float = 0.0  # seconds until asking again may succeed
     paused_until: float | None = None
+    open_until: float | None = None  # the circuit breaker is open (Spotify failing)
 
 
 def _effective(state: State, limits: Limits, now: float) -> float:
@@ -226,6 +243,10 @@ def _decide(
     _trim(state, limits, now)
     if state.pause_until > now:
         return Decision(None, wait=state.pause_until - now, paused_until=state.pause_until)
+    if state.open_until > now:
+        return Decision(None, wait=state.open_until - now, open_until=state.open_until)
+    if state.open_until and state.trial in state.in_flight:
+        return Decision(None, wait=BREAKER_TRIAL_POLL, open_until=state.open_until)
     rate = int(_effective(state, limits, now))
     window_room = rate
     flight_room = limits.max_in_flight
@@ -245,6 +266,8 @@ def _decide(
     permit = Permit(id=uuid.uuid4().hex, priority=priority, user_key=user_key)
     if background and counted and len(state.calls) >= state.confirmed:
         state.probe = permit.id
+    if state.open_until:
+        state.trial = permit.id  # the one call that tries Spotify after a cool-down
     if counted:
         state.calls.append([now, user_key, background, permit.id, None])
     # A worker that dies mid-call never gives its permit back; it lapses after the
@@ -306,7 +329,30 @@ def _over_fair_share(
     return None
 
 
-def _released(state: State, permit: Permit, retry_after: float | None, limits: Limits, now: float) -> None:
+def _breaker(state: State, permit: Permit, *, failed: bool, now: float) -> None:
+    """Count a failed answer, or a good one; open, reopen or close the breaker."""
+    if not failed:
+        state.failures = 0
+        if state.open_until:
+            logger.info("Spotify answers again: calls resume")
+        state.open_until, state.cooldown, state.trial = 0.0, 0.0, ""
+        return
+    state.failures += 1
+    trial_failed = bool(state.trial) and permit.id == state.trial
+    if trial_failed or (state.failures >= BREAKER_FAILURES and state.open_until <= now and not state.trial):
+        state.cooldown = min(BREAKER_MAX_COOLDOWN, max(BREAKER_COOLDOWN, 2 * state.cooldown))
+        state.open_until, state.trial = now + state.cooldown, ""
+        logger.warning(
+            "Spotify failed %d times in a row: no calls for %g s, then one to try",
+            state.failures,
+            state.cooldown,
+        )
+
+
+def _released(
+    state: State, permit: Permit, retry_after: float | None, failed: bool, limits: Limits, now: float
+) -> None:
+    _breaker(state, permit, failed=failed and retry_after is None, now=now)
     if retry_after is None:
         _settle(state, permit.id, now)
         entry = state.in_flight.pop(permit.id, None)
@@ -461,14 +507,19 @@ def acquire(
         if now + decision.wait > deadline:
             if decision.paused_until is not None:
                 raise SpotifyPaused(until=datetime.fromtimestamp(decision.paused_until, tz=UTC))
+            if decision.open_until is not None:
+                raise SpotifyResting(retry_after=max(1, math.ceil(decision.wait)))
             raise BudgetBusy(retry_after=math.ceil(decision.wait))
         sleep(decision.wait)
 
 
-def release(permit: Permit, *, retry_after: float | None = None) -> None:
-    """Give the permit back; `retry_after` when Spotify answered 429 (pauses every call)."""
+def release(permit: Permit, *, retry_after: float | None = None, failed: bool = False) -> None:
+    """Give the permit back; `retry_after` when Spotify answered 429 (pauses every call),
+    `failed` when it timed out or answered 5xx (the circuit breaker counts those)."""
     limits, now = configured(), clock()
-    _with_store(lambda store: store.update(lambda state: _released(state, permit, retry_after, limits, now)))
+    _with_store(
+        lambda store: store.update(lambda state: _released(state, permit, retry_after, failed, limits, now))
+    )
 
 
 @dataclass(frozen=True)

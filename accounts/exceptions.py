@@ -22,6 +22,13 @@ class ReauthorizationRequired(SpotifyError):
     default_message = "Your Spotify connection has expired or was revoked. Please reconnect Spotify."
 
 
+class SilentReauthorizationRequired(ReauthorizationRequired):
+    """The grant may be intact at Spotify but our refresh token is spent (its answer was
+    lost): the browser goes through the authorize URL again, with no consent page."""
+
+    default_message = "Reconnecting to Spotify."
+
+
 class SpotifyUnavailable(SpotifyError):
     """Spotify failed (5xx), timed out or could not be reached."""
 
@@ -30,6 +37,17 @@ class SpotifyUnavailable(SpotifyError):
     def __init__(self, message: str = "", *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable  # False when repeating the request could do harm
+
+
+class SpotifyResting(SpotifyUnavailable):
+    """Spotify failed repeatedly: the app's circuit breaker holds every call for a short
+    cool-down (see accounts.budget), so a struggling Spotify is not hammered."""
+
+    default_message = "Spotify is not answering right now. We'll try again in a few seconds."
+
+    def __init__(self, message: str = "", *, retry_after: int) -> None:
+        super().__init__(message, retryable=False)
+        self.retry_after = retry_after
 
 
 class TokenBusy(SpotifyUnavailable):

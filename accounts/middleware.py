@@ -1,16 +1,18 @@
 from collections.abc import Callable
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
+from django.urls import reverse
 
 from .exceptions import (
     RateLimited,
     ReauthorizationRequired,
+    SilentReauthorizationRequired,
     SpotifyAccessDenied,
     SpotifyError,
     SpotifyUnavailable,
@@ -31,6 +33,12 @@ class SpotifyErrorMiddleware:
         if not isinstance(exception, SpotifyError):
             return None
         retry_after = getattr(exception, "retry_after", None)
+        reconnect = None
+        if isinstance(exception, SilentReauthorizationRequired):
+            # Back to this page afterwards (after a script's POST: to the library).
+            safe = request.method in ("GET", "HEAD")
+            back = request.get_full_path() if safe else resolve_url(settings.LOGIN_REDIRECT_URL)
+            reconnect = f"{reverse('accounts:reconnect')}?{urlencode({'next': back})}"
         if "application/json" in request.headers.get("Accept", ""):
             # For scripts (the library loader): the same failure, as data to act on.
             until = getattr(exception, "until", None)  # Spotify's app-wide pause
@@ -38,8 +46,11 @@ class SpotifyErrorMiddleware:
                 "error": str(exception),
                 "retry_after": retry_after,
                 "paused_until": until and until.isoformat(),
+                "reconnect": reconnect,  # where to send the browser, no consent needed
             }
             response: HttpResponse = JsonResponse(data, status=_status(exception))
+        elif reconnect is not None:
+            return HttpResponseRedirect(reconnect)
         elif isinstance(exception, ReauthorizationRequired):
             messages.warning(request, str(exception))
             return redirect_to_login(request.get_full_path())

@@ -14,6 +14,7 @@ class SpotifyToken(models.Model):
         VALID = "valid", "valid"
         EXPIRING = "expiring", "expiring"
         EXPIRED = "expired", "expired"
+        RECONNECTING = "reconnecting", "reconnecting (no consent needed)"
         NEEDS_REAUTHORIZATION = "reauthorize", "needs re-authorization"
 
     user = models.OneToOneField(
@@ -32,6 +33,12 @@ class SpotifyToken(models.Model):
     reauthorization_required = models.BooleanField(
         default=False, help_text="Spotify refused the refresh token; the user must sign in again."
     )
+    # A refresh was sent and no answer came back (a timeout, a worker killed): Spotify may
+    # have rotated the refresh token, so its refusal next time proves nothing.
+    refresh_uncertain = models.BooleanField(default=False, editable=False)
+    # Spotify refused a refresh token we may have spent ourselves: the user's next page
+    # goes through the authorize URL again, which Spotify answers without a consent page.
+    reconnect_silently = models.BooleanField(default=False, editable=False)
     refreshing_until = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="A request is refreshing this token (a lease)."
     )
@@ -51,6 +58,8 @@ class SpotifyToken(models.Model):
     def status(self) -> "SpotifyToken.Status":
         if self.reauthorization_required:
             return self.Status.NEEDS_REAUTHORIZATION
+        if self.reconnect_silently:
+            return self.Status.RECONNECTING
         remaining = self.expires_at - timezone.now()
         if remaining <= timedelta(0):
             return self.Status.EXPIRED

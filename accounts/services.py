@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from . import spotify
-from .exceptions import ReauthorizationRequired, TokenBusy
+from .exceptions import ReauthorizationRequired, SilentReauthorizationRequired, TokenBusy
 from .models import SpotifyToken
 from .signals import spotify_disconnected
 
@@ -44,6 +45,8 @@ def token_save(
             "expires_at": _expires_at(token_info),
             "authorized_at": timezone.now(),
             "reauthorization_required": False,
+            "refresh_uncertain": False,
+            "reconnect_silently": False,
         },
     )
     return token
@@ -69,6 +72,8 @@ def user_sign_in(*, code: str) -> AbstractBaseUser:
 def _usable(token: SpotifyToken | None) -> SpotifyToken:
     if token is None or token.reauthorization_required:
         raise ReauthorizationRequired()
+    if token.reconnect_silently:
+        raise SilentReauthorizationRequired()
     return token
 
 
@@ -76,26 +81,63 @@ def _fresh(token: SpotifyToken, rejected: str | None) -> bool:
     return not token.needs_refresh() and token.access_token != rejected
 
 
-# How often a request waiting for another one's refresh looks at the row again.
+# A request waiting for another one's refresh looks at the row again after this long,
+# then twice as long each time, up to REFRESH_POLL_MAX.
 REFRESH_POLL_SECONDS = 0.05
+REFRESH_POLL_MAX = 1.0
 
 
 def _lease_seconds() -> float:
-    """Longer than any refresh can take, so a lease only outlives its refresh when the
-    worker died; then it simply expires."""
-    return spotify.worst_case_seconds() + 5
+    return settings.SPOTIFY_REFRESH_LEASE_SECONDS
 
 
-def _claim(token: SpotifyToken) -> bool:
-    """Take the refresh lease on `token`'s row, if nobody holds a live one.
+def _claim(token: SpotifyToken) -> datetime | None:
+    """Take the refresh lease on `token`'s row, if nobody holds a live one: the lease's
+    end (the holder's ticket), or None.
 
     One conditional UPDATE, committed at once: no transaction or lock is held while we
-    talk to Spotify, so other users and other writes never wait on the network.
+    talk to Spotify, so other users and other writes never wait on the network. The
+    holder renews the lease every third of it (`_Heartbeat`); one not renewed for two
+    thirds of it belongs to a worker that died, and is taken over.
     """
     now = timezone.now()
-    unclaimed = Q(refreshing_until__isnull=True) | Q(refreshing_until__lt=now)
-    lease_end = now + timedelta(seconds=_lease_seconds())
-    return SpotifyToken.objects.filter(unclaimed, pk=token.pk).update(refreshing_until=lease_end) == 1
+    lease = timedelta(seconds=_lease_seconds())
+    unclaimed = Q(refreshing_until__isnull=True) | Q(refreshing_until__lt=now + lease / 3)
+    lease_end = now + lease
+    taken = SpotifyToken.objects.filter(unclaimed, pk=token.pk).update(refreshing_until=lease_end)
+    return lease_end if taken else None
+
+
+class _Heartbeat:
+    """Renews a refresh lease from a thread while the refresh waits on Spotify (the
+    token endpoint may take SPOTIFY_TOKEN_TIMEOUT and more), so the lease can be short
+    and a dead worker's lease is taken over within two thirds of it."""
+
+    def __init__(self, pk: int, lease_end: datetime) -> None:
+        self.pk, self.lease_end = pk, lease_end
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="refresh-lease", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self.stopped.wait(_lease_seconds() / 3):
+                renewed = timezone.now() + timedelta(seconds=_lease_seconds())
+                mine = SpotifyToken.objects.filter(pk=self.pk, refreshing_until=self.lease_end)
+                if not mine.update(refreshing_until=renewed):
+                    return  # taken over (we stalled): the other request's refresh counts
+                self.lease_end = renewed
+        except DatabaseError:
+            logger.warning("Could not renew a Spotify token's refresh lease", exc_info=True)
+        finally:
+            connections.close_all()  # this thread's own connection
 
 
 def access_token_for(*, user: AbstractBaseUser, rejected: str | None = None) -> str:
@@ -110,16 +152,20 @@ def access_token_for(*, user: AbstractBaseUser, rejected: str | None = None) -> 
     requests race, in however many processes, Spotify sees one refresh.
     """
     deadline = time.monotonic() + settings.SPOTIFY_TOKEN_LOCK_TIMEOUT
+    poll = REFRESH_POLL_SECONDS
     while True:
         token = _usable(SpotifyToken.objects.filter(user=user).first())
         if _fresh(token, rejected):
             return token.access_token
-        if _claim(token):
-            return _refresh_claimed(user, token.pk, rejected)
-        if time.monotonic() >= deadline:
+        if (lease_end := _claim(token)) is not None:
+            with _Heartbeat(token.pk, lease_end):
+                return _refresh_claimed(user, token.pk, rejected)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             logger.warning("Gave up waiting for another request to refresh a Spotify token")
             raise TokenBusy()
-        time.sleep(REFRESH_POLL_SECONDS)
+        time.sleep(min(poll, remaining))
+        poll = min(poll * 2, REFRESH_POLL_MAX)
 
 
 def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> str:
@@ -128,18 +174,17 @@ def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> s
         token = _usable(SpotifyToken.objects.get(pk=pk))
         if _fresh(token, rejected):
             return token.access_token
+        # Until Spotify's answer is stored, the refresh token may be spent (rotated) at
+        # Spotify without our knowing: a worker killed now, or an answer lost, leaves
+        # this mark for whoever refreshes next.
+        was_uncertain = token.refresh_uncertain
+        SpotifyToken.objects.filter(pk=pk).update(refresh_uncertain=True)
         try:
             token_info = spotify.refresh(refresh_token=token.refresh_token)
         except ReauthorizationRequired:
-            # Spotify refused the grant (revoked, or past its 6 months): the secrets are
-            # useless now, so they go; the row stays to show the status in the admin.
-            token.access_token = token.refresh_token = ""
-            token.reauthorization_required = True
-            token.save(
-                update_fields=["access_token", "refresh_token", "reauthorization_required", "updated_at"]
-            )
-            logger.info("Spotify grant of user %s is no longer valid; tokens discarded", user.pk)
-            raise
+            _refused(user, token, spent_by_us=was_uncertain)
+            raise SilentReauthorizationRequired() if was_uncertain else ReauthorizationRequired() from None
+        token.refresh_uncertain = False
         token.access_token = token_info["access_token"]
         # spotipy copies the old refresh token in when Spotify omits it; when Spotify
         # rotates it, the new one replaces the old, which is now dead.
@@ -148,17 +193,55 @@ def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> s
         token.scope = token_info.get("scope") or token.scope
         token.expires_at = _expires_at(token_info)
         token.save(
-            update_fields=["access_token", "refresh_token", "token_type", "scope", "expires_at", "updated_at"]
+            update_fields=[
+                "access_token",
+                "refresh_token",
+                "token_type",
+                "scope",
+                "expires_at",
+                "refresh_uncertain",
+                "updated_at",
+            ]
         )
         return token.access_token
     finally:
         SpotifyToken.objects.filter(pk=pk).update(refreshing_until=None)
 
 
+def _refused(user: AbstractBaseUser, token: SpotifyToken, *, spent_by_us: bool) -> None:
+    """Spotify refused the refresh token. The secrets are useless now, so they go; the
+    row stays. If an earlier refresh's answer was lost, we may have spent the token
+    ourselves and the grant may stand: the user reconnects silently (the authorize URL,
+    which Spotify answers without a consent page). Otherwise the grant is gone (revoked,
+    or past its 6 months) and the user must sign in again."""
+    token.access_token = token.refresh_token = ""
+    token.refresh_uncertain = False
+    if spent_by_us:
+        token.reconnect_silently = True
+        logger.warning("Spotify refused user %s's refresh token after a lost answer; reconnecting", user.pk)
+    else:
+        token.reauthorization_required = True
+        logger.info("Spotify grant of user %s is no longer valid; tokens discarded", user.pk)
+    token.save(
+        update_fields=[
+            "access_token",
+            "refresh_token",
+            "refresh_uncertain",
+            "reconnect_silently",
+            "reauthorization_required",
+            "updated_at",
+        ]
+    )
+
+
 def token_refresh_now(*, user: AbstractBaseUser) -> None:
     """Refresh even a valid access token (an administrator's check that the grant works)."""
     token = _usable(SpotifyToken.objects.filter(user=user).first())
     access_token_for(user=user, rejected=token.access_token)
+
+
+def needs_silent_reconnect(*, user: AbstractBaseUser) -> bool:
+    return SpotifyToken.objects.filter(user=user, reconnect_silently=True).exists()
 
 
 def is_connected(*, user: AbstractBaseUser) -> bool:

@@ -64,15 +64,16 @@ class _OAuth(spotipy.SpotifyOAuth):
     rejected grant, so those never discard a token).
     """
 
-    def __init__(self, *, state: str | None = None) -> None:
+    def __init__(self, *, state: str | None = None, show_dialog: bool = False) -> None:
         super().__init__(
             client_id=settings.SPOTIFY_CLIENT_ID,
             client_secret=settings.SPOTIFY_CLIENT_SECRET,
             redirect_uri=settings.SPOTIFY_REDIRECT_URI,
             state=state,
             scope=settings.SPOTIFY_SCOPES,
+            show_dialog=show_dialog,
             requests_session=http_session(),
-            requests_timeout=settings.SPOTIFY_TIMEOUT,
+            requests_timeout=settings.SPOTIFY_TOKEN_TIMEOUT,
             open_browser=False,
             cache_handler=MemoryCacheHandler(),
         )
@@ -106,9 +107,10 @@ def _raise_for_server_trouble(response: requests.Response | None) -> None:
         raise SpotifyUnavailable()
 
 
-def authorize_url(*, state: str) -> str:
-    """Where to send the browser to ask the user for consent."""
-    return _OAuth(state=state).get_authorize_url(state=state)
+def authorize_url(*, state: str, show_dialog: bool = False) -> str:
+    """Where to send the browser to ask the user for consent. Without `show_dialog`,
+    Spotify sends a user who already approved this app (same scopes) straight back."""
+    return _OAuth(state=state, show_dialog=show_dialog).get_authorize_url(state=state)
 
 
 def exchange_code(*, code: str) -> TokenInfo:
@@ -215,13 +217,17 @@ def budgeted(call: Callable[[], Any], *, priority: Priority, user_key: str = "",
         return call()
     permit = budget.acquire(priority=priority, user_key=user_key, counted=counted)
     retry_after: float | None = None
+    failed = False
     try:
         return call()
     except RateLimited as exc:
         retry_after = exc.retry_after
         raise SpotifyPaused(until=datetime.now(tz=UTC) + timedelta(seconds=max(1, retry_after))) from None
+    except SpotifyUnavailable:
+        failed = True  # a timeout or a 5xx: the circuit breaker counts it
+        raise
     finally:
-        budget.release(permit, retry_after=retry_after)
+        budget.release(permit, retry_after=retry_after, failed=failed)
 
 
 def with_retries(call: Callable[[], Any]) -> Any:

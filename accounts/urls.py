@@ -6,6 +6,7 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.login, name="login"),
     path("callback/", views.callback, name="callback"),
+    path("reconnect/", views.reconnect, name="reconnect"),
     path("logout/", views.logout, name="logout"),
     path("disconnect/", views.disconnect, name="disconnect"),
 ]

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import budget, services, spotify
 from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
@@ -37,6 +37,25 @@ def login(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     if request.method == "GET":
         return render(request, "accounts/login.html", {"next": next_url})
+    # In demo mode the emulator's consent page is where the person picks a demo user, so
+    # it is always shown; Spotify itself sends a user who approved before straight back.
+    return _start_sign_in(request, next_url, show_dialog=settings.SPOTIFY_DEMO_MODE)
+
+
+@require_GET
+@login_required
+def reconnect(request: HttpRequest) -> HttpResponse:
+    """After a refresh whose answer was lost, Spotify refused our (spent) refresh token,
+    but the user's approval stands: the authorize URL without `show_dialog` gets a new
+    code with no click. A GET, so a page view can go through it; it only starts a sign-in
+    for a grant marked for it (anything else goes back to the page)."""
+    next_url = _safe_next(request, request.GET.get("next"))
+    if not services.needs_silent_reconnect(user=request.user):
+        return redirect(next_url or settings.LOGIN_REDIRECT_URL)
+    return _start_sign_in(request, next_url, show_dialog=False)
+
+
+def _start_sign_in(request: HttpRequest, next_url: str | None, *, show_dialog: bool) -> HttpResponse:
     if (until := budget.paused_until()) is not None:
         # The sign-in would end in our calls to Spotify: say now, not after the consent page.
         raise SpotifyPaused(until=until)
@@ -45,7 +64,7 @@ def login(request: HttpRequest) -> HttpResponse:
     pending = dict(list(pending.items())[-(MAX_PENDING_SIGN_INS - 1) :]) if pending else {}
     pending[state] = next_url
     request.session[PENDING_SIGN_IN] = pending
-    return redirect(spotify.authorize_url(state=state))
+    return redirect(spotify.authorize_url(state=state, show_dialog=show_dialog))
 
 
 def _pop_pending(request: HttpRequest, state: str) -> tuple[bool, str | None]:

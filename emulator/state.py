@@ -217,10 +217,22 @@ class EmulatorState:
             self._clients: dict[str, RegisteredClient] = dict(self._startup_clients)
             self._codes: dict[str, AuthorizationCode] = {}
             self._grants: dict[str, Grant] = {}
+            # What each user approved for each app (user id, client id) -> scopes: an
+            # authorize request within them, without show_dialog, skips the consent page.
+            self._approvals: dict[tuple[str, str], frozenset[str]] = {}
             self._libraries: dict[str, list[SavedTrack]] = {}
             self._library_sizes: dict[str, int] = {}
             self._album_titles: dict[str, str] = {}  # album id -> name, for cover images
             self._extra_tracks = 0
+
+    def record_approval(self, user_id: str, client_id: str, scope: tuple[str, ...]) -> None:
+        with self.lock:
+            before = self._approvals.get((user_id, client_id), frozenset())
+            self._approvals[(user_id, client_id)] = before | frozenset(scope)
+
+    def approved(self, user_id: str, client_id: str, scope: tuple[str, ...]) -> bool:
+        with self.lock:
+            return set(scope) <= self._approvals.get((user_id, client_id), frozenset())
 
     def keep_as_startup(self) -> None:
         """Make the current configuration and clients what `reset()` goes back to, so that
@@ -301,6 +313,16 @@ class EmulatorState:
             if record is None:
                 record = self._grants[grant_id] = Grant(user_id, client_id, serial)
             return record
+
+    def is_current(self, refresh_token: str) -> bool:
+        """Whether `refresh_token` would still be accepted (not rotated away or revoked):
+        what a test checks to know that Spotify acted on a refresh whose answer it lost."""
+        from .tokens import read_refresh_token
+
+        claims = read_refresh_token(refresh_token)
+        with self.lock:
+            record = self._grants.get(claims.grant_id) if claims else None
+            return record is None or (record.serial == claims.serial and not record.revoked)
 
     def is_revoked(self, grant_id: str) -> bool:
         with self.lock:

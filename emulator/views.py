@@ -28,6 +28,8 @@ from .state import FAULT_TOKEN, PROFILE_EXTENDED, RATE_LIMIT_MESSAGE, state
 from .tokens import AccessToken
 
 CONSENT_SALT = "emulator.consent"
+# Who is signed in to the emulator's accounts site, as Spotify's own session cookie says.
+ACCOUNT_COOKIE, ACCOUNT_SALT = "emulator_account", "emulator.account"
 IMAGE_KEY = re.compile(r"^(?P<object_id>.+?)(?:-(?P<size>[0-9]{1,4}))?$")
 
 
@@ -99,8 +101,17 @@ def authorize(request: HttpRequest) -> HttpResponse:
         return error_page(error.message)
     except oauth.AuthorizeRedirectError as error:
         return RedirectToApp(error.redirect_url)
-    # `show_dialog` (true/True from spotipy) needs no handling: the emulator always asks,
-    # because the person also picks which demo user to be.
+    # Spotify's accounts site knows who is signed in there (its own cookie) and what they
+    # approved: without `show_dialog`, a request within what they approved for this app
+    # goes straight back with a code. Otherwise the consent page, where the person also
+    # picks which demo user to be.
+    account = _signed_in_account(request)
+    if (
+        account is not None
+        and request.GET.get("show_dialog", "").lower() != "true"
+        and state.approved(account, auth_request.client.client_id, auth_request.scope)
+    ):
+        return RedirectToApp(oauth.approve(auth_request, user_id=account))
     signed = signing.dumps(
         {
             "client_id": auth_request.client.client_id,
@@ -136,7 +147,25 @@ def _consent_answer(request: HttpRequest) -> HttpResponse:
     user = state.user(request.POST.get("user", ""))
     if user is None:
         return error_page("INVALID_REQUEST: Choose one of the demo users")
-    return RedirectToApp(oauth.approve(auth_request, user_id=user.id))
+    state.record_approval(user.id, auth_request.client.client_id, auth_request.scope)
+    response = RedirectToApp(oauth.approve(auth_request, user_id=user.id))
+    response.set_cookie(
+        ACCOUNT_COOKIE,
+        signing.dumps(user.id, salt=ACCOUNT_SALT),
+        httponly=True,
+        samesite="Lax",
+        path=request.path.rsplit("/authorize", 1)[0] + "/",
+    )
+    return response
+
+
+def _signed_in_account(request: HttpRequest) -> str | None:
+    """The demo user signed in to the emulator's accounts site in this browser."""
+    try:
+        user_id = signing.loads(request.COOKIES.get(ACCOUNT_COOKIE, ""), salt=ACCOUNT_SALT)
+    except signing.BadSignature:
+        return None
+    return user_id if state.user(user_id) is not None else None
 
 
 @csrf_exempt

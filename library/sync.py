@@ -51,6 +51,7 @@ class Progress:
     busy: bool = False  # another request holds this user's load right now
     wait: float | None = None  # the app's Spotify budget is spent: ask again after this
     paused_until: datetime | None = None  # Spotify answered 429: nobody calls until then
+    resting: bool = False  # Spotify kept failing: the app's circuit breaker holds calls
 
     @classmethod
     def of(cls, sync: LibrarySync | None, **state: Any) -> Progress:
@@ -64,6 +65,8 @@ class Progress:
     def message(self) -> str:
         if self.paused_until is not None:
             return f"Spotify asked us to pause until {self.paused_until:%H:%M:%S} UTC; loading resumes then."
+        if self.resting:
+            return "Spotify is not answering right now; loading resumes when it does."
         if self.wait is not None:
             return "Waiting for our turn with Spotify (other libraries are loading too)."
         return ""
@@ -150,7 +153,7 @@ def _load_batch(user: AbstractBaseUser, owner: str) -> Progress:
         return _busy(user)
     if not sync.missing_offsets(PAGE_SIZE) and outcome.recheck is not None:
         return _finish(load, *outcome.recheck)
-    return Progress.of(sync, wait=outcome.wait, paused_until=outcome.paused_until)
+    return Progress.of(sync, wait=outcome.wait, paused_until=outcome.paused_until, resting=outcome.resting)
 
 
 def _finish(load: _Load, first: list[Track], total: int) -> Progress:
@@ -211,6 +214,7 @@ class _Outcome:
     recheck: tuple[list[Track], int] | None = None  # the first page again, fetched last
     wait: float | None = None  # the budget refused more calls for this long
     paused_until: datetime | None = None  # Spotify answered 429
+    resting: bool = False  # the circuit breaker refused
     failure: SpotifyError | None = None
     permits: dict[Future, tuple[int, budget.Permit]] = field(default_factory=dict)  # in flight
 
@@ -268,6 +272,7 @@ def _fetch_missing(client: Any, load: _Load) -> _Outcome:
                     # little early, as the next batch may wait up to SPOTIFY_MAX_WAIT for
                     # the budget, so that a freed slot does not wait for a late page.
                     outcome.wait = max(refused.wait - settings.SPOTIFY_MAX_WAIT / 2, refused.wait / 2)
+                    outcome.resting = refused.open_until is not None
                 if not in_flight:
                     if refused is None or outcome.stopped:
                         break
@@ -306,7 +311,7 @@ def _collect(
         outcome.paused_until = datetime.now(tz=UTC) + timedelta(seconds=max(1, exc.retry_after))
         return [offset, *offsets]
     except SpotifyError as exc:
-        budget.release(permit)
+        budget.release(permit, failed=isinstance(exc, SpotifyUnavailable))
         outcome.failure = outcome.failure or exc
         return [offset, *offsets]
     budget.release(permit)

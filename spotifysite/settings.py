@@ -178,8 +178,14 @@ SPOTIFY_BUDGET_STORE = env(
     "SPOTIFY_BUDGET_STORE",
     default=_cache_location if str(_cache_location).startswith(("redis://", "rediss://")) else "database",
 )
+# Seconds to wait for Spotify's token endpoint: longer than the Web API's timeout, since
+# a lost token answer may cost a rotated refresh token (then a silent reconnect).
+SPOTIFY_TOKEN_TIMEOUT = env.float("SPOTIFY_TOKEN_TIMEOUT", default=10.0)
 # How long a request waits for another one that is refreshing the same user's token.
 SPOTIFY_TOKEN_LOCK_TIMEOUT = env.float("SPOTIFY_TOKEN_LOCK_TIMEOUT", default=5.0)
+# The refresh lease, renewed while the refresh runs: a dead worker's lease is taken over
+# within two thirds of it.
+SPOTIFY_REFRESH_LEASE_SECONDS = env.float("SPOTIFY_REFRESH_LEASE_SECONDS", default=6.0)
 # Refresh an access token this many seconds before Spotify would reject it.
 SPOTIFY_REFRESH_MARGIN = env.int("SPOTIFY_REFRESH_MARGIN", default=60)
 

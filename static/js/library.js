@@ -1,7 +1,10 @@
 // Loads the rest of the library in the background: calls the load endpoint batch after
 // batch and shows progress. It waits as long as the server says (the app shares one
-// Spotify budget with every other user; during Spotify's pause it says until when), with
-// a little jitter so that many pages do not ask again in the same instant. When
+// Spotify budget with every other user; during Spotify's pause it says until when), backs
+// off when nothing moves or something fails, always with jitter so that many pages do
+// not ask again in the same instant, and says what is happening. Being signed out (a
+// redirect to the sign-in page, or a 401) is told apart from server trouble; a grant
+// that only needs reconnecting goes through Spotify and back with no click. When
 // everything is in, it reloads the page (so search, sort and export cover the whole
 // library), or, on an export's "preparing" page, fetches the export.
 (function () {
@@ -11,7 +14,10 @@
   const bar = box.querySelector("progress");
   const text = box.querySelector("[data-progress-text]");
   const number = new Intl.NumberFormat("en-US");
-  let failures = 0;
+  const MAX_PAUSE = 60;
+  let failures = 0; // failed requests in a row
+  let stalls = 0; // answers in a row that brought no new songs
+  let lastLoaded = -1;
 
   function show(loaded, total, note) {
     bar.max = Math.max(total, 1);
@@ -25,9 +31,24 @@
     box.classList.add("stopped");
   }
 
+  // Up to 20 % either way: many pages told the same wait spread out.
+  function jittered(seconds) {
+    return Math.max(0.2, seconds * (0.8 + Math.random() * 0.4));
+  }
+
   function later(seconds) {
-    const jitter = 1 + Math.random() * 0.2;
-    window.setTimeout(step, Math.max(0.2, seconds * jitter) * 1000);
+    window.setTimeout(step, jittered(seconds) * 1000);
+  }
+
+  // Exponential backoff after `count` failures or stalls in a row: 1, 2, 4 ... s.
+  function backoff(count) {
+    return Math.min(MAX_PAUSE, 2 ** Math.max(0, count - 1));
+  }
+
+  function retrying(message, seconds) {
+    const shown = Math.round(seconds);
+    stop(message + ", retrying in " + shown + " s.");
+    later(seconds);
   }
 
   function finished(total) {
@@ -41,6 +62,13 @@
     }
   }
 
+  function signedOut(response) {
+    return (
+      response.status === 401 ||
+      (response.redirected && new URL(response.url).pathname.startsWith("/accounts/login/"))
+    );
+  }
+
   async function step() {
     let response;
     try {
@@ -51,15 +79,10 @@
       });
     } catch (error) {
       failures += 1;
-      const pause = Math.min(30, 2 ** failures);
-      stop("Connection trouble, retrying in " + pause + " s");
-      return later(pause);
+      return retrying("Connection trouble", backoff(failures));
     }
     const retryAfter = Number(response.headers.get("Retry-After")) || 0;
     const isJson = (response.headers.get("Content-Type") || "").includes("application/json");
-    if (response.redirected || response.status === 401) {
-      return stop("Loading stopped: your session ended. Reload the page to sign in again.");
-    }
     let data = null;
     if (isJson) {
       try {
@@ -68,22 +91,38 @@
         data = null;
       }
     }
+    if (signedOut(response)) {
+      if (data && data.reconnect) {
+        stop("Reconnecting to Spotify…");
+        return window.location.assign(data.reconnect);
+      }
+      return stop("You are signed out. Reload the page to sign in again.");
+    }
     box.classList.remove("stopped");
     if (data && data.done) return finished(data.total);
     if (response.ok && data) {
       failures = 0;
+      stalls = data.loaded === lastLoaded ? stalls + 1 : 0;
+      lastLoaded = data.loaded;
       show(data.loaded, data.total, data.message);
-      return later(data.wait || 0);
+      // The server's wait when it gives one; and no polling in a tight loop while
+      // nothing moves (another tab loading, Spotify slow).
+      return later(Math.max(data.wait || 0, stalls ? backoff(stalls) / 2 : 0));
     }
     if (response.status === 403) {
       return stop((data && data.error) || "Loading stopped. Reload the page.");
     }
     failures += 1;
-    const pause = retryAfter || Math.min(30, 2 ** failures);
-    if (data && data.total) show(data.loaded, data.total, data.message || data.error);
-    else if (data && (data.message || data.error)) stop(data.message || data.error);
-    else stop("Server trouble, retrying in " + pause + " s");
-    later(pause);
+    const pause = Math.max(retryAfter, backoff(failures));
+    if (data && data.paused_until) {
+      // Spotify's pause: the message says until when; loading resumes by itself.
+      if (data.total) show(data.loaded, data.total, data.message);
+      else stop(data.message || data.error);
+      return later(retryAfter || pause);
+    }
+    if (data && data.maintenance) return retrying("The site is briefly down for maintenance", pause);
+    if (data && data.error) return retrying(data.error.split(". ")[0].replace(/\.$/, ""), pause);
+    retrying("Server trouble", pause);
   }
 
   step();

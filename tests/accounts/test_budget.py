@@ -69,7 +69,7 @@ def refusal(state: State, limits: Limits, at: float, **kwargs) -> Decision:
 def release(
     state: State, limits: Limits, permit: Permit, at: float, retry_after: float | None = None
 ) -> None:
-    budget._released(state, permit, retry_after, limits, T0 + at)
+    budget._released(state, permit, retry_after, False, limits, T0 + at)
 
 
 def send(state: State, limits: Limits, at: float, count: int, **kwargs) -> None:
@@ -713,7 +713,7 @@ def simulate_loads(limits: Limits, loads: dict[str, Load], *, threads: int, call
         assert now < T0 + 3600, f"still loading after an hour: {answered}"
         load = loads[user]
         if permit is not None:
-            budget._released(state, permit, None, limits, now)
+            budget._released(state, permit, None, False, limits, now)
             answered[user] += 1
             if answered[user] == load.calls:
                 load.finished = now - T0

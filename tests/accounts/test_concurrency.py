@@ -100,3 +100,64 @@ def test_a_slow_refresh_does_not_hold_up_other_users(client, emulator, settings)
     finally:
         slow.join()
     assert SpotifyToken.objects.count() == 2
+
+
+def test_a_lease_no_longer_renewed_is_taken_over_within_two_thirds_of_it(client, emulator, settings):
+    """A worker renews its lease every third of it while its refresh runs; one that
+    stopped renewing for two thirds of it has died, whatever the lease still says."""
+    sign_in(client)
+    expired = _expire_token()
+    lease = timedelta(seconds=settings.SPOTIFY_REFRESH_LEASE_SECONDS)
+    SpotifyToken.objects.update(refreshing_until=timezone.now() + lease / 3 - timedelta(seconds=0.2))
+
+    assert spotify_client(user=expired.user).current_user_saved_tracks(limit=1)["total"] > 0
+    assert emulator.token_requests["refresh_token"] == 1
+    assert lease <= timedelta(seconds=10)
+
+
+def test_a_running_refresh_renews_its_lease(client, emulator, settings):
+    import time
+
+    from accounts import services
+
+    settings.SPOTIFY_REFRESH_LEASE_SECONDS = 0.3  # renewed every 0.1 s
+    sign_in(client)
+    token = SpotifyToken.objects.get()
+    first_end = services._claim(token)
+
+    with services._Heartbeat(token.pk, first_end):
+        time.sleep(0.35)
+        renewed = SpotifyToken.objects.get().refreshing_until
+    later = SpotifyToken.objects.get().refreshing_until
+
+    assert renewed > first_end
+    assert later == renewed  # stopped with the refresh
+
+
+def test_waiting_for_another_refresh_backs_off(client, emulator, settings, monkeypatch):
+    from accounts import services
+    from accounts.exceptions import TokenBusy
+
+    class Clock:
+        now = 0.0
+        slept: list[float] = []
+
+        def monotonic(self) -> float:
+            return self.now
+
+        def sleep(self, seconds: float) -> None:
+            self.slept.append(seconds)
+            self.now += seconds
+
+    clock = Clock()
+    monkeypatch.setattr(services, "time", clock)
+    sign_in(client)
+    expired = _expire_token()
+    SpotifyToken.objects.update(refreshing_until=timezone.now() + timedelta(minutes=1))  # alive elsewhere
+
+    with pytest.raises(TokenBusy):
+        services.access_token_for(user=expired.user)
+
+    assert clock.slept[:6] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0]
+    assert max(clock.slept) == 1.0 and sum(clock.slept) == pytest.approx(settings.SPOTIFY_TOKEN_LOCK_TIMEOUT)
+    assert len(clock.slept) < 12  # not 100 polls of 50 ms

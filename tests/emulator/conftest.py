@@ -47,7 +47,9 @@ def authorization_code(client: Client) -> Callable[..., str]:
     """Go through the consent page as a demo user; return the code from the redirect."""
 
     def approve(*, user: str = SMALL_USER, scope: str = "user-library-read", **overrides: str) -> str:
-        page = client.get(url("authorize"), authorize_query(scope=scope, **overrides))
+        # show_dialog: the consent page every time, even for an app approved before.
+        query = authorize_query(scope=scope, **{"show_dialog": "true", **overrides})
+        page = client.get(url("authorize"), query)
         assert page.status_code == HTTPStatus.OK
         answer = client.post(
             url("authorize"),
