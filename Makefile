@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres benchmark serve lint format setup setup-dev chromium clean
+.PHONY: run test test-postgres benchmark faults serve lint format setup setup-dev chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ benchmark: setup-dev
 	$(BIN)/python scripts/benchmark.py
 	$(BIN)/python scripts/scale.py
 	$(BIN)/python scripts/storm.py
+
+## Fault drill: gunicorn, the standalone emulator and their own PostgreSQL and Redis, with
+## people browsing while each fault is injected in turn (prints a table).
+faults: setup-dev
+	$(BIN)/python scripts/faults.py
 
 ## Production: collect static files and serve with gunicorn. Set the production variables
 ## in the environment first; unlike `run`, this never writes a development .env.

@@ -473,8 +473,16 @@ def _with_store(action: Callable[[Store], T]) -> T:
     try:
         return action(store)
     except redis.RedisError:
-        logger.warning("Spotify budget: Redis unavailable, using the database meanwhile")
+        global _redis_warned_at
+        if time.monotonic() - _redis_warned_at > REDIS_WARNING_EVERY:  # not once per call
+            _redis_warned_at = time.monotonic()
+            logger.warning("Spotify budget: Redis unavailable, using the database meanwhile")
         return action(DatabaseStore())
+
+
+# While Redis is down, the fallback is said at most this often (seconds) per process.
+REDIS_WARNING_EVERY = 30.0
+_redis_warned_at = -REDIS_WARNING_EVERY
 
 
 # --- The interface the Spotify module uses -------------------------------------------------

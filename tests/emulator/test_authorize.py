@@ -201,3 +201,31 @@ def test_every_demo_user_can_sign_in(client, user):
 
     assert response.status_code == HTTPStatus.FOUND
     assert "code" in query_of(response["Location"])
+
+
+def test_an_app_approved_before_gets_a_code_with_no_consent_page_unless_it_asks(client, authorization_code):
+    """Spotify's accounts site remembers who is signed in there and what they approved:
+    without show_dialog, a request within those scopes comes straight back with a code."""
+    authorization_code(user=SMALL_USER)  # consent given once, in this browser
+
+    again = client.get(url("authorize"), authorize_query())
+    dialog = client.get(url("authorize"), authorize_query(show_dialog="true"))
+    more = client.get(url("authorize"), authorize_query(scope="user-library-read user-read-email"))
+
+    assert again.status_code == HTTPStatus.FOUND
+    assert query_of(again["Location"])["code"] and query_of(again["Location"])["state"] == [
+        "s7a7e-from-the-app"
+    ]
+    assert dialog.status_code == more.status_code == HTTPStatus.OK  # the consent page
+
+
+def test_another_browser_gets_the_consent_page(client, authorization_code):
+    from django.test import Client
+
+    authorization_code(user=SMALL_USER)
+
+    other = Client(HTTP_HOST=urlsplit(settings.SPOTIFY_REDIRECT_URI).netloc).get(
+        url("authorize"), authorize_query()
+    )
+
+    assert other.status_code == HTTPStatus.OK

@@ -52,7 +52,10 @@ def test_a_cleared_cache_changes_nothing(loaded, emulator):
     assert emulator.api_requests["saved_tracks"] == calls
 
 
-def test_redis_down_is_no_error_and_costs_no_spotify_call(loaded, emulator, settings, caplog):
+def test_redis_down_is_no_error_and_costs_no_spotify_call(loaded, emulator, settings, caplog, monkeypatch):
+    from accounts import budget
+
+    monkeypatch.setattr(budget, "_redis_warned_at", float("-inf"))  # no earlier test's warning
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}
     }

@@ -1,0 +1,591 @@
+#!/usr/bin/env python
+"""Fault drill: the production stack under failures, one after another.
+
+    .venv/bin/python scripts/faults.py [--users 10] [--hold 15]
+
+Boots its own PostgreSQL cluster and Redis server (temporary, on free loopback ports:
+the shared services are never touched), the standalone emulator (refresh tokens rotate,
+access tokens last 15 s) and gunicorn (DEBUG off, 3 workers x 8 threads, the budget in
+Redis, LIBRARY_FRESH_FOR 5 s so that pages keep calling Spotify). USERS people sign in,
+load their libraries and keep browsing while each fault is injected in turn:
+
+- worker killed during a refresh (every gunicorn worker, SIGKILL, while Spotify's token
+  answers take 2 s; Spotify rotates the refresh tokens all the same);
+- slow token answer (12 s, over SPOTIFY_TOKEN_TIMEOUT: the answers are lost, rotated);
+- slow Web API (6 s per call, over SPOTIFY_TIMEOUT);
+- 5xx burst (every Web API call 503);
+- long 429 (Retry-After 15);
+- Redis stopped; PostgreSQL stopped.
+
+It prints a table: responses 5xx other than 503, 503s, pages that asked a user to sign in
+again, grants lost (tokens needing re-authorization), songs lost, Spotify calls during the
+fault, and seconds until every user's page answered 200 again after the fault cleared.
+Targets: 0 grants lost, 0 responses 500, 0 sign-in prompts, recovery <= 15 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.storm import _collect_static, _environment  # noqa: E402
+from tests.helpers import FormParser  # noqa: E402
+from tests.servers import ServerProcess, free_port, manage  # noqa: E402
+
+HTTP_TIMEOUT = 30
+PG_BIN = Path("/usr/lib/postgresql")
+LIBRARY_SIZE = 300
+RECOVERY_TARGET = 15.0
+AFTERMATH = 25.0  # seconds after a fault cleared that still count as its own
+
+
+# --- Services of our own --------------------------------------------------------------------
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its programs as the postgres user then."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+class Postgres:
+    """A throwaway cluster in `workdir`, on its own port; stopped and started at will."""
+
+    def __init__(self, workdir: Path) -> None:
+        versions = sorted(PG_BIN.glob("*/bin/postgres"))
+        if not versions:
+            raise SystemExit("PostgreSQL's server programs are not installed")
+        self.bin = versions[-1].parent
+        self.data, self.port = workdir / "pgdata", free_port()
+        self.process: subprocess.Popen | None = None
+        self.data.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(workdir, "postgres")
+            shutil.chown(self.data, "postgres")
+        subprocess.run(  # noqa: S603 (PostgreSQL's own initdb)
+            _as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust"]),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        command = [
+            str(self.bin / "postgres"),
+            "-D",
+            str(self.data),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data),
+        ]
+        command += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
+        self.process = subprocess.Popen(  # noqa: S603
+            _as_postgres(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _wait_for(lambda: self._ready(), "PostgreSQL")
+
+    def _ready(self) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url, connect_timeout=1):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            subprocess.run(  # noqa: S603 (PostgreSQL's own pg_ctl): a fast shutdown
+                _as_postgres([str(self.bin / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"]),
+                check=False,
+                capture_output=True,
+                timeout=60,
+            )
+            self.process.wait(timeout=60)
+            self.process = None
+
+    def query(self, sql: str) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url, connect_timeout=5) as connection:
+            return connection.execute(sql).fetchall()
+
+
+class Redis:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        command = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        import redis
+
+        _wait_for(lambda: _pings(redis.Redis.from_url(self.url, socket_timeout=1)), "Redis")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def _wait_for(ready: Callable[[], bool], name: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{name} did not start")
+        time.sleep(0.1)
+
+
+# --- People browsing ------------------------------------------------------------------------
+
+
+@dataclass
+class Event:
+    at: float  # monotonic
+    user: int
+    kind: str  # "200", "503", "5xx", "sign-in", "reconnect", "consent", "no answer", ...
+
+
+@dataclass
+class Person:
+    """One browser: signs in through the emulator (its cookies kept, as a browser's are)
+    and keeps opening library pages, following what the site answers as a person would."""
+
+    number: int
+    consent_index: int
+    site: str
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def get(self, url: str) -> requests.Response:
+        return self.session.get(urljoin(self.site, url), allow_redirects=False, timeout=HTTP_TIMEOUT)
+
+    def sign_in(self) -> None:
+        page = self.get("/accounts/login/")
+        form = FormParser()
+        form.feed(page.text)
+        response = self.session.post(
+            urljoin(self.site, "/accounts/login/"),
+            data=form.fields,
+            allow_redirects=False,
+            timeout=HTTP_TIMEOUT,
+        )
+        self.through_spotify(response, consent=True)
+
+    def through_spotify(self, response: requests.Response, *, consent: bool) -> requests.Response:
+        """Follow redirects through the emulator's authorize page and back; answer its
+        consent page only when `consent` (a reconnect must not need one)."""
+        for _ in range(8):
+            if not response.is_redirect:
+                break
+            location = urljoin(response.url, response.headers["Location"])
+            response = self.session.get(location, allow_redirects=False, timeout=HTTP_TIMEOUT)
+            if response.status_code == 200 and "/accounts/authorize" in urlsplit(location).path:
+                if not consent:
+                    raise ConsentAsked()
+                response = self._agree(location, response.text)
+        return response
+
+    def _agree(self, url: str, page: str) -> requests.Response:
+        form = FormParser()
+        form.feed(page)
+        data = dict(form.fields)
+        for name, values in form.radios.items():
+            data[name] = values[self.consent_index]
+        name, value = form.buttons["Agree"]
+        if name:
+            data[name] = value
+        action = urljoin(url, form.action or urlsplit(url).path)
+        return self.session.post(action, data=data, allow_redirects=False, timeout=HTTP_TIMEOUT)
+
+    def load_library(self, deadline: float) -> None:
+        import re
+
+        page = self.get("/library/")
+        while "data-library-load" in page.text and time.monotonic() < deadline:
+            csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+            headers = {"X-CSRFToken": csrf, "Accept": "application/json"}
+            while time.monotonic() < deadline:
+                answer = self.session.post(
+                    urljoin(self.site, "/library/load/"),
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=HTTP_TIMEOUT,
+                )
+                data = (
+                    answer.json()
+                    if answer.headers.get("Content-Type", "").startswith("application/json")
+                    else {}
+                )
+                if data.get("done"):
+                    break
+                time.sleep(data.get("wait") or 0.2)
+            page = self.get("/library/")
+
+    def browse(self, events: list[Event], stop: threading.Event) -> None:
+        while not stop.is_set():
+            kind, pause = self.view()
+            events.append(Event(time.monotonic(), self.number, kind))
+            stop.wait(pause * (0.8 + random.random() * 0.4))  # noqa: S311 (jitter)
+
+    def view(self) -> tuple[str, float]:
+        """One page view: what it came to, and how long a person would wait before the next."""
+        try:
+            response = self.get(f"/library/?page={random.randint(1, 6)}")  # noqa: S311
+            if response.is_redirect:
+                path = urlsplit(response.headers["Location"]).path
+                if path.startswith("/accounts/reconnect/"):
+                    final = self.through_spotify(response, consent=False)
+                    return (
+                        "reconnect" if final.status_code == 200 else f"reconnect-{final.status_code}"
+                    ), 0.3
+                if path.startswith("/accounts/login/"):
+                    self.sign_in()  # asked to sign in again: the person does
+                    return "sign-in", 0.3
+                return f"redirect {path}", 0.3
+            if response.status_code == 503:
+                return "503", min(3.0, float(response.headers.get("Retry-After") or 1))
+            if response.status_code >= 500:
+                return "5xx", 1.0
+            return str(response.status_code), 0.3
+        except ConsentAsked:
+            return "consent", 1.0
+        except requests.RequestException:
+            return "no answer", 1.0
+
+
+class ConsentAsked(Exception):
+    pass
+
+
+# --- The drill ------------------------------------------------------------------------------
+
+
+@dataclass
+class Drill:
+    site: str
+    emulator: str
+    postgres: Postgres
+    redis: Redis
+    gunicorn: ServerProcess
+    people: list[Person]
+    events: list[Event] = field(default_factory=list)
+
+    def emulator_post(self, path: str, body: dict) -> None:
+        requests.post(f"{self.emulator}/_emulator/{path}", json=body, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.emulator}/_emulator/faults", timeout=10).raise_for_status()
+
+    def spotify_calls(self) -> int:
+        stats = requests.get(f"{self.emulator}/_emulator/stats", timeout=10).json()
+        return sum(stats["api_requests"].values()) + sum(stats["token_requests"].values())
+
+    def grants_lost(self) -> int:
+        return self.postgres.query(
+            "SELECT count(*) FROM accounts_spotifytoken WHERE reauthorization_required"
+        )[0][0]
+
+    def songs(self) -> int:
+        return self.postgres.query("SELECT coalesce(sum(total), 0) FROM library_librarysync")[0][0]
+
+    def expire_tokens(self) -> None:
+        self.postgres.query(
+            "UPDATE accounts_spotifytoken SET expires_at = now() - interval '1 minute' RETURNING 1"
+        )
+
+    def kill_workers(self) -> None:
+        master = self.gunicorn.process.pid
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        for pid in children:
+            os.kill(int(pid), signal.SIGKILL)
+
+
+@dataclass
+class Fault:
+    name: str
+    start: Callable[[Drill], None]
+    clear: Callable[[Drill], None]
+
+
+def _killed_during_refresh(drill: Drill) -> None:
+    drill.emulator_post("faults", {"endpoint": "token", "delay": 2.0, "times": None})
+    drill.expire_tokens()
+    time.sleep(1.0)  # the refreshes are on their way
+    drill.kill_workers()
+
+
+def _slow_token(drill: Drill) -> None:
+    # Every token answer during the fault: the emulator acts on a request when its delay
+    # ends, so the refreshes retried meanwhile (with the same, not yet rotated, token)
+    # must be slow too for the answers that Spotify acted on to be lost.
+    drill.emulator_post("faults", {"endpoint": "token", "delay": 12.0, "times": None})
+    drill.expire_tokens()
+
+
+FAULTS = [
+    Fault("worker killed during a refresh", _killed_during_refresh, Drill.clear_faults),
+    Fault("slow token answer (12 s)", _slow_token, Drill.clear_faults),
+    Fault(
+        "slow Web API (6 s per call)",
+        lambda d: d.emulator_post("config", {"latency": 6.0}),
+        lambda d: d.emulator_post("config", {"latency": 0.05}),
+    ),
+    Fault(
+        "5xx burst",
+        lambda d: d.emulator_post("faults", {"endpoint": "saved_tracks", "status": 503, "times": None}),
+        Drill.clear_faults,
+    ),
+    Fault(
+        "long 429 (Retry-After 15)",
+        lambda d: d.emulator_post(
+            "faults", {"endpoint": "saved_tracks", "status": 429, "retry_after": 15, "times": 1}
+        ),
+        Drill.clear_faults,
+    ),
+    Fault("Redis stopped", lambda d: d.redis.stop(), lambda d: d.redis.start()),
+    Fault("PostgreSQL stopped", lambda d: d.postgres.stop(), lambda d: d.postgres.start()),
+]
+
+
+@dataclass
+class Result:
+    fault: str
+    counts: Counter
+    grants_lost: int
+    songs_lost: int
+    calls: int
+    recovery: float | None
+
+
+def run_fault(drill: Drill, fault: Fault, hold: float) -> Result:
+    grants, songs = drill.grants_lost(), drill.songs()
+    time.sleep(2)
+    calls = drill.spotify_calls()
+    started = time.monotonic()
+    fault.start(drill)
+    time.sleep(hold)
+    fault.clear(drill)
+    cleared = time.monotonic()
+    calls = drill.spotify_calls() - calls
+    deadline = cleared + 60
+    while time.monotonic() < deadline and not _recovered(drill.events, cleared, len(drill.people)):
+        time.sleep(0.25)
+    recovered = _recovered(drill.events, cleared, len(drill.people))
+    # What the fault left behind shows after it: a breaker's last cool-down, a grant
+    # whose refresh answer was lost and that reconnects at its next refresh.
+    time.sleep(max(2.0, cleared + AFTERMATH - time.monotonic()))
+    window = [event for event in drill.events if event.at >= started]
+    return Result(
+        fault=fault.name,
+        counts=Counter(event.kind for event in window),
+        grants_lost=drill.grants_lost() - grants,
+        songs_lost=max(0, songs - drill.songs()),
+        calls=calls,
+        recovery=None if recovered is None else recovered - cleared,
+    )
+
+
+def _recovered(events: list[Event], since: float, people: int) -> float | None:
+    """When every person had a page answered 200 after `since` (and nothing worse after)."""
+    latest: dict[int, Event] = {}
+    for event in events:
+        if event.at >= since:
+            latest[event.user] = event
+    if len(latest) < people or any(event.kind not in ("200", "reconnect") for event in latest.values()):
+        return None
+    firsts = {}
+    for event in events:
+        if event.at >= since and event.kind in ("200", "reconnect"):
+            firsts.setdefault(event.user, event.at)
+    return max(firsts.values())
+
+
+def _table(results: list[Result]) -> str:
+    header = (
+        "fault",
+        "pages",
+        "5xx (not 503)",
+        "503",
+        "sign-in prompts",
+        "reconnects, no click",
+        "grants lost",
+        "songs lost",
+        "Spotify calls",
+        "recovery",
+    )
+    rows = [header]
+    for r in results:
+        rows.append(
+            (
+                r.fault,
+                str(sum(r.counts.values())),
+                f"{r.counts['5xx']}"
+                + (f" (+{r.counts['no answer']} no answer)" if r.counts["no answer"] else ""),
+                str(r.counts["503"]),
+                str(r.counts["sign-in"] + r.counts["consent"]),
+                str(r.counts["reconnect"]),
+                str(r.grants_lost),
+                str(r.songs_lost),
+                str(r.calls),
+                "no" if r.recovery is None else f"{r.recovery:.1f} s",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [" | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, " | ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _passed(result: Result) -> bool:
+    return (
+        result.counts["5xx"] == 0
+        and result.counts["sign-in"] + result.counts["consent"] == 0
+        and result.grants_lost == 0
+        and result.songs_lost == 0
+        and result.recovery is not None
+        and result.recovery <= RECOVERY_TARGET
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--users", type=int, default=10, help="people browsing (10)")
+    parser.add_argument("--hold", type=float, default=15.0, help="seconds each fault lasts (15)")
+    parser.add_argument("--only", help="run only the faults whose name contains this")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="spotifysite-faults-"))
+    os.chmod(workdir, 0o755)  # noqa: S103 (PostgreSQL's user reads its data directory here)
+    print(f"spotifysite fault drill: servers' files and logs in {workdir}", flush=True)
+    options = argparse.Namespace(workers=3, threads=8, latency=0.05)
+    static_root = _collect_static(options, workdir)
+    postgres, redis_server = Postgres(workdir), Redis()
+    postgres.start()
+    redis_server.start()
+    servers: list[ServerProcess] = []
+    stop = threading.Event()
+    try:
+        site_port, emulator_port = free_port(), free_port()
+        site, emulator = f"http://127.0.0.1:{site_port}", f"http://127.0.0.1:{emulator_port}"
+        env = _environment(
+            options,
+            workdir,
+            emulator=emulator,
+            DATABASE_URL=postgres.url,
+            CACHE_URL=redis_server.url,
+            SPOTIFY_BUDGET_STORE=redis_server.url,
+            STATIC_ROOT=str(static_root),
+            SPOTIFY_REDIRECT_URI=f"{site}/accounts/callback/",
+            GUNICORN_BIND=f"127.0.0.1:{site_port}",
+            LIBRARY_FRESH_FOR="5",
+            SPOTIFY_REFRESH_MARGIN="5",
+            SPOTIFY_RATE_LIMIT="300/30",
+            SPOTIFY_MAX_IN_FLIGHT="40",
+            LOG_LEVEL="WARNING",
+        )
+        subprocess.run(manage("migrate", "--noinput", "-v0"), cwd=ROOT, env=env, check=True, timeout=300)  # noqa: S603
+        servers.append(
+            ServerProcess(
+                "emulator", manage("runemulator", "--port", str(emulator_port)), env=env, log_dir=workdir
+            )
+        )
+        gunicorn = [sys.executable, "-m", "gunicorn", "spotifysite.wsgi", "-c", "gunicorn.conf.py"]
+        servers.append(ServerProcess("gunicorn", gunicorn, env=env, log_dir=workdir))
+        servers[0].wait_until_serving(f"{emulator}/_emulator/stats")
+        servers[1].wait_until_serving(f"{site}/")
+        requests.post(
+            f"{emulator}/_emulator/config",
+            json={"rotate_refresh_tokens": True, "access_token_lifetime": 15, "latency": 0.05},
+            timeout=10,
+        ).raise_for_status()
+        users = requests.post(
+            f"{emulator}/_emulator/users",
+            json={"users": [{"count": args.users, "library_size": LIBRARY_SIZE}], "prefix": "drill"},
+            timeout=30,
+        ).json()["users"]
+        people = [Person(n, user["consent_index"], site) for n, user in enumerate(users)]
+        deadline = time.monotonic() + 180
+        for person in people:
+            person.sign_in()
+            person.load_library(deadline)
+        drill = Drill(site, emulator, postgres, redis_server, servers[1], people)
+        browsers = [threading.Thread(target=p.browse, args=(drill.events, stop), daemon=True) for p in people]
+        for thread in browsers:
+            thread.start()
+        time.sleep(5)  # everybody browsing, tokens refreshing
+        results = []
+        for fault in FAULTS:
+            if args.only and args.only.lower() not in fault.name.lower():
+                continue
+            print(f"fault: {fault.name}...", flush=True)
+            results.append(run_fault(drill, fault, args.hold))
+        stop.set()
+        for thread in browsers:
+            thread.join(timeout=HTTP_TIMEOUT)
+    finally:
+        stop.set()
+        for server in reversed(servers):
+            server.stop()
+        redis_server.stop()
+        postgres.stop()
+    print(f"\nspotifysite fault drill: {args.users} people browsing, each fault held {args.hold:g} s\n")
+    print(_table(results))
+    passed = sum(_passed(result) for result in results)
+    print(
+        f"\nfault drill: {passed} of {len(results)} faults within the targets "
+        "(0 responses 5xx but 503, 0 sign-in prompts, 0 grants lost, 0 songs lost, "
+        f"recovery <= {RECOVERY_TARGET:g} s)"
+    )
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
