@@ -2,9 +2,11 @@
 serves the emulator, so the whole OAuth round trip happens over real HTTP."""
 
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
+from django.core.signals import request_finished, request_started
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from emulator.state import EmulatorState
@@ -46,11 +48,42 @@ def live_emulator(live_server, settings) -> Iterator[EmulatorState]:
     emulator_state.reset()
 
 
+class _Requests:
+    """Requests the live server is still serving: the library page's loader keeps a batch
+    going on the server after the browser is gone, and the database must not be flushed
+    under it (on PostgreSQL the flush's TRUNCATE and the batch's row locks deadlock)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.changed = threading.Condition()
+
+    def started(self, **kwargs: object) -> None:
+        with self.changed:
+            self.count += 1
+
+    def finished(self, **kwargs: object) -> None:
+        with self.changed:
+            self.count -= 1
+            self.changed.notify_all()
+
+    def wait_until_idle(self, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait_for(lambda: self.count <= 0, timeout)
+
+
 @pytest.fixture
 def page(browser: Browser, live_emulator) -> Iterator[Page]:
     """A fresh browser context (no cookies) for each test."""
+    in_flight = _Requests()
+    request_started.connect(in_flight.started)
+    request_finished.connect(in_flight.finished)
     context = browser.new_context()
     context.set_default_timeout(15_000)
     page = context.new_page()
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
+        in_flight.wait_until_idle(timeout=30)
+        request_started.disconnect(in_flight.started)
+        request_finished.disconnect(in_flight.finished)
