@@ -12,7 +12,6 @@ from django.urls import reverse
 from . import budget, services
 from .exceptions import SpotifyError
 from .models import SpotifyBudget, SpotifyToken
-from .signals import spotify_disconnected
 
 
 def mask(secret: str) -> str:
@@ -44,7 +43,12 @@ class SpotifyTokenAdmin(admin.ModelAdmin):
     readonly_fields = fields
     actions = ("refresh_now", "revoke")
 
-    @admin.action(description="Refresh now")
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        # The actions change a user's grant, so they take the change permission (which
+        # editing by hand never uses: has_change_permission is False), not just view.
+        return request.user.has_perm("accounts.change_spotifytoken")
+
+    @admin.action(description="Refresh now", permissions=["operate"])
     def refresh_now(self, request: HttpRequest, queryset: QuerySet[SpotifyToken]) -> None:
         for token in queryset.select_related("user"):
             try:
@@ -54,13 +58,14 @@ class SpotifyTokenAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{token}: refreshed.", messages.SUCCESS)
 
-    @admin.action(description="Revoke (delete) selected tokens", permissions=["delete"])
+    @admin.action(description="Revoke (delete) selected tokens", permissions=["operate"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[SpotifyToken]) -> None:
         users = [token.user for token in queryset.select_related("user")]
-        count, _ = queryset.delete()
-        for user in users:  # and what the app stored from Spotify for them
-            spotify_disconnected.send(sender=SpotifyToken, user=user)
-        self.message_user(request, f"Deleted {count} token(s); those users must sign in with Spotify again.")
+        for user in users:  # exactly what the user's own "Disconnect" does
+            services.spotify_disconnect(user=user)
+        self.message_user(
+            request, f"Deleted {len(users)} token(s); those users must sign in with Spotify again."
+        )
 
     @admin.display(description="status")
     def status(self, token: SpotifyToken) -> str:

@@ -22,6 +22,15 @@ EXPLICIT = {"": "All songs", "only": "Explicit only", "hide": "Hide explicit"}
 MAX_QUERY = 200  # characters of search text we look at
 
 
+# Digits of a page number we read: a library of a million songs has 20,000 pages; a
+# longer number is nonsense, and Python refuses to convert numbers of 4,300+ digits.
+MAX_PAGE_DIGITS = 6
+
+
+def _page_number(value: str) -> bool:
+    return len(value) <= MAX_PAGE_DIGITS and value.isascii() and value.isdecimal() and int(value) > 0
+
+
 def fold(text: str) -> str:
     """Case- and accent-insensitive form: 'Beyoncé' and 'BEYONCE' both become 'beyonce'."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -54,7 +63,7 @@ class LibraryQuery:
             sort=sort,
             order=order if order in ORDERS else default_order(sort),
             explicit=explicit if explicit in EXPLICIT else "",
-            page=page if page.isascii() and page.isdecimal() and int(page) > 0 else "1",
+            page=page if _page_number(page) else "1",
         )
 
     @property

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import export, pages, selectors, sync
@@ -18,6 +19,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "library/home.html")
 
 
+@never_cache  # private: Cache-Control: private, no-store (and no-cache, max-age=0)
 @require_GET
 @login_required
 def saved_tracks(request: HttpRequest) -> HttpResponse:
@@ -27,6 +29,7 @@ def saved_tracks(request: HttpRequest) -> HttpResponse:
     return render(request, "library/saved_tracks.html", context)
 
 
+@never_cache
 @require_POST
 @login_required
 def load(request: HttpRequest) -> JsonResponse:
@@ -71,6 +74,7 @@ def _preparing(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@never_cache
 @require_GET
 @login_required
 def export_csv(request: HttpRequest) -> HttpResponse:
@@ -81,6 +85,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     return _download(export.csv_lines(tracks), content_type="text/csv; charset=utf-8", extension="csv")
 
 
+@never_cache
 @require_GET
 @login_required
 def export_json(request: HttpRequest) -> HttpResponse:

@@ -104,3 +104,45 @@ def test_revoke_action_deletes_the_token(admin_client, token):
 
     assert response.status_code == HTTPStatus.OK
     assert not SpotifyToken.objects.exists()
+
+
+def _staff_with(client, *codenames: str):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    staff = get_user_model().objects.create_user("operator", password="x", is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client.force_login(staff)
+    return client
+
+
+@pytest.mark.parametrize("action", ["refresh_now", "revoke"])
+def test_viewing_tokens_does_not_allow_acting_on_them(client, token, emulator, action):
+    refreshes = emulator.token_requests["refresh_token"]
+    viewer = _staff_with(client, "view_spotifytoken")
+    url = reverse("admin:accounts_spotifytoken_changelist")
+
+    listed = viewer.get(url)
+    viewer.post(url, {"action": action, "_selected_action": [token.pk]})
+
+    assert listed.status_code == HTTPStatus.OK
+    assert b"Refresh now" not in listed.content and b"Revoke" not in listed.content
+    assert SpotifyToken.objects.get().access_token == token.access_token
+    assert emulator.token_requests["refresh_token"] == refreshes
+
+
+def test_revoke_does_what_the_users_disconnect_does(client, token):
+    from library.models import LibrarySync
+
+    LibrarySync.objects.create(user=token.user, total=3)
+    operator = _staff_with(client, "view_spotifytoken", "change_spotifytoken")
+
+    operator.post(
+        reverse("admin:accounts_spotifytoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+
+    token.user.refresh_from_db()
+    assert not SpotifyToken.objects.exists()
+    assert not LibrarySync.objects.exists()  # the stored library goes too
+    assert token.user.first_name == ""  # as after the user's own disconnect

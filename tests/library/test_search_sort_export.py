@@ -170,3 +170,33 @@ def test_csv_cells_that_look_like_formulas_stay_text(client, emulator):
 
     assert rows[0]["track"] == '\'=HYPERLINK("http://evil.example","x")'
     assert rows[0]["artists"] == "'@risk"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [reverse("library:saved_tracks"), reverse("library:export_csv"), reverse("library:export_json")],
+)
+def test_private_pages_are_never_cached(few, url):
+    response = few.get(url)
+
+    assert response.status_code == HTTPStatus.OK
+    assert {"private", "no-store"} <= {part.strip() for part in response["Cache-Control"].split(",")}
+
+
+def test_the_load_endpoint_is_never_cached(few):
+    response = few.post(reverse("library:load"), HTTP_ACCEPT="application/json")
+
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"page": "9" * 4301}, {"page": "1" * 7}, {"page": "٣"}, {"q": "x" * 100_000}, {"sort": "y" * 5000}],
+    ids=["page-4301-digits", "page-7-digits", "page-arabic-digit", "q-100k", "sort-5k"],
+)
+def test_oversized_parameters_never_give_a_500(few, params):
+    response = few.get(LIBRARY, params)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.context["query"].page == "1" or "page" not in params
+    assert len(response.context["query"].q) <= 200
