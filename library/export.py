@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -41,13 +42,20 @@ def _record(track: Track) -> dict[str, Any]:
     }
 
 
-# A cell starting with one of these is a formula to spreadsheet programs; a song called
-# "=HYPERLINK(...)" must stay text. (OWASP's advice for CSV injection.)
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's advice for CSV injection: a cell that starts with one of these is a formula to
+# spreadsheet programs, and they skip leading blanks and control characters to find that
+# start (LibreOffice read "\x00=1+1" as a formula). So control characters go, and a cell
+# whose first character after any whitespace is one of these gets a leading apostrophe:
+# a song called '=HYPERLINK(...)' stays text.
+FORMULA_STARTS = ("=", "+", "-", "@")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _cell(value: Any) -> Any:
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+    if not isinstance(value, str):
+        return value
+    text = _CONTROL.sub("", value)
+    return f"'{text}" if text.lstrip().startswith(FORMULA_STARTS) else text
 
 
 class _Line:
@@ -59,7 +67,9 @@ class _Line:
 
 def csv_lines(tracks: Iterable[Track]) -> Iterator[str]:
     """The CSV file line by line, for a streaming response: memory stays flat."""
-    writer = csv.DictWriter(_Line(), fieldnames=CSV_COLUMNS)
+    # Every field quoted: a separator inside one (";=3+3;" read with ";" as the separator)
+    # never starts a new cell.
+    writer = csv.DictWriter(_Line(), fieldnames=CSV_COLUMNS, quoting=csv.QUOTE_ALL)
     yield writer.writeheader()
     for track in tracks:
         record = _record(track)

