@@ -52,9 +52,9 @@ def token_save(
     return token
 
 
-def user_sign_in(*, code: str) -> AbstractBaseUser:
+def user_sign_in(*, code: str, code_verifier: str | None = None) -> AbstractBaseUser:
     """Exchange the code, read the profile, link or create the user, store the grant."""
-    token_info = spotify.exchange_code(code=code)
+    token_info = spotify.exchange_code(code=code, code_verifier=code_verifier)
     profile = spotify.current_profile(access_token=token_info["access_token"])
     # `account_id` (2026) is Spotify's immutable id for linking; `id` can change, so it is
     # only the fallback for servers that predate it. Never e-mail or display name.

@@ -8,13 +8,17 @@ same code talks to Spotify or to any server that speaks its contract (the emulat
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
+from urllib.parse import urlencode
 
 import requests
 import spotipy
@@ -64,7 +68,9 @@ class _OAuth(spotipy.SpotifyOAuth):
     rejected grant, so those never discard a token).
     """
 
-    def __init__(self, *, state: str | None = None, show_dialog: bool = False) -> None:
+    def __init__(
+        self, *, state: str | None = None, show_dialog: bool = False, session: requests.Session | None = None
+    ) -> None:
         super().__init__(
             client_id=settings.SPOTIFY_CLIENT_ID,
             client_secret=settings.SPOTIFY_CLIENT_SECRET,
@@ -72,7 +78,7 @@ class _OAuth(spotipy.SpotifyOAuth):
             state=state,
             scope=settings.SPOTIFY_SCOPES,
             show_dialog=show_dialog,
-            requests_session=http_session(),
+            requests_session=session or http_session(),
             requests_timeout=settings.SPOTIFY_TOKEN_TIMEOUT,
             open_browser=False,
             cache_handler=MemoryCacheHandler(),
@@ -107,16 +113,49 @@ def _raise_for_server_trouble(response: requests.Response | None) -> None:
         raise SpotifyUnavailable()
 
 
-def authorize_url(*, state: str, show_dialog: bool = False) -> str:
+def authorize_url(*, state: str, show_dialog: bool = False, code_verifier: str | None = None) -> str:
     """Where to send the browser to ask the user for consent. Without `show_dialog`,
-    Spotify sends a user who already approved this app (same scopes) straight back."""
-    return _OAuth(state=state, show_dialog=show_dialog).get_authorize_url(state=state)
+    Spotify sends a user who already approved this app (same scopes) straight back.
+    With a `code_verifier` (PKCE), its S256 challenge goes along: only the holder of the
+    verifier can then trade the code for tokens."""
+    url = _OAuth(state=state, show_dialog=show_dialog).get_authorize_url(state=state)
+    if code_verifier is None:
+        return url
+    pkce = {"code_challenge": pkce_challenge(code_verifier), "code_challenge_method": "S256"}
+    return f"{url}&{urlencode(pkce)}"
 
 
-def exchange_code(*, code: str) -> TokenInfo:
-    """Trade an authorization code for tokens. A bad, reused or expired code raises
+def pkce_verifier() -> str:
+    """RFC 7636 §4.1: 43-128 characters of [A-Za-z0-9-._~]; 64 random bytes give 86."""
+    return secrets.token_urlsafe(64)
+
+
+def pkce_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class _WithVerifier(requests.Session):
+    """spotipy 2.26's code exchange (`SpotifyOAuth.get_access_token`) takes no PKCE
+    verifier, and its SpotifyPKCE class sends no client secret; the exchange is the only
+    POST this session makes, so it adds the verifier to that form."""
+
+    def __init__(self, code_verifier: str) -> None:
+        super().__init__()
+        self.code_verifier = code_verifier
+
+    def post(self, url: str | bytes, data: Any = None, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        return super().post(url, data={**(data or {}), "code_verifier": self.code_verifier}, **kwargs)
+
+
+def exchange_code(*, code: str, code_verifier: str | None = None) -> TokenInfo:
+    """Trade an authorization code (and its PKCE verifier, if the sign-in sent a
+    challenge) for tokens. A bad, reused or expired code, or a wrong verifier, raises
     ReauthorizationRequired: the user has to start the sign-in again."""
-    return _token_request(lambda oauth: oauth.get_access_token(code, as_dict=False, check_cache=False))
+    session = _WithVerifier(code_verifier) if code_verifier else None
+    return _token_request(
+        lambda oauth: oauth.get_access_token(code, as_dict=False, check_cache=False), session=session
+    )
 
 
 def refresh(*, refresh_token: str) -> TokenInfo:
@@ -124,8 +163,8 @@ def refresh(*, refresh_token: str) -> TokenInfo:
     return _token_request(lambda oauth: oauth.refresh_access_token(refresh_token))
 
 
-def _token_request(call: Callable[[_OAuth], Any]) -> TokenInfo:
-    oauth = _OAuth()
+def _token_request(call: Callable[[_OAuth], Any], *, session: requests.Session | None = None) -> TokenInfo:
+    oauth = _OAuth(session=session)
     attempts = itertools.count(1)
     # Token requests wait for the pause and take a slot in flight, but the token endpoint
     # is not counted in the Web API's window.

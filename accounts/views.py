@@ -1,4 +1,6 @@
 import secrets
+import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,10 +16,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import budget, services, spotify
 from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
 
-# Pending sign-ins live in the session under this key, as {state: where to go next}, so
-# two tabs can sign in at once. A callback pops its own state: each is used once.
+# Pending sign-ins live in the session under this key, as {state: [where to go next,
+# PKCE verifier, started at]}, so two tabs can sign in at once. A callback pops its own
+# state: each is used once, and only within PENDING_SIGN_IN_SECONDS.
 PENDING_SIGN_IN = "spotify_pending_sign_in"
 MAX_PENDING_SIGN_INS = 5
+PENDING_SIGN_IN_SECONDS = 600
 
 
 def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
@@ -60,28 +64,40 @@ def _start_sign_in(request: HttpRequest, next_url: str | None, *, show_dialog: b
         # The sign-in would end in our calls to Spotify: say now, not after the consent page.
         raise SpotifyPaused(until=until)
     state = secrets.token_urlsafe(32)  # 256 bits
+    # PKCE: a code is worth nothing without this browser's verifier, so a code stolen
+    # from another user's sign-in cannot be injected into a callback here.
+    verifier = spotify.pkce_verifier() if settings.SPOTIFY_PKCE else None
     pending = request.session.get(PENDING_SIGN_IN, {})
     pending = dict(list(pending.items())[-(MAX_PENDING_SIGN_INS - 1) :]) if pending else {}
-    pending[state] = next_url
+    pending[state] = [next_url, verifier, time.time()]
     request.session[PENDING_SIGN_IN] = pending
-    return redirect(spotify.authorize_url(state=state, show_dialog=show_dialog))
+    return redirect(spotify.authorize_url(state=state, show_dialog=show_dialog, code_verifier=verifier))
 
 
-def _pop_pending(request: HttpRequest, state: str) -> tuple[bool, str | None]:
-    """(whether `state` is one this browser started, where to go next); used once."""
+@dataclass(frozen=True)
+class _Pending:
+    next_url: str | None
+    code_verifier: str | None
+
+
+def _pop_pending(request: HttpRequest, state: str) -> _Pending | None:
+    """The sign-in this browser started with `state`, if it is recent; used once."""
     pending = request.session.get(PENDING_SIGN_IN, {})
     for candidate in list(pending):
         if state and constant_time_compare(state, candidate):
-            next_url = pending.pop(candidate)
+            entry = pending.pop(candidate)
             request.session[PENDING_SIGN_IN] = pending
-            return True, next_url
-    return False, None
+            if not isinstance(entry, list) or time.time() - entry[2] > PENDING_SIGN_IN_SECONDS:
+                return None  # expired (or from before pending sign-ins carried a verifier)
+            return _Pending(next_url=entry[0], code_verifier=entry[1])
+    return None
 
 
 def callback(request: HttpRequest) -> HttpResponse:
-    known, next_url = _pop_pending(request, request.GET.get("state", ""))
-    if not known:
+    pending = _pop_pending(request, request.GET.get("state", ""))
+    if pending is None:
         return render(request, "accounts/sign_in_failed.html", {"reason": "state"}, status=400)
+    next_url = pending.next_url
     error = request.GET.get("error")
     if error == "access_denied":
         return render(request, "accounts/cancelled.html")
@@ -91,7 +107,7 @@ def callback(request: HttpRequest) -> HttpResponse:
             request, "accounts/sign_in_failed.html", {"reason": "error", "error": error}, status=400
         )
     try:
-        user = services.user_sign_in(code=code)
+        user = services.user_sign_in(code=code, code_verifier=pending.code_verifier)
     except ReauthorizationRequired:
         return render(request, "accounts/sign_in_failed.html", {"reason": "code"}, status=400)
     except SpotifyError as exc:

@@ -4,8 +4,10 @@ and bearer-token checks. Views call these and turn the exceptions into responses
 import base64
 import binascii
 import dataclasses
+import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -61,6 +63,16 @@ class AuthorizationRequest:
     redirect_uri: str
     scope: tuple[str, ...]
     state: str | None
+    code_challenge: str | None = None
+
+
+# RFC 7636 §4.2: base64url of a SHA-256 digest, no padding (43 characters).
+_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 # --- /authorize ---------------------------------------------------------------------------
@@ -83,7 +95,16 @@ def check_authorization_request(params: Mapping[str, str]) -> AuthorizationReque
     requested = scopes.parse_scope(params.get("scope", ""))
     if scopes.unknown_scopes(requested):
         raise AuthorizeRedirectError(redirect_with(redirect_uri, error="invalid_scope", app_state=app_state))
-    return AuthorizationRequest(client=client, redirect_uri=redirect_uri, scope=requested, state=app_state)
+    challenge = params.get("code_challenge") or None
+    if challenge is not None and (
+        params.get("code_challenge_method") != "S256" or not _CHALLENGE.fullmatch(challenge)
+    ):
+        # Spotify supports S256 only (CONTRACT §1.1).
+        refused = redirect_with(redirect_uri, error="invalid_request", app_state=app_state)
+        raise AuthorizeRedirectError(refused)
+    return AuthorizationRequest(
+        client=client, redirect_uri=redirect_uri, scope=requested, state=app_state, code_challenge=challenge
+    )
 
 
 def redirect_uri_matches(*, registered: str, requested: str) -> bool:
@@ -143,6 +164,7 @@ def approve(request: AuthorizationRequest, *, user_id: str) -> str:
             user_id=user_id,
             scope=request.scope,
             issued_at=time.time(),
+            code_challenge=request.code_challenge,
         ),
     )
     return redirect_with(request.redirect_uri, code=code, app_state=request.state)
@@ -166,7 +188,9 @@ def authenticate_client(*, authorization: str | None, form: Mapping[str, str]) -
     return client
 
 
-def exchange_code(*, client: RegisteredClient, code: str, redirect_uri: str) -> dict:
+def exchange_code(
+    *, client: RegisteredClient, code: str, redirect_uri: str, code_verifier: str | None = None
+) -> dict:
     # Taken out first: a code is spent by any attempt to use it, successful or not.
     grant = state.take_code(code)
     if grant is None or grant.client_id != client.client_id:
@@ -176,6 +200,10 @@ def exchange_code(*, client: RegisteredClient, code: str, redirect_uri: str) -> 
         raise TokenError("invalid_grant", "Authorization code expired")
     if redirect_uri != grant.redirect_uri:
         raise TokenError("invalid_grant", "Invalid redirect URI")
+    if grant.code_challenge is not None and not hmac.compare_digest(
+        s256(code_verifier or ""), grant.code_challenge
+    ):
+        raise TokenError("invalid_grant", "code_verifier was incorrect")
     grant_id = tokens.new_grant_id()
     state.grant(grant_id, user_id=grant.user_id, client_id=client.client_id)
     refresh = tokens.RefreshToken(

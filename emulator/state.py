@@ -183,6 +183,7 @@ class AuthorizationCode:
     user_id: str
     scope: tuple[str, ...]
     issued_at: float
+    code_challenge: str | None = None  # PKCE (S256): the exchange must bring its verifier
 
 
 @dataclass

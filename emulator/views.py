@@ -118,6 +118,8 @@ def authorize(request: HttpRequest) -> HttpResponse:
             "redirect_uri": auth_request.redirect_uri,
             "scope": " ".join(auth_request.scope),
             "state": auth_request.state,
+            "code_challenge": auth_request.code_challenge,
+            "code_challenge_method": "S256" if auth_request.code_challenge else None,
         },
         salt=CONSENT_SALT,
     )
@@ -189,7 +191,10 @@ def token(request: HttpRequest) -> HttpResponse:
         client = oauth.authenticate_client(authorization=authorization, form=form)
         if grant_type == "authorization_code":
             body = oauth.exchange_code(
-                client=client, code=form.get("code", ""), redirect_uri=form.get("redirect_uri", "")
+                client=client,
+                code=form.get("code", ""),
+                redirect_uri=form.get("redirect_uri", ""),
+                code_verifier=form.get("code_verifier"),
             )
         else:
             body = oauth.refresh_access_token(client=client, refresh_token=form.get("refresh_token", ""))

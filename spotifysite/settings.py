@@ -154,6 +154,9 @@ SPOTIFY_CLIENT_SECRET = env("SPOTIFY_CLIENT_SECRET", default="")
 # Spotify rejects `localhost` in redirect URIs; loopback IP literals may use plain HTTP.
 SPOTIFY_REDIRECT_URI = env("SPOTIFY_REDIRECT_URI", default="http://127.0.0.1:8000/accounts/callback/")
 SPOTIFY_SCOPES = env("SPOTIFY_SCOPES", default="user-library-read")
+# PKCE (S256) on top of the client secret, so a stolen authorization code cannot be
+# injected into another browser's sign-in (see the README's security section).
+SPOTIFY_PKCE = env.bool("SPOTIFY_PKCE", default=True)
 SPOTIFY_ACCOUNTS_URL = env("SPOTIFY_ACCOUNTS_URL", default="https://accounts.spotify.com").rstrip("/")
 SPOTIFY_API_URL = env("SPOTIFY_API_URL", default="https://api.spotify.com/v1").rstrip("/")
 # Seconds to wait for Spotify to connect and to answer, per attempt. With the retries
