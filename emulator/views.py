@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import oauth, serializers
 from .images import placeholder_svg
 from .oauth import ApiError
-from .responses import api_error, api_json, error_page, token_error, token_json
+from .responses import accounts_page, api_error, api_json, error_page, token_error, token_json
 from .scopes import SCOPES
 from .state import FAULT_TOKEN, PROFILE_EXTENDED, RATE_LIMIT_MESSAGE, state
 from .tokens import AccessToken
@@ -129,7 +129,7 @@ def authorize(request: HttpRequest) -> HttpResponse:
         "users": [(user, state.library_size(user)) for user in state.users],
         "signed_request": signed,
     }
-    return HttpResponse(render_to_string("emulator/authorize.html", context))
+    return accounts_page(HttpResponse(render_to_string("emulator/authorize.html", context)))
 
 
 def _consent_answer(request: HttpRequest) -> HttpResponse:

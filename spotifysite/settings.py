@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,7 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
 ]
-THIRD_PARTY_APPS: list[str] = []
+THIRD_PARTY_APPS = ["csp"]
 LOCAL_APPS = [
     "accounts",
     "library",
@@ -45,6 +46,7 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "accounts.middleware.CanonicalHostMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -204,6 +206,34 @@ if SPOTIFY_DEMO_MODE:
     SPOTIFY_CLIENT_SECRET = "demo-secret-for-the-local-emulator"  # noqa: S105 (known to the emulator only)
     SPOTIFY_ACCOUNTS_URL = f"{_emulator_base}/accounts"
     SPOTIFY_API_URL = f"{_emulator_base}/v1"
+
+# Content-Security-Policy (django-csp) on every page: nothing inline, nothing from
+# elsewhere but Spotify's cover images (or the emulator's, wherever it runs) and, for the
+# sign-in form's redirect, Spotify's accounts site.
+SPOTIFY_IMAGE_HOSTS = ["https://i.scdn.co", "https://mosaic.scdn.co", "https://*.spotifycdn.com"]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+_image_sources = [SELF, *SPOTIFY_IMAGE_HOSTS]
+if _origin(SPOTIFY_API_URL) != "https://api.spotify.com":
+    _image_sources.append(_origin(SPOTIFY_API_URL))  # the emulator serves covers itself
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": _image_sources,
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, _origin(SPOTIFY_ACCOUNTS_URL)],
+    }
+}
 
 # Fernet keys for tokens at rest, newest first (comma-separated). Separate from SECRET_KEY;
 # rotate by prepending a new key, running `manage.py reencrypt_tokens`, then dropping the old.

@@ -1,0 +1,59 @@
+"""The production headers, checked against what Mozilla's HTTP Observatory grades:
+Content-Security-Policy (strict: no inline or eval, default-src, object-src, base-uri,
+frame-ancestors, form-action), HSTS (at least six months), X-Content-Type-Options,
+X-Frame-Options or frame-ancestors, Referrer-Policy, cookies Secure and HttpOnly."""
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def _directives(header: str) -> dict[str, list[str]]:
+    parts = (part.split() for part in header.split(";") if part.strip())
+    return {name: values for name, *values in parts}
+
+
+@pytest.fixture
+def production(settings):
+    settings.DEBUG = False
+    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_HSTS_PRELOAD = True
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+    return settings
+
+
+@pytest.mark.parametrize("path", ["/", reverse("accounts:login")])
+def test_every_page_sends_a_strict_policy(client, production, path):
+    response = client.get(path, secure=True)
+    csp = _directives(response["Content-Security-Policy"])
+
+    for directive in ("default-src", "script-src", "style-src"):
+        assert csp[directive] == ["'self'"], directive
+    assert csp["object-src"] == csp["base-uri"] == csp["frame-ancestors"] == ["'none'"]
+    assert csp["form-action"][0] == "'self'" and len(csp["form-action"]) == 2
+    assert not any(
+        "unsafe" in value or value in ("*", "data:", "http:") for values in csp.values() for value in values
+    )
+    assert "https://i.scdn.co" in csp["img-src"]
+
+
+def test_the_other_graded_headers(client, production):
+    response = client.get("/", secure=True)
+
+    assert int(response["Strict-Transport-Security"].split("max-age=")[1].split(";")[0]) >= 15_768_000
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] in ("same-origin", "no-referrer", "strict-origin-when-cross-origin")
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_cookies_are_secure_and_http_only(client, production):
+    client.get(reverse("accounts:login"), secure=True)  # sets the CSRF cookie
+    client.post(reverse("accounts:login"), secure=True)  # a pending sign-in: a session cookie
+
+    cookies = client.cookies
+    assert cookies["sessionid"]["secure"] and cookies["sessionid"]["httponly"]
+    assert cookies["csrftoken"]["secure"]
