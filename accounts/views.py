@@ -13,7 +13,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import budget, services, spotify
+from . import budget, services, spotify, throttle
 from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
 
 # Pending sign-ins live in the session under this key, as {state: [where to go next,
@@ -41,6 +41,12 @@ def login(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     if request.method == "GET":
         return render(request, "accounts/login.html", {"next": next_url})
+    if wait := throttle.sign_in_wait(request):
+        response = render(
+            request, "accounts/sign_in_failed.html", {"reason": "throttled", "wait": wait}, status=429
+        )
+        response["Retry-After"] = str(wait)
+        return response
     # In demo mode the emulator's consent page is where the person picks a demo user, so
     # it is always shown; Spotify itself sends a user who approved before straight back.
     return _start_sign_in(request, next_url, show_dialog=settings.SPOTIFY_DEMO_MODE)
@@ -117,7 +123,9 @@ def callback(request: HttpRequest) -> HttpResponse:
         return render(
             request, "accounts/sign_in_failed.html", {"reason": "spotify", "error": exc}, status=status
         )
-    auth_login(request, user)  # rotates the session key
+    # Signed in by Spotify, not by a password: the model backend, named since django-axes
+    # adds one of its own for the admin's logins.
+    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # rotates the session key
     return redirect(next_url or settings.LOGIN_REDIRECT_URL)
 
 

@@ -74,6 +74,8 @@ def _configure(
         # app-wide budget (scripts/storm.py measures that, under a limit).
         "SPOTIFY_RATE_LIMIT": "100000/30",
         "SPOTIFY_MAX_IN_FLIGHT": "200",
+        # Every simulated person signs in from this one address.
+        "SIGN_IN_RATE_LIMIT": "100000",
     }
     if cache_url:
         env["CACHE_URL"] = cache_url

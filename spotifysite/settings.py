@@ -4,6 +4,7 @@ A `.env` file next to manage.py is read when present; variables already set in t
 process environment win. Every setting is documented in `.env.example`.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,7 +37,7 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
 ]
-THIRD_PARTY_APPS = ["csp"]
+THIRD_PARTY_APPS = ["csp", "axes"]
 LOCAL_APPS = [
     "accounts",
     "library",
@@ -56,7 +57,25 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.SpotifyErrorMiddleware",
+    # Last, as django-axes asks: it answers the admin's login with a lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Failed admin logins are throttled per account and per address (django-axes): after
+# AXES_FAILURE_LIMIT failures, that username, and that address, wait AXES_COOLOFF_MINUTES.
+# (Spotify users have no password: only staff log in with one.)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # one log line per lockout, not per attempt
+# Sign-ins one address may start per window of seconds (accounts.throttle).
+SIGN_IN_RATE_LIMIT = env.int("SIGN_IN_RATE_LIMIT", default=10)
+SIGN_IN_RATE_WINDOW = env.int("SIGN_IN_RATE_WINDOW", default=60)
 
 ROOT_URLCONF = "spotifysite.urls"
 WSGI_APPLICATION = "spotifysite.wsgi.application"

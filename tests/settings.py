@@ -47,3 +47,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # the budget's own tests set the limits they exercise.
 SPOTIFY_RATE_LIMIT = "100000/30"
 SPOTIFY_MAX_IN_FLIGHT = 200
+
+# Tests start many sign-ins from one address; tests/accounts/test_throttling.py sets
+# the production limit where it is the subject.
+SIGN_IN_RATE_LIMIT = 10_000
