@@ -4,19 +4,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres benchmark faults serve lint format setup setup-dev chromium clean
+.PHONY: run test test-postgres benchmark faults lock serve lint format setup setup-dev chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The requirement files are locked with hashes (see `make lock`): pip installs nothing
+# whose hash is not listed.
 $(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
+
+## Update the locked requirements (with hashes) after editing requirements.in or
+## requirements-dev.in; commit the .txt files it writes.
+PIP_COMPILE = $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock: setup-dev
+	$(PIP_COMPILE) --no-header requirements.in -o requirements.txt
+	$(PIP_COMPILE) --no-header requirements-dev.in -o requirements-dev.txt
+	sed -i '1i # Locked by `make lock` from requirements.in, with hashes: pip checks every file it installs.\n# Edit requirements.in, never this file.' requirements.txt
+	sed -i '1i # Locked by `make lock` from requirements-dev.in, with hashes: pip checks every file it installs.\n# Edit requirements-dev.in, never this file.' requirements-dev.txt
 
 .env:
 	cp .env.example .env
