@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres benchmark faults lock serve lint format setup setup-dev chromium clean
+.PHONY: run test test-postgres benchmark faults csv-check lock serve lint format setup setup-dev chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ benchmark: setup-dev
 	$(BIN)/python scripts/benchmark.py
 	$(BIN)/python scripts/scale.py
 	$(BIN)/python scripts/storm.py
+
+## Open a CSV export of hostile song titles in LibreOffice Calc (libreoffice-calc-nogui)
+## and check that no cell became a formula.
+csv-check: setup-dev
+	$(BIN)/python scripts/csv_check.py
 
 ## Fault drill: gunicorn, the standalone emulator and their own PostgreSQL and Redis, with
 ## people browsing while each fault is injected in turn (prints a table).

@@ -51,10 +51,16 @@ FORMULA_STARTS = ("=", "+", "-", "@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+# A spreadsheet told to split on ";" (or "|") splits inside quoted fields too: the text
+# after such a character starts a cell of its own, so a formula start there is
+# neutralised as well (LibreOffice read an artist ";=3+3;" as the formula =3+3).
+_INNER_FORMULA = re.compile(r"([,;|]\s*)(?=[=+\-@])")
+
+
 def _cell(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    text = _CONTROL.sub("", value)
+    text = _INNER_FORMULA.sub(r"\1'", _CONTROL.sub("", value))
     return f"'{text}" if text.lstrip().startswith(FORMULA_STARTS) else text
 
 

@@ -213,7 +213,8 @@ def test_oversized_parameters_never_give_a_500(few, params):
         ("  +1", "'  +1"),
         ("\t-2", "'-2"),
         ("\r\n@SUM(A1)", "'@SUM(A1)"),
-        (";=3+3;", ";=3+3;"),  # quoted, so ';' never separates; '=' is not at the start
+        (";=3+3;", ";'=3+3;"),  # read with ';' as the separator, '=3+3' would start a cell
+        ("Tyler, The Creator", "Tyler, The Creator"),
         ("Beyoncé: Halo", "Beyoncé: Halo"),
         ("a\x07b", "ab"),
     ],
@@ -231,4 +232,4 @@ def test_every_csv_field_is_quoted(client, emulator):
     lines = client.get(reverse("library:export_csv")).getvalue().decode().splitlines()
 
     assert all(line.startswith('"') and line.endswith('"') for line in lines)
-    assert '";=3+3;"' in lines[1]  # the separator-like text stays inside its quoted field
+    assert '";\'=3+3;"' in lines[1]  # quoted, and neutralised after the inner separator
