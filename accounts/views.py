@@ -1,6 +1,4 @@
 import secrets
-import time
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
@@ -9,19 +7,11 @@ from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import budget, services, spotify, throttle
+from . import budget, pending, services, spotify, throttle
 from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
-
-# Pending sign-ins live in the session under this key, as {state: [where to go next,
-# PKCE verifier, started at]}, so two tabs can sign in at once. A callback pops its own
-# state: each is used once, and only within PENDING_SIGN_IN_SECONDS.
-PENDING_SIGN_IN = "spotify_pending_sign_in"
-MAX_PENDING_SIGN_INS = 5
-PENDING_SIGN_IN_SECONDS = 600
 
 
 def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
@@ -73,37 +63,20 @@ def _start_sign_in(request: HttpRequest, next_url: str | None, *, show_dialog: b
     # PKCE: a code is worth nothing without this browser's verifier, so a code stolen
     # from another user's sign-in cannot be injected into a callback here.
     verifier = spotify.pkce_verifier() if settings.SPOTIFY_PKCE else None
-    pending = request.session.get(PENDING_SIGN_IN, {})
-    pending = dict(list(pending.items())[-(MAX_PENDING_SIGN_INS - 1) :]) if pending else {}
-    pending[state] = [next_url, verifier, time.time()]
-    request.session[PENDING_SIGN_IN] = pending
-    return redirect(spotify.authorize_url(state=state, show_dialog=show_dialog, code_verifier=verifier))
-
-
-@dataclass(frozen=True)
-class _Pending:
-    next_url: str | None
-    code_verifier: str | None
-
-
-def _pop_pending(request: HttpRequest, state: str) -> _Pending | None:
-    """The sign-in this browser started with `state`, if it is recent; used once."""
-    pending = request.session.get(PENDING_SIGN_IN, {})
-    for candidate in list(pending):
-        if state and constant_time_compare(state, candidate):
-            entry = pending.pop(candidate)
-            request.session[PENDING_SIGN_IN] = pending
-            if not isinstance(entry, list) or time.time() - entry[2] > PENDING_SIGN_IN_SECONDS:
-                return None  # expired (or from before pending sign-ins carried a verifier)
-            return _Pending(next_url=entry[0], code_verifier=entry[1])
-    return None
+    response = redirect(spotify.authorize_url(state=state, show_dialog=show_dialog, code_verifier=verifier))
+    pending.add(request, response, state, pending.Pending(next_url=next_url, code_verifier=verifier))
+    return response
 
 
 def callback(request: HttpRequest) -> HttpResponse:
-    pending = _pop_pending(request, request.GET.get("state", ""))
-    if pending is None:
+    started, left = pending.pop(request, request.GET.get("state", ""))
+    return pending.keep(_finish_sign_in(request, started), left)
+
+
+def _finish_sign_in(request: HttpRequest, started: pending.Pending | None) -> HttpResponse:
+    if started is None:
         return render(request, "accounts/sign_in_failed.html", {"reason": "state"}, status=400)
-    next_url = pending.next_url
+    next_url = started.next_url
     error = request.GET.get("error")
     if error == "access_denied":
         return render(request, "accounts/cancelled.html")
@@ -113,7 +86,7 @@ def callback(request: HttpRequest) -> HttpResponse:
             request, "accounts/sign_in_failed.html", {"reason": "error", "error": error}, status=400
         )
     try:
-        user = services.user_sign_in(code=code, code_verifier=pending.code_verifier)
+        user = services.user_sign_in(code=code, code_verifier=started.code_verifier)
     except ReauthorizationRequired:
         return render(request, "accounts/sign_in_failed.html", {"reason": "code"}, status=400)
     except SpotifyError as exc:

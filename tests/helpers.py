@@ -90,3 +90,15 @@ def sign_in(client: Client, *, user_index: int = 0) -> str:
     response = client.get(callback_path(redirect_url))
     assert response.status_code == 302, response.content[:500]
     return response["Location"]
+
+
+def pending_sign_ins(client: Client) -> dict[str, list]:
+    """The sign-ins this test browser has started: {state: [next, verifier, started_at]}."""
+    from django.core import signing
+
+    from accounts import pending
+
+    cookie = client.cookies.get(pending.COOKIE)
+    if cookie is None or not cookie.value:
+        return {}
+    return signing.loads(cookie.value, salt=pending.SALT)

@@ -50,10 +50,12 @@ def test_the_other_graded_headers(client, production):
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
-def test_cookies_are_secure_and_http_only(client, production):
+def test_cookies_are_secure_and_http_only(client, production, emulator):
     client.get(reverse("accounts:login"), secure=True)  # sets the CSRF cookie
-    client.post(reverse("accounts:login"), secure=True)  # a pending sign-in: a session cookie
+    client.post(reverse("accounts:login"), secure=True)  # a pending sign-in: its cookie
 
     cookies = client.cookies
-    assert cookies["sessionid"]["secure"] and cookies["sessionid"]["httponly"]
+    assert cookies["spotify_sign_in"]["secure"] and cookies["spotify_sign_in"]["httponly"]
+    assert cookies["spotify_sign_in"]["samesite"] == "Lax"
     assert cookies["csrftoken"]["secure"]
+    assert production.SESSION_COOKIE_SECURE and production.SESSION_COOKIE_HTTPONLY  # the session's

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import SpotifyToken
-from tests.helpers import query, start_sign_in
+from tests.helpers import pending_sign_ins, query, start_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -79,14 +79,14 @@ def test_hostile_next_is_ignored(client, emulator, kind):
     response = client.post(reverse("accounts:login"), {"next": HOSTILE_VALUES[kind]})
 
     assert response.status_code == HTTPStatus.FOUND
-    assert [entry[0] for entry in client.session["spotify_pending_sign_in"].values()] == [None]
+    assert [entry[0] for entry in pending_sign_ins(client).values()] == [None]
 
 
 def test_sign_in_cannot_be_started_by_a_cross_site_get(client, emulator):
     response = client.get(reverse("accounts:login"), {"next": "/library/"})
 
     assert response.status_code == HTTPStatus.OK  # a page with a button, no redirect to Spotify
-    assert "spotify_pending_sign_in" not in client.session
+    assert pending_sign_ins(client) == {}
 
 
 @pytest.mark.parametrize(

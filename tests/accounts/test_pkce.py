@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts import spotify
 from accounts.exceptions import ReauthorizationRequired
 from accounts.models import SpotifyToken
-from tests.helpers import CANONICAL_HOST, callback_path, consent, query, start_sign_in
+from tests.helpers import CANONICAL_HOST, callback_path, consent, pending_sign_ins, query, start_sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ CALLBACK = reverse("accounts:callback")
 def test_the_authorize_url_carries_an_s256_challenge_of_the_sessions_verifier(client, emulator):
     params = query(start_sign_in(client))
 
-    _, verifier, _ = client.session["spotify_pending_sign_in"][params["state"]]
+    _, verifier, _ = pending_sign_ins(client)[params["state"]]
     assert params["code_challenge_method"] == "S256"
     assert params["code_challenge"] == spotify.pkce_challenge(verifier)
     assert 43 <= len(verifier) <= 128

@@ -6,8 +6,15 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import SpotifyToken
-from accounts.views import PENDING_SIGN_IN
-from tests.helpers import CANONICAL_HOST, callback_path, consent, query, sign_in, start_sign_in
+from tests.helpers import (
+    CANONICAL_HOST,
+    callback_path,
+    consent,
+    pending_sign_ins,
+    query,
+    sign_in,
+    start_sign_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +24,7 @@ def test_login_page_shows_a_sign_in_button_and_starts_nothing(client):
 
     assert response.status_code == HTTPStatus.OK
     assert b"Sign in with Spotify" in response.content
-    assert PENDING_SIGN_IN not in client.session
+    assert pending_sign_ins(client) == {}
 
 
 def test_login_post_redirects_to_spotify_authorize_with_a_fresh_state(client, settings):
@@ -32,7 +39,7 @@ def test_login_post_redirects_to_spotify_authorize_with_a_fresh_state(client, se
     assert second["scope"] == "user-library-read"
     assert len(second["state"]) >= 22  # 128 bits of urlsafe base64 or more
     assert first["state"] != second["state"]
-    assert {first["state"], second["state"]} == set(client.session[PENDING_SIGN_IN])
+    assert {first["state"], second["state"]} == set(pending_sign_ins(client))
 
 
 def test_login_requires_csrf_token(emulator):
