@@ -39,9 +39,30 @@ def test_no_page_of_the_app_breaks_the_policy(page: Page, live_server, live_emul
     page.goto(f"{live_server.url}/library/?page=3")
     page.goto(f"{live_server.url}/accounts/login/")
     page.goto(f"{live_server.url}/no-such-page/")
+    page.goto(f"{live_server.url}/accounts/callback/?state=forged&code=x")  # sign-in failed
+    page.goto(f"{live_server.url}/admin/login/")
     page.goto(f"{live_server.url}/library/")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out")).to_be_visible()
 
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert found == []
+
+
+def test_pages_before_sign_in_and_while_loading_keep_the_policy(page: Page, live_server, live_emulator):
+    found = _violations(page)
+    live_emulator.config.large_library_size = LARGE_SIZE
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_role("button", name="Sign in with Spotify").click()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("heading")).to_be_visible()  # the "cancelled" page
+    page.goto(live_server.url)
+    page.get_by_role("button", name="Sign in with Spotify").click()
+    page.get_by_label(re.compile(re.escape(live_emulator.users[1].display_name))).check()
+    page.get_by_role("button", name="Agree").click()
+    expect(page.locator("progress")).to_be_visible()  # loading
+    with page.expect_download(timeout=30_000):
+        page.goto(f"{live_server.url}/library/export.csv")  # "Preparing your export", then the file
+
     assert found == []
