@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import budget, pending, services, spotify, throttle
 from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
@@ -24,12 +24,12 @@ def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
     return candidate if allowed else None
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     """GET shows the sign-in button; only its CSRF-protected POST starts the OAuth flow,
     so no other site can send a user to Spotify's consent screen on our behalf."""
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render(request, "accounts/login.html", {"next": next_url})
     if wait := throttle.sign_in_wait(request):
         response = render(
@@ -42,7 +42,7 @@ def login(request: HttpRequest) -> HttpResponse:
     return _start_sign_in(request, next_url, show_dialog=settings.SPOTIFY_DEMO_MODE)
 
 
-@require_GET
+@require_safe
 @login_required
 def reconnect(request: HttpRequest) -> HttpResponse:
     """After a refresh whose answer was lost, Spotify refused our (spent) refresh token,
@@ -109,9 +109,12 @@ def logout(request: HttpRequest) -> HttpResponse:
     return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def disconnect(request: HttpRequest) -> HttpResponse:
+    """GET asks first, saying what will be deleted; the form's POST deletes it."""
+    if request.method != "POST":
+        return render(request, "accounts/disconnect.html")
     services.spotify_disconnect(user=request.user)
     auth_logout(request)
     messages.success(request, "Spotify is disconnected and the data it gave us is deleted.")

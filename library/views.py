@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import export, pages, selectors, sync
 from .query import EXPLICIT, SORTS, LibraryQuery
@@ -20,7 +20,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache  # private: Cache-Control: private, no-store (and no-cache, max-age=0)
-@require_GET
+@require_safe
 @login_required
 def saved_tracks(request: HttpRequest) -> HttpResponse:
     query = LibraryQuery.from_params(request.GET)
@@ -75,7 +75,7 @@ def _preparing(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 @login_required
 def export_csv(request: HttpRequest) -> HttpResponse:
     library = pages.complete_library(user=request.user)
@@ -86,7 +86,7 @@ def export_csv(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@require_safe
 @login_required
 def export_json(request: HttpRequest) -> HttpResponse:
     library = pages.complete_library(user=request.user)

@@ -189,9 +189,17 @@ def test_logout_accepts_only_post(signed_in_client):
     assert SpotifyToken.objects.exists()  # signing out keeps the grant
 
 
-def test_disconnect_deletes_the_token_and_spotify_data(signed_in_client):
-    assert signed_in_client.get(reverse("accounts:disconnect")).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+def test_disconnect_asks_first_and_says_what_will_be_deleted(signed_in_client):
+    page = signed_in_client.get(reverse("accounts:disconnect"))
 
+    assert page.status_code == HTTPStatus.OK
+    assert b"Disconnect Spotify and delete your data?" in page.content
+    assert b"Liked Songs stored here" in page.content and b"Keep my connection" in page.content
+    assert SpotifyToken.objects.exists()  # asking deletes nothing
+    assert signed_in_client.head(reverse("accounts:disconnect")).status_code == HTTPStatus.OK
+
+
+def test_disconnect_deletes_the_token_and_spotify_data(signed_in_client):
     response = signed_in_client.post(reverse("accounts:disconnect"), follow=True)
 
     assert not SpotifyToken.objects.exists()
@@ -219,3 +227,11 @@ def test_logout_and_disconnect_refuse_a_post_without_csrf_token(client, emulator
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert SpotifyToken.objects.exists()
     assert "_auth_user_id" in client.session
+
+
+@pytest.mark.parametrize("name", ["home", "accounts:login", "library:saved_tracks", "library:export_csv"])
+def test_head_works_wherever_get_does(signed_in_client, name):
+    response = signed_in_client.head(reverse(name))
+
+    assert response.status_code in (HTTPStatus.OK, HTTPStatus.FOUND)
+    assert response.getvalue() == b""  # Django drops the body of a HEAD response
