@@ -87,6 +87,10 @@ class SavedTrack(models.Model):
     uri = models.CharField(max_length=255, blank=True)
     spotify_url = models.TextField(null=True, blank=True)  # noqa: DJ001
     isrc = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
+    album_url = models.TextField(null=True, blank=True)  # noqa: DJ001
+    # One per artist, in `artists` order. The database default keeps rows written by
+    # other means (scripts/scale.py generates rows in SQL) valid.
+    artist_urls = models.JSONField(default=list, db_default=[])
 
     class Meta:
         constraints = [

@@ -21,6 +21,8 @@ COLUMNS = (
     "uri",
     "spotify_url",
     "isrc",
+    "album_url",
+    "artist_urls",
 )
 
 
@@ -39,6 +41,9 @@ class Track:
     uri: str
     spotify_url: str | None
     isrc: str | None
+    # Spotify's pages for the album and each artist (None where Spotify sends none).
+    album_url: str | None = None
+    artist_urls: tuple[str | None, ...] = ()
 
     @classmethod
     def from_saved_track(cls, item: dict[str, Any]) -> Track:
@@ -61,22 +66,36 @@ class Track:
             playable=track.get("is_playable", True) is not False and track.get("available_markets") != [],
             added_at=datetime.fromisoformat(item["added_at"]),
             uri=track.get("uri") or "",
-            spotify_url=(track.get("external_urls") or {}).get("spotify"),
+            spotify_url=_spotify_url(track),
             isrc=(track.get("external_ids") or {}).get("isrc"),
+            album_url=_spotify_url(album),
+            artist_urls=tuple(_spotify_url(artist) for artist in track.get("artists") or []),
         )
 
     def columns(self) -> dict[str, Any]:
         """The fields of a `library.models.SavedTrack` row."""
         values = dict(zip(COLUMNS, (getattr(self, name) for name in self.__slots__), strict=True))
         values["artists"] = list(self.artists)
+        values["artist_urls"] = list(self.artist_urls)
         return values
 
     @classmethod
     def from_values(cls, values: tuple) -> Track:
         """From a SavedTrack row read as `values_list(*COLUMNS)`."""
-        spotify_id, name, artists, *rest = values
-        return cls(spotify_id, name, tuple(artists), *rest)
+        spotify_id, name, artists, *rest, artist_urls = values
+        return cls(spotify_id, name, tuple(artists), *rest, tuple(artist_urls or ()))
 
     @property
     def artist_names(self) -> str:
         return ", ".join(self.artists)
+
+    @property
+    def artist_links(self) -> list[tuple[str, str | None]]:
+        """Each artist with their Spotify page (None: no link; rows stored before the
+        links were kept have none)."""
+        urls = self.artist_urls or ()
+        return [(name, urls[i] if i < len(urls) else None) for i, name in enumerate(self.artists)]
+
+
+def _spotify_url(item: dict[str, Any]) -> str | None:
+    return (item.get("external_urls") or {}).get("spotify")
