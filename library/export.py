@@ -85,11 +85,19 @@ def csv_lines(tracks: Iterable[Track]) -> Iterator[str]:
         yield writer.writerow({name: _cell(value) for name, value in record.items()})
 
 
-def json_chunks(tracks: Iterable[Track], *, total: int) -> Iterator[str]:
-    """The JSON document in pieces, for a streaming response: memory stays flat."""
-    yield f'{{"total": {total}, "tracks": ['
+def excel_lines(tracks: Iterable[Track]) -> Iterator[str]:
+    """The CSV with a UTF-8 byte-order mark first, which is how Excel knows the encoding."""
+    yield "\ufeff"
+    yield from csv_lines(tracks)
+
+
+def json_chunks(tracks: Iterable[Track]) -> Iterator[str]:
+    """The JSON document in pieces, for a streaming response: memory stays flat. The
+    count comes last, once known, so the songs stream without being counted first."""
+    yield '{"tracks": ['
     separator = "\n"
-    for track in tracks:
+    count = 0
+    for count, track in enumerate(tracks, start=1):  # noqa: B007 (the count is used below)
         yield separator + json.dumps(_record(track), ensure_ascii=False)
         separator = ",\n"
-    yield "\n]}\n"
+    yield "\n], " + f'"total": {count}' + "}\n"

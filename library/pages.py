@@ -4,7 +4,7 @@ when LIBRARY_FRESH_FOR has passed, or the first pages of a library still loading
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,9 +27,25 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LibraryPage:
     page: Page
-    total: int
+    total: int  # songs in the library
     query: LibraryQuery
     loading: sync.Progress | None = None  # set while the library (re)loads
+    duration_ms: int | None = None  # of the songs in view; None while loading
+
+    @property
+    def matches(self) -> int:
+        """Songs in this view: the whole library, or those a search or filter keeps."""
+        return self.page.paginator.count
+
+    @property
+    def title(self) -> str:
+        """The browser tab's title: the page, the search and the page number."""
+        parts = ["Liked Songs"]
+        if self.query.q:
+            parts.append(f"“{self.query.q}”")
+        if self.page.paginator.num_pages > 1:
+            parts.append(f"page {self.page.number} of {self.page.paginator.num_pages}")
+        return ", ".join(parts)
 
 
 class _SpotifyOrder(Sequence):
@@ -43,12 +59,18 @@ class _SpotifyOrder(Sequence):
         return self.state.loading_total
 
     def __getitem__(self, window: slice) -> list[Track]:  # type: ignore[override]
-        offset = window.start or 0
-        if offset in self.state.loaded_pages:
-            return selectors.tracks_at(
-                user_id=self.user.pk, generation=self.state.loading_generation, offset=offset
-            )
-        return sync.fetch_page(user=self.user, offset=offset)[0]
+        # Views show 50, 100 or 250 songs, whole pages of Spotify's 50.
+        start, stop = window.start or 0, min(window.stop or len(self), len(self))
+        first = start - start % PAGE_SIZE
+        tracks: list[Track] = []
+        for offset in range(first, stop, PAGE_SIZE):
+            if offset in self.state.loaded_pages:
+                tracks += selectors.tracks_at(
+                    user_id=self.user.pk, generation=self.state.loading_generation, offset=offset
+                )
+            else:
+                tracks += sync.fetch_page(user=self.user, offset=offset)[0]
+        return tracks[start - first : stop - first]
 
 
 def _is_fresh(state: LibrarySync) -> bool:
@@ -79,12 +101,15 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
     services.visit_record(sync=state)
     loading = sync.Progress.of(state) if state.is_loading else None
     items: Sequence[Track]
+    duration_ms = None
     if state.generation:
         total = state.total
         if query.is_default_view:
             items = selectors.InOrder(state)
+            duration_ms = selectors.duration_total(sync=state)
         else:
             items = selectors.library_get(sync=state).index.select(query)
+            duration_ms = sum(track.duration_ms for track in items)
     else:
         # Search and sort see the songs loaded so far; the page says so.
         total = state.loading_total
@@ -93,7 +118,11 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
         else:
             items = LibraryIndex(selectors.loaded_so_far(sync=state)).select(query)
     return LibraryPage(
-        page=Paginator(items, PAGE_SIZE).get_page(query.page), total=total, query=query, loading=loading
+        page=Paginator(items, query.size).get_page(query.page),
+        total=total,
+        query=query,
+        loading=loading,
+        duration_ms=duration_ms,
     )
 
 
@@ -107,6 +136,15 @@ def complete_library(*, user: AbstractBaseUser) -> LibrarySync | None:
     state = _current(user)
     services.visit_record(sync=state)
     return state if state.generation else None
+
+
+def export_tracks(*, library: LibrarySync, query: LibraryQuery) -> Iterable[Track]:
+    """The songs an export of `query`'s view holds, in its order: all of them streamed
+    from the database in Spotify's order, or a search, filter or sort over the library
+    this worker keeps in memory."""
+    if query.is_default_view:
+        return selectors.tracks_iter(user_id=library.pk, generation=library.generation)
+    return selectors.library_get(sync=library).index.select(query)
 
 
 def load_progress(*, user: AbstractBaseUser) -> sync.Progress:

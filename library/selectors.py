@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Sum
 
 from .models import LibrarySync, SavedTrack
 from .query import LibraryIndex
@@ -40,6 +41,11 @@ def tracks_at(*, user_id: int, generation: int, offset: int) -> list[Track]:
     """The songs a load stored for the page at `offset` (positions are offsets)."""
     rows = _songs(user_id, generation).filter(position__gte=offset, position__lt=offset + PAGE_SIZE)
     return [Track.from_values(row) for row in rows.values_list(*COLUMNS)]
+
+
+def duration_total(*, sync: LibrarySync) -> int:
+    """How long the complete library plays, in ms (one aggregate over the index)."""
+    return _songs(sync.pk, sync.generation).order_by().aggregate(total=Sum("duration_ms"))["total"] or 0
 
 
 def tracks_iter(*, user_id: int, generation: int, chunk_size: int = 2000) -> Iterator[Track]:

@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from . import export, pages, selectors, sync
-from .query import EXPLICIT, SORTS, LibraryQuery
+from .query import COLUMNS, EXPLICIT, PAGE_SIZES, SORTS, LibraryQuery, sort_choices
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -25,7 +25,15 @@ def home(request: HttpRequest) -> HttpResponse:
 def saved_tracks(request: HttpRequest) -> HttpResponse:
     query = LibraryQuery.from_params(request.GET)
     view = pages.library_page(user=request.user, query=query)
-    context = {"view": view, "page": view.page, "query": query, "sorts": SORTS, "explicit_choices": EXPLICIT}
+    context = {
+        "view": view,
+        "page": view.page,
+        "query": query,
+        "sort_choices": sort_choices(),
+        "explicit_choices": EXPLICIT,
+        "page_sizes": PAGE_SIZES,
+        "sort_columns": [(field, SORTS[field]) for field in COLUMNS],
+    }
     return render(request, "library/saved_tracks.html", context)
 
 
@@ -74,24 +82,34 @@ def _preparing(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _export(request: HttpRequest, render_chunks, *, content_type: str, extension: str) -> HttpResponse:
+    """The songs of the view the export's parameters describe (the library page's
+    search, filter and sort), streamed; a "preparing" page while the library loads."""
+    library = pages.complete_library(user=request.user)
+    if library is None:
+        return _preparing(request)
+    tracks = pages.export_tracks(library=library, query=LibraryQuery.from_params(request.GET))
+    return _download(render_chunks(tracks), content_type=content_type, extension=extension)
+
+
 @never_cache
 @require_safe
 @login_required
 def export_csv(request: HttpRequest) -> HttpResponse:
-    library = pages.complete_library(user=request.user)
-    if library is None:
-        return _preparing(request)
-    tracks = selectors.tracks_iter(user_id=library.pk, generation=library.generation)
-    return _download(export.csv_lines(tracks), content_type="text/csv; charset=utf-8", extension="csv")
+    return _export(request, export.csv_lines, content_type="text/csv; charset=utf-8", extension="csv")
+
+
+@never_cache
+@require_safe
+@login_required
+def export_excel(request: HttpRequest) -> HttpResponse:
+    """CSV with a byte-order mark: without it Excel reads UTF-8 as the local code page and
+    garbles every title that is not plain English."""
+    return _export(request, export.excel_lines, content_type="text/csv; charset=utf-8", extension="csv")
 
 
 @never_cache
 @require_safe
 @login_required
 def export_json(request: HttpRequest) -> HttpResponse:
-    library = pages.complete_library(user=request.user)
-    if library is None:
-        return _preparing(request)
-    tracks = selectors.tracks_iter(user_id=library.pk, generation=library.generation)
-    chunks = export.json_chunks(tracks, total=library.total)
-    return _download(chunks, content_type="application/json", extension="json")
+    return _export(request, export.json_chunks, content_type="application/json", extension="json")

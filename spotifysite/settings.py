@@ -43,7 +43,9 @@ LOCAL_APPS = [
     "library",
     "emulator",
 ]
-INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+# accounts first: its `runserver` (which says whether demo mode is on) takes precedence
+# over staticfiles' own, which it extends.
+INSTALLED_APPS = LOCAL_APPS[:1] + DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS[1:]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -284,4 +286,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Django's own records go to the root handler only: its default console handler
+    # printed every one of them a second time under DEBUG.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

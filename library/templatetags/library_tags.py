@@ -1,6 +1,6 @@
 from django import template
 
-from library.query import default_order
+from library.query import default_order, direction_label
 
 register = template.Library()
 
@@ -13,15 +13,46 @@ def duration(milliseconds: int) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
+@register.filter
+def playing_time(milliseconds: int) -> str:
+    """A library's length, to the unit that matters: '6 d 4 h', '5 h 12 min', '42 min'."""
+    minutes = round((milliseconds or 0) / 60_000)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"
+
+
 @register.simple_tag
 def query_url(query, **changes) -> str:
     """The current library view's query string with `changes` (e.g. page=3)."""
     return query.querystring(**{name: str(value) for name, value in changes.items()})
 
 
+def _header_order(query, sort: str) -> str:
+    """A column header sorts by its field in the natural direction, or, on the sorted
+    column, flips it: the same directions the sort menu offers."""
+    if query.sort != sort:
+        return default_order(sort)
+    return "asc" if query.order == "desc" else "desc"
+
+
 @register.simple_tag
 def sort_url(query, sort: str) -> str:
-    """Link for a column header: sort by it, or flip the order if it is the current sort."""
-    flipped = "asc" if query.order == "desc" else "desc"
-    order = flipped if query.sort == sort else default_order(sort)
+    order = _header_order(query, sort)
     return query.querystring(sort=sort, order=order, page="1")
+
+
+@register.simple_tag
+def sort_hint(query, sort: str) -> str:
+    """What activating a column header does, for its accessible name ('Z to A')."""
+    return direction_label(sort, _header_order(query, sort))
+
+
+@register.simple_tag
+def page_numbers(page) -> list:
+    """Page numbers around the current one, with the first and last: 1 … 4 5 [6] 7 8 … 48."""
+    return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))

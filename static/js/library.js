@@ -5,8 +5,9 @@
 // not ask again in the same instant, and says what is happening. Being signed out (a
 // redirect to the sign-in page, or a 401) is told apart from server trouble; a grant
 // that only needs reconnecting goes through Spotify and back with no click. When
-// everything is in, it reloads the page (so search, sort and export cover the whole
-// library), or, on an export's "preparing" page, fetches the export.
+// everything is in, it says so with a "library:loaded" event, which library-view.js
+// answers by updating the page in place (nothing typed, focused or scrolled is lost),
+// or, on an export's "preparing" page, it fetches the export.
 (function () {
   "use strict";
   const box = document.querySelector("[data-library-load]");
@@ -58,7 +59,9 @@
       text.textContent += "; your download starts now.";
       window.location.assign(box.dataset.then);
     } else {
-      window.location.reload();
+      const event = new CustomEvent("library:loaded", { detail: { total: total }, cancelable: true });
+      // Nobody updated the page in place (library-view.js missing): reload it instead.
+      if (document.dispatchEvent(event)) window.location.reload();
     }
   }
 

@@ -26,15 +26,17 @@ def test_sign_in_browse_two_pages_and_sign_out(page: Page, live_server, live_emu
     expect(page.get_by_role("heading", name="Liked Songs")).to_be_visible()
     expect(page.locator("tbody tr")).to_have_count(50)
     expect(page.locator(".library-count")).to_contain_text(f"{total:,}")
-    expect(page.locator(".pager-status").first).to_contain_text(f"Page 1 of {pages}")
-    first_title = page.locator(".track-name").first.inner_text()
+    expect(page).to_have_title(f"Liked Songs, page 1 of {pages} · spotifysite")
+    expect(page.locator(".pager [aria-current=page]")).to_have_text("Page 1")
+    first_title = page.locator(".track-name .title").first.inner_text()
 
-    page.get_by_role("link", name="Next →").first.click()
+    page.get_by_role("link", name="Next page").click()
 
     expect(page).to_have_url(f"{live_server.url}/library/?page=2")
-    expect(page.locator(".pager-status").first).to_contain_text(f"Page 2 of {pages}")
+    expect(page).to_have_title(f"Liked Songs, page 2 of {pages} · spotifysite")
+    expect(page.locator(".pager [aria-current=page]")).to_have_text("Page 2")
     expect(page.locator("tbody tr")).to_have_count(50)
-    assert page.locator(".track-name").first.inner_text() != first_title
+    assert page.locator(".track-name .title").first.inner_text() != first_title
     assert SpotifyToken.objects.get().spotify_user_id == large.id
 
     page.get_by_role("button", name="Sign out").click()

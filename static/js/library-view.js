@@ -1,0 +1,121 @@
+// The library page without page loads: the search applies as you type and the menus on
+// change, and when the background load finishes the page updates in place. Each update
+// fetches the page the form describes (the same URL a plain submit would open: the form
+// works without this script) and swaps in its [data-swap] regions, leaving the form
+// alone, so what was typed, the focus and the scroll position stay as they were.
+(function () {
+  "use strict";
+  const form = document.querySelector("form[data-live]");
+  const announce = document.querySelector("[data-announce]");
+  const TYPING_PAUSE = 250; // ms after the last key before searching
+  let controller = null;
+  let typing = null;
+
+  // The form's URL without empty fields or menus left at their first (default) entry.
+  function formUrl() {
+    const params = new URLSearchParams();
+    for (const field of form.elements) {
+      if (!field.name || !field.value) continue;
+      if (field.tagName === "SELECT" && field.selectedIndex === 0) continue;
+      params.set(field.name, field.value.trim());
+    }
+    const query = params.toString();
+    return form.action + (query ? "?" + query : "");
+  }
+
+  // An element's identity across two renderings of the page, to give focus back.
+  function identify(element) {
+    if (element.id) return "#" + CSS.escape(element.id);
+    if (element.getAttribute("href")) return '[href="' + CSS.escape(element.getAttribute("href")) + '"]';
+    return null;
+  }
+
+  function swap(fresh, names) {
+    const active = document.activeElement;
+    const regions = names.map((name) => document.querySelector('[data-swap="' + name + '"]'));
+    const focused = regions.find((region) => region && region.contains(active));
+    const focusKey = focused ? identify(active) : null;
+    const x = window.scrollX;
+    const y = window.scrollY;
+    names.forEach((name, index) => {
+      const replacement = fresh.querySelector('[data-swap="' + name + '"]');
+      if (regions[index] && replacement) regions[index].replaceWith(document.adoptNode(replacement));
+    });
+    document.title = fresh.title;
+    window.scrollTo(x, y);
+    if (focusKey) {
+      const again = document.querySelector(focusKey);
+      if (again) again.focus({ preventScroll: true });
+    }
+    const status = document.querySelector("[data-view-status]");
+    if (announce && status) announce.textContent = status.textContent.replace(/\s+/g, " ").trim();
+  }
+
+  // Fetches `url` and swaps `names`; false when it could not (the caller falls back).
+  async function update(url, names) {
+    if (controller) controller.abort();
+    controller = new AbortController();
+    const results = document.querySelector('[data-swap="results"]');
+    if (results) results.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(url, {
+        signal: controller.signal,
+        headers: { Accept: "text/html" },
+        credentials: "same-origin",
+      });
+      const landed = new URL(response.url);
+      if (!response.ok || landed.pathname !== new URL(url, window.location.href).pathname) return false;
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      swap(fresh, names);
+      window.history.replaceState(null, "", url);
+      return true;
+    } catch (error) {
+      return error.name === "AbortError";
+    } finally {
+      const current = document.querySelector('[data-swap="results"]');
+      if (current) current.removeAttribute("aria-busy");
+    }
+  }
+
+  // Signed out, an error page, no connection: let the browser open the URL itself.
+  async function apply() {
+    typing = null;
+    const url = formUrl();
+    if (!(await update(url, ["results"]))) window.location.assign(url);
+  }
+
+  if (form) {
+    form.querySelectorAll("[data-apply]").forEach((button) => (button.hidden = true));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      window.clearTimeout(typing);
+      apply();
+    });
+    form.addEventListener("input", (event) => {
+      if (event.target.type !== "search") return;
+      window.clearTimeout(typing);
+      typing = window.setTimeout(apply, TYPING_PAUSE);
+    });
+    form.addEventListener("change", (event) => {
+      if (event.target.tagName === "SELECT") apply();
+    });
+  }
+
+  document.addEventListener("library:loaded", async (event) => {
+    event.preventDefault();
+    // The address bar follows every applied search; a search still being typed wins.
+    const url = form && typing !== null ? formUrl() : window.location.href;
+    window.clearTimeout(typing);
+    typing = null;
+    if (await update(url, ["count", "loading", "results"])) return;
+    // Could not fetch the page: offer it rather than reloading under the user's hands.
+    const status = document.querySelector("[data-progress-text]");
+    if (status) {
+      const link = document.createElement("a");
+      link.href = url;
+      link.textContent = "show them";
+      status.textContent = "All " + new Intl.NumberFormat("en-US").format(event.detail.total) + " songs loaded: ";
+      status.append(link);
+    }
+  });
+})();
