@@ -101,6 +101,14 @@
     });
   }
 
+  // The page size menu beside the pager: a new size starts again from page 1.
+  document.addEventListener("change", (event) => {
+    if (!event.target.matches("[data-page-size]")) return;
+    const jump = event.target.form.elements.page;
+    if (jump) jump.value = "1";
+    event.target.form.requestSubmit();
+  });
+
   document.addEventListener("library:loaded", async (event) => {
     event.preventDefault();
     // The address bar follows every applied search; a search still being typed wins.
