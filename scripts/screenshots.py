@@ -60,9 +60,10 @@ def _demo_site(workdir: Path) -> tuple[subprocess.Popen, str]:
         "LOG_LEVEL": "WARNING",
     }
     python = sys.executable
-    subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    server = subprocess.Popen(
-        [python, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+    manage = [python, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    server = subprocess.Popen(  # noqa: S603 (our own manage.py)
+        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
