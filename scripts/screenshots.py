@@ -99,7 +99,7 @@ def _take(url: str, out: Path) -> None:
             expect(page.locator("progress")).to_have_count(0, timeout=120_000)
             _shoot(page, out, f"{device}-library")
 
-            page.get_by_label("Search").fill("window")
+            page.get_by_role("searchbox", name="Search").fill("window")
             expect(page).to_have_url(re.compile(r"q=window"))
             expect(page.locator("[data-swap=results][aria-busy]")).to_have_count(0)
             _shoot(page, out, f"{device}-search")

@@ -1,0 +1,43 @@
+"""Steps the browser tests share: signing in through the emulator, holding the loader."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, Route, expect
+
+FEW, LARGE, EMPTY = 0, 1, 2  # demo users, in the order the emulator's consent page lists them
+
+
+def sign_in(page: Page, live_server, live_emulator, *, user: int = FEW) -> None:
+    """Sign in through the emulator's consent page as demo user `user`."""
+    page.goto(live_server.url)
+    page.get_by_role("button", name="Sign in with Spotify").click()
+    page.get_by_label(re.compile(re.escape(live_emulator.users[user].display_name))).check()
+    page.get_by_role("button", name="Agree").click()
+    expect(page).to_have_url(re.compile(r"/library/"))
+
+
+class HeldLoader:
+    """Holds the library page's background load (its calls to /library/load/) until
+    `release`, so a test can act while the library is still loading."""
+
+    PATTERN = "**/library/load/"
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.held: list[Route] = []
+        self.holding = True
+        page.route(self.PATTERN, self._hold)
+
+    def _hold(self, route: Route) -> None:
+        if self.holding:
+            self.held.append(route)
+        else:
+            route.continue_()
+
+    def release(self) -> None:
+        self.holding = False
+        for route in self.held:
+            route.continue_()
+        self.held.clear()
