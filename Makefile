@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres benchmark faults csv-check lock serve lint format setup setup-dev chromium clean
+.PHONY: run test test-postgres benchmark faults csv-check screenshots lock serve lint format setup setup-dev chromium clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ benchmark: setup-dev
 ## and check that no cell became a formula.
 csv-check: setup-dev
 	$(BIN)/python scripts/csv_check.py
+
+## Screenshots of the main pages, desktop and phone, from the running demo, into
+## docs/screenshots/ (the README shows them): run after changing a page.
+screenshots: setup-dev chromium
+	$(BIN)/python scripts/screenshots.py
 
 ## Fault drill: gunicorn, the standalone emulator and their own PostgreSQL and Redis, with
 ## people browsing while each fault is injected in turn (prints a table).
