@@ -181,6 +181,29 @@ def test_runemulator_signs_in_and_pages_on_its_own_origin(emulator: Emulator):
     assert tracks["next"] == f"{emulator.printed_setting('SPOTIFY_API_URL')}/me/tracks?offset=2&limit=2"
 
 
+def test_runemulator_serves_covers_from_its_image_origin(emulator: Emulator):
+    api = urlsplit(emulator.printed_setting("SPOTIFY_API_URL"))
+    image_origin = urlsplit(emulator.printed_setting("EMULATOR_IMAGE_ORIGIN"))
+    access_token = emulator.sign_in(SMALL_USER)["access_token"]
+    _, _, profile = emulator.get_api("/v1/me", access_token)
+    image_url = urlsplit(profile["images"][0]["url"])
+
+    connection = http.client.HTTPConnection(
+        image_origin.hostname or "", image_origin.port, timeout=REQUEST_TIMEOUT
+    )
+    try:
+        connection.request("GET", image_url.path)
+        response = connection.getresponse()
+        svg = response.read().decode()
+    finally:
+        connection.close()
+
+    assert image_url.netloc == image_origin.netloc != api.netloc  # another origin
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "image/svg+xml"
+    assert svg.startswith("<svg")
+
+
 def test_runemulator_serves_faults_injected_over_http_and_resets_to_its_options(emulator: Emulator):
     status, fault = emulator.json(
         "POST", "/_emulator/faults", {"endpoint": "me", "status": 503, "retry_after": 2}

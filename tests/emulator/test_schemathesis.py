@@ -25,10 +25,10 @@ from collections.abc import Iterator
 
 import hypothesis
 import pytest
-from hypothesis import strategies
 import schemathesis
 from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
+from hypothesis import strategies
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
