@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -202,6 +203,22 @@ def test_runemulator_serves_covers_from_its_image_origin(emulator: Emulator):
     assert response.status == 200
     assert response.getheader("Content-Type") == "image/svg+xml"
     assert svg.startswith("<svg")
+
+
+def test_runemulator_serves_covers_elsewhere_when_the_next_port_is_taken(start_emulator):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1] - 1
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))  # free, or this test can't arrange its ports
+
+        emulator = start_emulator("--port", str(port))
+        image_origin = urlsplit(emulator.printed_setting("EMULATOR_IMAGE_ORIGIN"))
+
+    assert emulator.printed_setting("SPOTIFY_API_URL") == f"http://127.0.0.1:{port}/v1"
+    assert image_origin.port not in (port, port + 1)
+    assert "is taken" in emulator.stderr_path.read_text()
 
 
 def test_runemulator_serves_faults_injected_over_http_and_resets_to_its_options(emulator: Emulator):

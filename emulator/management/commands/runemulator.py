@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.servers.basehttp import run
 
 from emulator import image_server
@@ -117,7 +117,16 @@ class Command(BaseCommand):
         image_port = options["image_port"]
         if image_port is None:
             image_port = options["port"] + 1 if options["port"] else 0
-        served = image_server.serve(f"http://{f'[{host}]' if ':' in host else host}:{image_port}")
+        shown_host = f"[{host}]" if ":" in host else host
+        try:
+            served = image_server.serve(f"http://{shown_host}:{image_port}")
+        except OSError as error:
+            if options["image_port"] is not None:
+                raise CommandError(f"Cannot serve images on port {image_port}: {error}") from error
+            # The next port is taken: any free one rather than no emulator at all (a site
+            # that derives the origin from SPOTIFY_API_URL then needs EMULATOR_IMAGE_ORIGIN).
+            served = image_server.serve(f"http://{shown_host}:0")
+            self.stderr.write(f"Port {image_port} is taken: images on {served} instead.")
         # Listening everywhere, image URLs follow the host each request came to (port + 1
         # by default); otherwise they name this origin.
         everywhere = host in ("0.0.0.0", "::")  # noqa: S104
