@@ -8,6 +8,7 @@ page a client asks for (see `serializers.py`), so a 10,000-track library stays c
 import bisect
 import calendar
 import functools
+import hashlib
 import random
 import time
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ class DemoUser:
     id: str
     # Spotify's stable pseudonymous id (2026), deliberately unlike `id`.
     account_id: str
-    display_name: str
+    display_name: str | None  # Spotify sends null for accounts that never set one
     email: str
     country: str
     product: str
@@ -92,6 +93,9 @@ class DemoUser:
     has_avatar: bool
     # None: the big library, sized by `state.config.large_library_size`.
     library_size: int | None
+    # False: one avatar with null height and width, as Spotify sends for avatars taken
+    # from Facebook, instead of the 300 px and 64 px pair.
+    avatar_size_known: bool = True
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
@@ -116,11 +120,12 @@ DEMO_USERS: tuple[DemoUser, ...] = (
         followers=3,
         has_avatar=True,
         library_size=None,
+        avatar_size_known=False,
     ),
     DemoUser(
         id="12149876543",
         account_id="4aZr7Mk0YwPe2Ns9UdLq3f",
-        display_name="Noa Ben-David",
+        display_name=None,  # never set one: /v1/me says null
         email="noa.bd@example.org",
         country="IL",
         product="free",
@@ -145,7 +150,15 @@ def make_user(*, user_id: str, display_name: str, library_size: int) -> DemoUser
         followers=int(rng.expovariate(1 / 20)),
         has_avatar=rng.random() < 0.7,
         library_size=library_size,
+        avatar_size_known=not image_size_unknown(user_id),
     )
+
+
+def image_size_unknown(object_id: str) -> bool:
+    """Whether the images of this album or user come as one image with null height and
+    width (the OpenAPI schema allows it; real avatars from Facebook have it): about one in
+    twelve, decided by the id so that the generated libraries themselves don't change."""
+    return hashlib.sha256(f"image-size/{object_id}".encode()).digest()[0] < 256 // 12
 
 
 # Spotify's real shared artist for compilations.

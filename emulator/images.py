@@ -1,8 +1,49 @@
-"""Cover art and avatars drawn locally, so the demo shows pictures with no internet."""
+"""Cover art and avatars drawn locally, so the demo shows pictures with no internet, and
+the extension-less image URLs that point at them."""
 
 import colorsys
 import hashlib
+import re
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
+
+# Spotify's image ids are 40 hex digits whose first 16 name the kind and size
+# (ab67616d0000b273: a 640 px album cover). Ours keep those prefixes and then spell the
+# album or user id in hex, so the image server needs no index to know what to draw.
+SIZE_PREFIXES = {
+    640: "ab67616d0000b273",
+    300: "ab67616d00001e02",
+    64: "ab67616d00004851",
+    None: "ab6775700000ee85",  # one picture of unknown size, like an avatar from Facebook
+}
+_PREFIX_SIZES = {prefix: size for size, prefix in SIZE_PREFIXES.items()}
+_KEY = re.compile(r"(?P<prefix>[0-9a-f]{16})(?P<object_id>(?:[0-9a-f]{2})+)")
+UNKNOWN_SIZE_DRAWN_AT = 300
+
+
+def image_key(object_id: str, size: int | None) -> str:
+    return SIZE_PREFIXES[size] + object_id.encode().hex()
+
+
+def parse_image_key(key: str) -> tuple[str, int | None] | None:
+    """(object id, size) from an image key; None if it is not one of ours."""
+    match = _KEY.fullmatch(key)
+    if match is None or match["prefix"] not in _PREFIX_SIZES:
+        return None
+    try:
+        object_id = bytes.fromhex(match["object_id"]).decode()
+    except UnicodeDecodeError:
+        return None
+    return object_id, _PREFIX_SIZES[match["prefix"]]
+
+
+def origin_beside(url: str) -> str:
+    """The origin of `url` with the next port: where the emulator serves its images when
+    EMULATOR_IMAGE_ORIGIN does not say (http://127.0.0.1:8000/... -> http://127.0.0.1:8001)."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return f"{parts.scheme}://{host}:{port + 1}"
 
 
 def placeholder_svg(*, object_id: str, title: str | None, size: int) -> str:

@@ -19,6 +19,9 @@ from . import scopes, tokens
 from .state import AuthorizationCode, RegisteredClient, state
 
 UNAUTHORIZED_MESSAGE = "Missing/invalid/expired access token"  # one message for all three since 2026
+# An app's own token (client credentials) on an endpoint about a user: a 401 (spotify/web-api#806),
+# worded as jwilsson/spotify-web-api-php#222 quotes it.
+APP_TOKEN_MESSAGE = "Unauthorized."  # noqa: S105 - a message, not a secret
 # Development mode's refusals (CONTRACT §3.1, §3.3), byte for byte.
 NOT_REGISTERED_MESSAGE = "User not registered in the Developer Dashboard"
 PREMIUM_REQUIRED_MESSAGE = (
@@ -240,6 +243,16 @@ def refresh_access_token(*, client: RegisteredClient, refresh_token: str) -> dic
     return _token_response(refresh, now=now, include_refresh_token=rotate)
 
 
+def client_credentials_token(*, client: RegisteredClient) -> dict:
+    """The client credentials grant: a token for the app itself, with no user, no scope
+    and no refresh token. It reaches only endpoints that are about no user."""
+    lifetime = state.config.access_token_lifetime
+    access = tokens.AccessToken(
+        user_id="", client_id=client.client_id, scope=(), grant_id="", expires_at=time.time() + lifetime
+    )
+    return {"access_token": tokens.sign_access_token(access), "token_type": "Bearer", "expires_in": lifetime}
+
+
 def _client_credentials(*, authorization: str | None, form: Mapping[str, str]) -> tuple[str, str]:
     if authorization and authorization[:6].lower() == "basic ":
         try:
@@ -307,10 +320,17 @@ def authenticate_bearer(authorization: str | None) -> tokens.AccessToken:
         token is None
         or time.time() >= token.expires_at
         or state.is_revoked(token.grant_id)
-        or state.user(token.user_id) is None
+        or (token.user_id and state.user(token.user_id) is None)
     ):
         raise ApiError(HTTPStatus.UNAUTHORIZED, UNAUTHORIZED_MESSAGE)
     return token
+
+
+def require_user(token: tokens.AccessToken) -> str:
+    """The user a token acts for; an app's own token has none."""
+    if not token.user_id:
+        raise ApiError(HTTPStatus.UNAUTHORIZED, APP_TOKEN_MESSAGE)
+    return token.user_id
 
 
 def bearer_claims(authorization: str | None) -> tokens.AccessToken | None:
@@ -322,11 +342,12 @@ def bearer_claims(authorization: str | None) -> tokens.AccessToken | None:
 
 def check_development_mode(user_id: str) -> None:
     """Development mode's refusals of an authenticated call: the app owner's lapsed
-    Premium blocks everyone, then only users registered in the dashboard get through."""
+    Premium blocks everyone, then only users registered in the dashboard get through (an
+    app's own token, with no user, has nobody to register)."""
     config = state.config
     if not config.owner_premium:
         raise ApiError(HTTPStatus.FORBIDDEN, PREMIUM_REQUIRED_MESSAGE)
-    if config.registered_users is not None and user_id not in config.registered_users:
+    if user_id and config.registered_users is not None and user_id not in config.registered_users:
         raise ApiError(HTTPStatus.FORBIDDEN, NOT_REGISTERED_MESSAGE)
 
 

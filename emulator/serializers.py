@@ -1,18 +1,23 @@
 """Spotify's JSON shapes, built from the compact demo records one page at a time.
 
-Two profiles (CONTRACT §4, §5, §7.6): "dev-2026" is what a development-mode app sees since
-March 2026 (no email/country/product/followers/explicit_content on /me; no popularity,
-available_markets or linked_from on tracks); "extended" is the older, fuller field set.
+Two profiles (CONTRACT §4, §5, §7.6; emulator/README.md has the table): "dev-2026" is what
+a development-mode app sees since March 2026 (no email/country/product/followers/
+explicit_content on /me; no popularity, available_markets or linked_from on tracks);
+"extended" is the older, fuller field set. In both, `is_playable` and `restrictions` come
+only with a `market`, as in pages recorded from Spotify.
 """
 
 import time
+from functools import cached_property
 from urllib.parse import quote, urlencode
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
-from .demo_data import Album, Artist, DemoUser, SavedTrack, Track
+from .demo_data import Album, Artist, DemoUser, SavedTrack, Track, image_size_unknown
 from .demo_words import MARKETS
+from .images import image_key, origin_beside
 from .state import PROFILE_EXTENDED
 
 ALBUM_IMAGE_SIZES = (640, 300, 64)
@@ -25,7 +30,8 @@ class Links:
 
     Every href a client may follow must lead back here, never to api.spotify.com, or a
     test that follows `next` would reach the internet. Each URL pattern is reversed once
-    per request and then filled in."""
+    per request and then filled in. Images are on the emulator's image origin instead
+    (image_server.py), as Spotify's are on i.scdn.co."""
 
     def __init__(self, request: HttpRequest) -> None:
         self._request = request
@@ -33,8 +39,13 @@ class Links:
 
     @property
     def origin(self) -> str:
-        """Where the emulator is mounted, as seen by this request (cache key for JSON)."""
-        return self.url("track", "")
+        """Where the emulator and its images are, as seen by this request (cache key for JSON)."""
+        return f"{self.url('track', '')} {self.image_origin}"
+
+    @cached_property
+    def image_origin(self) -> str:
+        """EMULATOR_IMAGE_ORIGIN, else the emulator's own origin with the next port."""
+        return settings.EMULATOR_IMAGE_ORIGIN or origin_beside(self._request.build_absolute_uri("/"))
 
     def url(self, name: str, value: str | None = None) -> str:
         if value is None:
@@ -44,8 +55,16 @@ class Links:
             self._templates[name] = self._request.build_absolute_uri(path)
         return self._templates[name].replace(_PLACEHOLDER, quote(value, safe=""))
 
-    def image(self, object_id: str, size: int) -> dict:
-        return {"height": size, "url": self.url("image", f"{object_id}-{size}"), "width": size}
+    def images(self, object_id: str, sizes: tuple[int, ...], *, size_known: bool) -> list[dict]:
+        """Spotify's image list, widest first; or one image of unknown size."""
+        if not size_known:
+            return [{"height": None, "url": self._image_url(object_id, None), "width": None}]
+        return [{"height": size, "url": self._image_url(object_id, size), "width": size} for size in sizes]
+
+    def _image_url(self, object_id: str, size: int | None) -> str:
+        # Extension-less, like https://i.scdn.co/image/ab67616d0000b273...: only the
+        # Content-Type says what the file is.
+        return f"{self.image_origin}/image/{image_key(object_id, size)}"
 
 
 def user_json(user: DemoUser, *, links: Links, profile: str, scope: tuple[str, ...]) -> dict:
@@ -55,7 +74,9 @@ def user_json(user: DemoUser, *, links: Links, profile: str, scope: tuple[str, .
         "external_urls": {"spotify": f"https://open.spotify.com/user/{user.id}"},
         "href": links.url("user", user.id),
         "id": user.id,
-        "images": [links.image(user.id, size) for size in AVATAR_SIZES] if user.has_avatar else [],
+        "images": (
+            links.images(user.id, AVATAR_SIZES, size_known=user.avatar_size_known) if user.has_avatar else []
+        ),
         "type": "user",
         "uri": f"spotify:user:{user.id}",
     }
@@ -98,17 +119,17 @@ def track_json(track: Track, *, links: Links, profile: str, market: str | None) 
         "external_ids": {"isrc": track.isrc},
         "is_local": False,
         "name": track.name,
-        # Null for almost everything since Spotify's November 2024 change.
+        # Null for every demo track: Spotify stopped sending previews to new and
+        # development-mode apps in November 2024, and the app never reads them.
         "preview_url": None,
         "track_number": track.track_number,
         "type": "track",
         **_track_links(track.id, links),
     }
     if profile != PROFILE_EXTENDED:
-        # Development mode: no relinking fields, but playability is reported.
-        data["is_playable"] = not track.delisted
-        if track.delisted:
-            data["restrictions"] = {"reason": "market"}
+        # Development mode: no relinking fields; playability only for a market.
+        if market is not None:
+            _add_playability(data, track)
         return data
     data["popularity"] = track.popularity
     if market is None:
@@ -119,10 +140,14 @@ def track_json(track: Track, *, links: Links, profile: str, market: str | None) 
         data.update(_track_links(track.relinked_id, links))
         data["is_playable"] = True
     else:
-        data["is_playable"] = not track.delisted
-        if track.delisted:
-            data["restrictions"] = {"reason": "market"}
+        _add_playability(data, track)
     return data
+
+
+def _add_playability(data: dict, track: Track) -> None:
+    data["is_playable"] = not track.delisted
+    if track.delisted:
+        data["restrictions"] = {"reason": "market"}
 
 
 def album_json(album: Album, *, links: Links) -> dict:
@@ -133,7 +158,11 @@ def album_json(album: Album, *, links: Links) -> dict:
         "external_urls": {"spotify": f"https://open.spotify.com/album/{album.id}"},
         "href": links.url("album", album.id),
         "id": album.id,
-        "images": [links.image(album.id, size) for size in ALBUM_IMAGE_SIZES] if album.has_images else [],
+        "images": (
+            links.images(album.id, ALBUM_IMAGE_SIZES, size_known=not image_size_unknown(album.id))
+            if album.has_images
+            else []
+        ),
         "name": album.name,
         "release_date": album.release_date,
         "release_date_precision": album.release_date_precision,
@@ -185,6 +214,7 @@ def paging_json(
         "limit": limit,
         "next": page_url(offset + limit) if offset + limit < total else None,
         "offset": offset,
-        "previous": page_url(max(offset - limit, 0)) if offset > 0 else None,
+        # Past the end, the page before the end rather than another empty one.
+        "previous": page_url(max(min(offset, total) - limit, 0)) if offset > 0 else None,
         "total": total,
     }

@@ -1,7 +1,8 @@
 """The emulator's URLs, relative to wherever it is mounted: `/emulator/` inside the site
-(demo mode, tests) or `/` under `manage.py runemulator`."""
+(demo mode, tests) or `/` under `manage.py runemulator`. Cover images are not here: they
+come from another origin (image_server.py)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from . import control, views
 
@@ -20,8 +21,8 @@ urlpatterns = [
     path("v1/users/<str:user_id>", views.user, name="user"),
     path("v1/albums/<str:album_id>", views.not_emulated, name="album"),
     path("v1/artists/<str:artist_id>", views.not_emulated, name="artist"),
-    # i.scdn.co stand-in
-    path("images/<str:key>.svg", views.image, name="image"),
+    # Anything else under /v1: Spotify's JSON error object, not Django's HTML 404.
+    re_path(r"^v1(?P<path>/.*)?$", views.unknown_api_path, name="unknown_api_path"),
     # No auth: tests and demos on loopback only (mounted in DEBUG/demo mode; runemulator binds 127.0.0.1).
     path("_emulator/stats", control.stats, name="stats"),
     path("_emulator/faults", control.faults, name="faults"),

@@ -1,6 +1,6 @@
 """The emulator's endpoints: Spotify's accounts site (authorize, token) and the Web API
-calls the app makes (/v1/me, /v1/me/tracks), plus local cover images. The `_emulator/`
-control API lives in control.py.
+calls the app makes (/v1/me, /v1/me/tracks). Cover images come from another origin
+(image_server.py); the `_emulator/` control API lives in control.py.
 
 Deliberately independent of the app: no sessions, no auth, no CSRF tokens (the consent
 form carries its parameters signed instead), no app context processors.
@@ -17,10 +17,10 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.template.loader import render_to_string
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import oauth, serializers
-from .images import placeholder_svg
+from .markets import requested_market
 from .oauth import ApiError
 from .responses import accounts_page, api_error, api_json, error_page, token_error, token_json
 from .scopes import SCOPES
@@ -30,7 +30,9 @@ from .tokens import AccessToken
 CONSENT_SALT = "emulator.consent"
 # Who is signed in to the emulator's accounts site, as Spotify's own session cookie says.
 ACCOUNT_COOKIE, ACCOUNT_SALT = "emulator_account", "emulator.account"
-IMAGE_KEY = re.compile(r"^(?P<object_id>.+?)(?:-(?P<size>[0-9]{1,4}))?$")
+# What Spotify answers for a path under /v1 that names no endpoint.
+UNKNOWN_PATH_MESSAGE = "Service not found"
+METHOD_NOT_ALLOWED_MESSAGE = "Method not allowed"
 
 
 class RedirectToApp(HttpResponseRedirect):
@@ -185,11 +187,13 @@ def token(request: HttpRequest) -> HttpResponse:
     faulted = _serve_fault(FAULT_TOKEN, user_id=oauth.token_request_user_id(form), client_id=client_id)
     if faulted is not None:
         return faulted
-    if grant_type not in ("authorization_code", "refresh_token"):
+    if grant_type not in ("authorization_code", "refresh_token", "client_credentials"):
         return token_error("unsupported_grant_type", "grant_type parameter is missing")
     try:
         client = oauth.authenticate_client(authorization=authorization, form=form)
-        if grant_type == "authorization_code":
+        if grant_type == "client_credentials":
+            body = oauth.client_credentials_token(client=client)
+        elif grant_type == "authorization_code":
             body = oauth.exchange_code(
                 client=client,
                 code=form.get("code", ""),
@@ -234,7 +238,7 @@ def api_endpoint(name: str) -> Callable[[ApiView], ApiView]:
                 )
             try:
                 if request.method != "GET":
-                    raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "Method not allowed")
+                    raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED_MESSAGE)
                 faulted = _serve_fault(name, user_id=claims.user_id if claims else None, client_id=client_id)
                 if faulted is not None:
                     return faulted
@@ -242,16 +246,25 @@ def api_endpoint(name: str) -> Callable[[ApiView], ApiView]:
                 oauth.check_development_mode(access.user_id)
                 return view(request, access, *args, **kwargs)
             except ApiError as error:
-                return api_error(error.status, error.message)
+                response = api_error(error.status, error.message)
+                if error.status == HTTPStatus.METHOD_NOT_ALLOWED:
+                    response["Allow"] = "GET"
+                return response
 
         return wrapper
 
     return decorator
 
 
+@csrf_exempt
+def unknown_api_path(request: HttpRequest, path: str | None = None) -> HttpResponse:
+    """Any other path under /v1: Spotify's JSON error object, never an HTML page."""
+    return api_error(HTTPStatus.NOT_FOUND, UNKNOWN_PATH_MESSAGE)
+
+
 @api_endpoint("me")
 def me(request: HttpRequest, access: AccessToken) -> HttpResponse:
-    user = state.user(access.user_id)
+    user = state.user(oauth.require_user(access))
     if user is None:  # not reached: authenticate_bearer only accepts demo users' tokens
         raise ApiError(HTTPStatus.UNAUTHORIZED, oauth.UNAUTHORIZED_MESSAGE)
     links = serializers.Links(request)
@@ -262,15 +275,17 @@ def me(request: HttpRequest, access: AccessToken) -> HttpResponse:
 
 @api_endpoint("saved_tracks")
 def saved_tracks(request: HttpRequest, access: AccessToken) -> HttpResponse:
+    user_id = oauth.require_user(access)
     if "user-library-read" not in access.scope:
         raise ApiError(HTTPStatus.FORBIDDEN, "Insufficient client scope")
     limit = _query_int(request, "limit", default=20, minimum=1, maximum=50, message="Invalid limit")
     offset = _query_int(request, "offset", default=0, minimum=0, maximum=None, message="Bad request.")
-    market = request.GET.get("market") or None
-    page, total = state.library_page(access.user_id, offset=offset, limit=limit)
+    market = _market(request, access)
+    page, total = state.library_page(user_id, offset=offset, limit=limit)
     links = serializers.Links(request)
     profile = state.config.profile
-    extra_query = [("market", market)] if market else []
+    # Echoed as sent (`from_token` stays `from_token`).
+    extra_query = [("market", request.GET["market"])] if market else []
     if "Accept-Language" in request.headers:
         extra_query.append(("locale", request.headers["Accept-Language"]))
     items = [
@@ -292,8 +307,8 @@ def _query_int(
     request: HttpRequest, name: str, *, default: int, minimum: int, maximum: int | None, message: str
 ) -> int:
     """A whole-number query parameter within bounds, else a 400 with Spotify's message.
-    An empty value counts as absent."""
-    raw = request.GET.get(name) or str(default)
+    Present but empty (`limit=`) is not a number: a 400 too, not the default."""
+    raw = request.GET.get(name, str(default))
     value = int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else -1
     if value < minimum or (maximum is not None and value > maximum):
         raise ApiError(HTTPStatus.BAD_REQUEST, message)
@@ -302,12 +317,17 @@ def _query_int(
 
 @api_endpoint("track")
 def track(request: HttpRequest, access: AccessToken, track_id: str) -> HttpResponse:
+    market = _market(request, access)
     found = state.find_track(track_id)
     if found is None:
         raise ApiError(HTTPStatus.NOT_FOUND, "Resource not found")
     links = serializers.Links(request)
-    market = request.GET.get("market") or None
     return api_json(serializers.track_json(found, links=links, profile=state.config.profile, market=market))
+
+
+def _market(request: HttpRequest, access: AccessToken) -> str | None:
+    user = state.user(access.user_id) if access.user_id else None
+    return requested_market(request.GET.get("market"), user_country=user.country if user else None)
 
 
 @api_endpoint("user")
@@ -327,18 +347,3 @@ def user(request: HttpRequest, access: AccessToken, user_id: str) -> HttpRespons
 def not_emulated(request: HttpRequest, access: AccessToken, **ids: str) -> HttpResponse:
     """Albums and artists have URLs (every href points back here) but no content."""
     raise ApiError(HTTPStatus.NOT_FOUND, "Resource not found")
-
-
-# --- local extras ---------------------------------------------------------------------------
-
-
-@require_GET
-def image(request: HttpRequest, key: str) -> HttpResponse:
-    """Stands in for i.scdn.co: `<album or user id>-<width>.svg`."""
-    match = IMAGE_KEY.match(key)
-    object_id = match["object_id"] if match else key
-    size = int(match["size"]) if match and match["size"] else 300
-    svg = placeholder_svg(object_id=object_id, title=state.image_title(object_id), size=max(size, 1))
-    response = HttpResponse(svg, content_type="image/svg+xml")
-    response["Cache-Control"] = "public, max-age=86400"
-    return response

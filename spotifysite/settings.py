@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import environ
 from csp.constants import NONE, SELF
 
+from emulator.images import origin_beside  # stdlib only: safe to import before setup
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -229,8 +231,8 @@ if SPOTIFY_DEMO_MODE:
     SPOTIFY_API_URL = f"{_emulator_base}/v1"
 
 # Content-Security-Policy (django-csp) on every page: nothing inline, nothing from
-# elsewhere but Spotify's cover images (or the emulator's, wherever it runs) and, for the
-# sign-in form's redirect, Spotify's accounts site.
+# elsewhere but the cover images' origins and, for the sign-in form's redirect, Spotify's
+# accounts site.
 SPOTIFY_IMAGE_HOSTS = ["https://i.scdn.co", "https://mosaic.scdn.co", "https://*.spotifycdn.com"]
 
 
@@ -239,15 +241,27 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-_image_sources = [SELF, *SPOTIFY_IMAGE_HOSTS]
-if _origin(SPOTIFY_API_URL) != "https://api.spotify.com":
-    _image_sources.append(_origin(SPOTIFY_API_URL))  # the emulator serves covers itself
+# The emulator serves its covers from a second origin, as Spotify does from i.scdn.co:
+# by default its own origin with the next port (demo mode: http://127.0.0.1:8001).
+_USES_SPOTIFY = _origin(SPOTIFY_API_URL) == "https://api.spotify.com"
+EMULATOR_IMAGE_ORIGIN = env(
+    "EMULATOR_IMAGE_ORIGIN", default="" if _USES_SPOTIFY else origin_beside(SPOTIFY_API_URL)
+)
+
+
+def image_sources(*, api_url: str, emulator_image_origin: str) -> list[str]:
+    """img-src: this site and exactly the image origins in use, Spotify's or the emulator's."""
+    if _origin(api_url) == "https://api.spotify.com":
+        return [SELF, *SPOTIFY_IMAGE_HOSTS]
+    return [SELF, emulator_image_origin]
+
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": _image_sources,
+        "img-src": image_sources(api_url=SPOTIFY_API_URL, emulator_image_origin=EMULATOR_IMAGE_ORIGIN),
         "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [NONE],

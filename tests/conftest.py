@@ -9,7 +9,7 @@ import responses
 from django.conf import settings
 from django.test import Client
 
-from emulator.state import EmulatorState
+from emulator.state import PROFILE_DEV_2026, EmulatorState
 from emulator.state import state as emulator_state
 from tests.helpers import CANONICAL_HOST, sign_in
 
@@ -46,9 +46,17 @@ def spotify_http() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def emulator(spotify_http) -> Iterator[EmulatorState]:
-    """The Spotify emulator, reset, answering the app's Spotify URLs."""
+def emulator_profile() -> str:
+    """The field set the emulator sends: what a new app gets. The library and sign-in
+    suites override this fixture to run against both profiles (their conftest.py)."""
+    return PROFILE_DEV_2026
+
+
+@pytest.fixture
+def emulator(spotify_http, emulator_profile: str) -> Iterator[EmulatorState]:
+    """The Spotify emulator, reset, answering the app's Spotify URLs with `emulator_profile`'s fields."""
     emulator_state.reset()
+    emulator_state.config.profile = emulator_profile
     yield emulator_state
     emulator_state.reset()
 

@@ -22,6 +22,16 @@ SPOTIFY_CLIENT_SECRET = "spotifysite-test-secret"
 SPOTIFY_REDIRECT_URI = "http://127.0.0.1:8000/accounts/callback/"
 SPOTIFY_ACCOUNTS_URL = "http://127.0.0.1:8000/emulator/accounts"
 SPOTIFY_API_URL = "http://127.0.0.1:8000/emulator/v1"
+# Whatever .env says: covers on the request's host with the next port, served by nobody in
+# process; the browser tests serve them and set the policy (tests/e2e/conftest.py). The
+# policy here is production's, as tests/test_security_headers.py checks.
+EMULATOR_IMAGE_ORIGIN = ""
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        **CONTENT_SECURITY_POLICY["DIRECTIVES"],  # noqa: F405
+        "img-src": image_sources(api_url="https://api.spotify.com/v1", emulator_image_origin=""),  # noqa: F405
+    }
+}
 SPOTIFY_TIMEOUT = 5.0
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

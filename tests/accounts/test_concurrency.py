@@ -9,9 +9,18 @@ from django.utils import timezone
 
 from accounts.client import spotify_client
 from accounts.models import SpotifyToken
+from emulator.state import PROFILE_DEV_2026
 from tests.helpers import sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def emulator_profile() -> str:
+    """Races for a token don't depend on the fields Spotify sends: these slow tests run on
+    the default profile only (the rest of the sign-in suite runs on both)."""
+    return PROFILE_DEV_2026
+
 
 CONCURRENT_REQUESTS = 50
 

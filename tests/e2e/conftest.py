@@ -9,8 +9,10 @@ import pytest
 from django.core.signals import request_finished, request_started
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from emulator import image_server
 from emulator.state import EmulatorState
 from emulator.state import state as emulator_state
+from spotifysite.settings import image_sources
 
 # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
 # the ORM calls that fixtures make here.
@@ -39,10 +41,17 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def live_emulator(live_server, settings) -> Iterator[EmulatorState]:
-    """Point the app at the emulator mounted on the live server."""
+    """Point the app at the emulator mounted on the live server, its covers served from a
+    second origin (a free loopback port) that the site's policy names, as in demo mode."""
     settings.SPOTIFY_REDIRECT_URI = f"{live_server.url}/accounts/callback/"
     settings.SPOTIFY_ACCOUNTS_URL = f"{live_server.url}/emulator/accounts"
     settings.SPOTIFY_API_URL = f"{live_server.url}/emulator/v1"
+    settings.EMULATOR_IMAGE_ORIGIN = image_server.serve("http://127.0.0.1:0")
+    directives = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    img_src = image_sources(
+        api_url=settings.SPOTIFY_API_URL, emulator_image_origin=settings.EMULATOR_IMAGE_ORIGIN
+    )
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**directives, "img-src": img_src}}
     emulator_state.reset()
     yield emulator_state
     emulator_state.reset()

@@ -30,9 +30,19 @@ def test_demo_users_cover_empty_small_and_large_libraries(emulator_state: Emulat
 
     assert sizes == {SMALL_USER: 42, LARGE_USER: 2400, EMPTY_USER: 0}
     for user in emulator_state.users:
-        assert user.display_name
         assert user.account_id != user.id
+    # The app's guards get exercised: a null display name, no avatar, one of unknown size.
+    assert [user.display_name for user in emulator_state.users] == ["Mariana Kovač", "渡辺 健二", None]
     assert any(not user.has_avatar for user in emulator_state.users)
+    assert any(user.has_avatar and not user.avatar_size_known for user in emulator_state.users)
+
+
+def test_a_deterministic_share_of_albums_has_images_of_unknown_size(library):
+    albums = {saved.track.album.id for saved in library}
+    unknown = {album for album in albums if demo_data.image_size_unknown(album)}
+
+    assert 0.04 < len(unknown) / len(albums) < 0.13
+    assert unknown == {album for album in albums if demo_data.image_size_unknown(album)}
 
 
 def test_builds_are_identical(library):

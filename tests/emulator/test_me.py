@@ -12,6 +12,8 @@ from tests.emulator.helpers import EMPTY_USER, LARGE_USER, SMALL_USER, bearer
 
 UNAUTHORIZED = {"error": {"status": 401, "message": "Missing/invalid/expired access token"}}
 
+MARIANA_HEX = b"mariana.k".hex()
+
 
 def assert_unauthorized(response) -> None:
     assert response.status_code == HTTPStatus.UNAUTHORIZED
@@ -39,9 +41,14 @@ def test_dev_2026_profile_has_only_the_remaining_fields(client, sign_in):
         "external_urls": {"spotify": "https://open.spotify.com/user/mariana.k"},
         "href": "http://127.0.0.1:8000/emulator/v1/users/mariana.k",
         "id": "mariana.k",
+        # On the emulator's image origin (the next port), extension-less like i.scdn.co's.
         "images": [
-            {"height": 300, "url": "http://127.0.0.1:8000/emulator/images/mariana.k-300.svg", "width": 300},
-            {"height": 64, "url": "http://127.0.0.1:8000/emulator/images/mariana.k-64.svg", "width": 64},
+            {
+                "height": 300,
+                "url": f"http://127.0.0.1:8001/image/ab67616d00001e02{MARIANA_HEX}",
+                "width": 300,
+            },
+            {"height": 64, "url": f"http://127.0.0.1:8001/image/ab67616d00004851{MARIANA_HEX}", "width": 64},
         ],
         "type": "user",
         "uri": "spotify:user:mariana.k",
@@ -72,11 +79,29 @@ def test_extended_profile_leaves_out_fields_whose_scope_was_not_granted(client, 
     assert "followers" in profile
 
 
-def test_user_without_avatar_has_empty_images(client, sign_in):
+def test_user_without_avatar_or_name_has_empty_images_and_a_null_name(client, sign_in):
     profile = client.get("/emulator/v1/me", headers=bearer(sign_in(user=EMPTY_USER)["access_token"])).json()
 
     assert profile["images"] == []
+    assert profile["display_name"] is None
     assert profile["account_id"] != profile["id"]
+
+
+def test_avatar_of_unknown_size_has_null_height_and_width(client, sign_in):
+    profile = client.get("/emulator/v1/me", headers=bearer(sign_in(user=LARGE_USER)["access_token"])).json()
+
+    assert [(image["height"], image["width"]) for image in profile["images"]] == [(None, None)]
+    assert profile["images"][0]["url"].startswith("http://127.0.0.1:8001/image/")
+
+
+def test_images_follow_the_image_origin_setting(client, sign_in, settings):
+    settings.EMULATOR_IMAGE_ORIGIN = "https://images.emulator.test"
+
+    profile = client.get("/emulator/v1/me", headers=bearer(sign_in()["access_token"])).json()
+
+    assert {image["url"].rsplit("/", 1)[0] for image in profile["images"]} == {
+        "https://images.emulator.test/image"
+    }
 
 
 def test_profile_urls_point_at_whichever_host_serves_the_emulator(sign_in, settings):
@@ -87,8 +112,9 @@ def test_profile_urls_point_at_whichever_host_serves_the_emulator(sign_in, setti
     profile = Client(HTTP_HOST="emulator.test:9999").get("/emulator/v1/me", headers=bearer(token)).json()
 
     assert profile["href"] == f"http://emulator.test:9999/emulator/v1/users/{LARGE_USER}"
-    assert all(
-        image["url"].startswith("http://emulator.test:9999/emulator/images/") for image in profile["images"]
+    # Images: that host's next port, unless EMULATOR_IMAGE_ORIGIN says otherwise.
+    assert profile["images"] and all(
+        image["url"].startswith("http://emulator.test:10000/image/") for image in profile["images"]
     )
 
 

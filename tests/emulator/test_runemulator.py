@@ -7,6 +7,7 @@ import json
 import os
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -179,6 +180,45 @@ def test_runemulator_signs_in_and_pages_on_its_own_origin(emulator: Emulator):
     assert status == 200
     assert tracks["total"] == 5  # --library-size
     assert tracks["next"] == f"{emulator.printed_setting('SPOTIFY_API_URL')}/me/tracks?offset=2&limit=2"
+
+
+def test_runemulator_serves_covers_from_its_image_origin(emulator: Emulator):
+    api = urlsplit(emulator.printed_setting("SPOTIFY_API_URL"))
+    image_origin = urlsplit(emulator.printed_setting("EMULATOR_IMAGE_ORIGIN"))
+    access_token = emulator.sign_in(SMALL_USER)["access_token"]
+    _, _, profile = emulator.get_api("/v1/me", access_token)
+    image_url = urlsplit(profile["images"][0]["url"])
+
+    connection = http.client.HTTPConnection(
+        image_origin.hostname or "", image_origin.port, timeout=REQUEST_TIMEOUT
+    )
+    try:
+        connection.request("GET", image_url.path)
+        response = connection.getresponse()
+        svg = response.read().decode()
+    finally:
+        connection.close()
+
+    assert image_url.netloc == image_origin.netloc != api.netloc  # another origin
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "image/svg+xml"
+    assert svg.startswith("<svg")
+
+
+def test_runemulator_serves_covers_elsewhere_when_the_next_port_is_taken(start_emulator):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1] - 1
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))  # free, or this test can't arrange its ports
+
+        emulator = start_emulator("--port", str(port))
+        image_origin = urlsplit(emulator.printed_setting("EMULATOR_IMAGE_ORIGIN"))
+
+    assert emulator.printed_setting("SPOTIFY_API_URL") == f"http://127.0.0.1:{port}/v1"
+    assert image_origin.port not in (port, port + 1)
+    assert "is taken" in emulator.stderr_path.read_text()
 
 
 def test_runemulator_serves_faults_injected_over_http_and_resets_to_its_options(emulator: Emulator):

@@ -1,4 +1,4 @@
-"""POST /accounts/api/token: client authentication, the two grants and their errors."""
+"""POST /accounts/api/token: client authentication, the three grants and their errors."""
 
 import json
 from datetime import timedelta
@@ -138,6 +138,47 @@ def test_unknown_grant_type_is_rejected(client):
     response = post_form(client, url("token"), {"grant_type": "password"}, Authorization=app_basic_auth())
 
     assert_token_error(response, "unsupported_grant_type", "grant_type parameter is missing")
+
+
+def test_client_credentials_grant_gives_an_app_token_without_user_scope_or_refresh(client, emulator_state):
+    response = post_form(
+        client, url("token"), {"grant_type": "client_credentials"}, Authorization=app_basic_auth()
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", 3600)
+    assert emulator_state.token_requests == {"client_credentials": 1}
+
+
+def test_client_credentials_grant_checks_the_client(client):
+    response = post_form(
+        client,
+        url("token"),
+        {"grant_type": "client_credentials"},
+        Authorization=basic_auth(settings.SPOTIFY_CLIENT_ID, "wrong"),
+    )
+
+    assert_token_error(response, "invalid_client", "Invalid client secret")
+
+
+def test_app_token_reads_the_catalogue_but_nothing_about_a_user(client, sign_in):
+    sign_in()  # builds the demo libraries the track comes from
+    app_token = post_form(
+        client, url("token"), {"grant_type": "client_credentials"}, Authorization=app_basic_auth()
+    ).json()["access_token"]
+    some_track = client.get(url("saved_tracks"), headers=bearer(sign_in()["access_token"])).json()["items"][0]
+
+    track = client.get(some_track["track"]["href"], headers=bearer(app_token))
+    me = client.get(url("me"), headers=bearer(app_token))
+    tracks = client.get(url("saved_tracks"), headers=bearer(app_token))
+    from_token = client.get(some_track["track"]["href"], {"market": "from_token"}, headers=bearer(app_token))
+
+    assert track.status_code == HTTPStatus.OK
+    assert me.status_code == tracks.status_code == HTTPStatus.UNAUTHORIZED
+    assert me.json() == {"error": {"status": 401, "message": "Unauthorized."}}
+    assert from_token.status_code == HTTPStatus.FORBIDDEN  # an app has no country
 
 
 def test_code_works_only_once(client, authorization_code):

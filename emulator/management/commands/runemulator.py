@@ -1,6 +1,7 @@
 """`manage.py runemulator`: serve only the Spotify emulator, at the root of its own port.
 
-Point the app at it with the printed SPOTIFY_ACCOUNTS_URL and SPOTIFY_API_URL. The app's
+Point the app at it with the printed SPOTIFY_ACCOUNTS_URL and SPOTIFY_API_URL (cover images
+come from the next port, EMULATOR_IMAGE_ORIGIN, which the app derives by itself). The app's
 registered client (SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, SPOTIFY_REDIRECT_URI) is read
 from the same settings, so run both with the same `.env`.
 """
@@ -12,9 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.servers.basehttp import run
 
+from emulator import image_server
 from emulator.rate_limit import AppRateLimit, parse_app_rate_limit
 from emulator.state import PROFILES, state
 
@@ -27,6 +29,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
         parser.add_argument("--port", type=int, default=8090, help="Port to listen on; 0 picks a free one.")
+        parser.add_argument(
+            "--image-port",
+            type=int,
+            help="Port of the cover images' origin (default: the next port; with --port 0, a free one).",
+        )
         parser.add_argument("--token-lifetime", type=int, help="Access-token lifetime in seconds (3600).")
         parser.add_argument("--latency", type=float, help="Seconds to wait before each token/API answer.")
         parser.add_argument("--library-size", type=int, help="Tracks in the big demo library (2400).")
@@ -65,6 +72,7 @@ class Command(BaseCommand):
         # Listening on every interface means answering whatever Host name reaches it.
         everywhere = host in ("0.0.0.0", "::")  # noqa: S104
         settings.ALLOWED_HOSTS = ["*"] if everywhere else ["127.0.0.1", "localhost", "[::1]", host]
+        self._serve_images(host, options)
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _stop)
         try:
@@ -103,6 +111,28 @@ class Command(BaseCommand):
             )
         state.keep_as_startup()  # so that a reset through the control API keeps these options
 
+    def _serve_images(self, host: str, options: dict[str, Any]) -> None:
+        """Start the cover images' origin before the API, so no page names an image
+        that isn't served yet."""
+        image_port = options["image_port"]
+        if image_port is None:
+            image_port = options["port"] + 1 if options["port"] else 0
+        shown_host = f"[{host}]" if ":" in host else host
+        try:
+            served = image_server.serve(f"http://{shown_host}:{image_port}")
+        except OSError as error:
+            if options["image_port"] is not None:
+                raise CommandError(f"Cannot serve images on port {image_port}: {error}") from error
+            # The next port is taken: any free one rather than no emulator at all (a site
+            # that derives the origin from SPOTIFY_API_URL then needs EMULATOR_IMAGE_ORIGIN).
+            served = image_server.serve(f"http://{shown_host}:0")
+            self.stderr.write(f"Port {image_port} is taken: images on {served} instead.")
+        # Listening everywhere, image URLs follow the host each request came to (port + 1
+        # by default); otherwise they name this origin.
+        everywhere = host in ("0.0.0.0", "::")  # noqa: S104
+        settings.EMULATOR_IMAGE_ORIGIN = "" if everywhere and image_port == options["port"] + 1 else served
+        self._image_origin = served
+
     def _announce(self, host: str, port: int, *, ipv6: bool) -> None:
         origin = f"http://{f'[{host}]' if ipv6 else host}:{port}"
         lines = [
@@ -110,6 +140,7 @@ class Command(BaseCommand):
             "Point the app at it with:",
             f"SPOTIFY_ACCOUNTS_URL={origin}/accounts",
             f"SPOTIFY_API_URL={origin}/v1",
+            f"EMULATOR_IMAGE_ORIGIN={self._image_origin}",
         ]
         if settings.SPOTIFY_CLIENT_ID:
             lines.append(
