@@ -1,5 +1,6 @@
 """Cover images on the emulator's second origin, and the emulator's own request counters."""
 
+import socket
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -10,6 +11,7 @@ from emulator import image_server
 from emulator.images import image_key
 from emulator.state import EmulatorState
 from tests.emulator.helpers import EMPTY_STATS, LARGE_USER, SMALL_USER, bearer, url
+from tests.servers import free_port
 
 
 @pytest.fixture
@@ -112,3 +114,27 @@ def test_stats_report_token_and_api_counters(client, sign_in):
 
 def test_stats_start_empty_after_reset(client):
     assert client.get(url("stats")).json() == EMPTY_STATS
+
+
+def test_demo_mode_serves_images_once_its_first_request_arrives(settings):
+    origin = f"http://127.0.0.1:{free_port()}"
+    settings.EMULATOR_IMAGE_ORIGIN = origin
+
+    image_server.serve_for_demo()  # the request_started receiver (emulator/apps.py)
+    image_server.serve_for_demo()  # later requests: already serving
+
+    assert requests.get(f"{origin}/image/{image_key(SMALL_USER, 64)}", timeout=5).status_code == HTTPStatus.OK
+
+
+def test_demo_mode_with_the_image_port_taken_warns_once_and_serves_pages(settings, caplog):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings.EMULATOR_IMAGE_ORIGIN = f"http://127.0.0.1:{taken.getsockname()[1]}"
+
+        image_server.serve_for_demo()
+        image_server.serve_for_demo()
+
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(f"Emulator images not served on {settings.EMULATOR_IMAGE_ORIGIN}: ")
