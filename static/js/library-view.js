@@ -99,6 +99,10 @@
     form.addEventListener("change", (event) => {
       if (event.target.tagName === "SELECT") apply();
     });
+    // Typed before this script ran (a slow connection): apply it now.
+    const search = form.querySelector("input[type=search]");
+    const shown = new URLSearchParams(window.location.search).get(search.name) || "";
+    if (search.value.trim() !== shown.trim()) apply();
   }
 
   // The page size menu beside the pager: a new size starts again from page 1.

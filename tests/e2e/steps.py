@@ -18,17 +18,14 @@ def sign_in(page: Page, live_server, live_emulator, *, user: int = FEW) -> None:
     expect(page).to_have_url(re.compile(r"/library/"))
 
 
-class HeldLoader:
-    """Holds the library page's background load (its calls to /library/load/) until
-    `release`, so a test can act while the library is still loading."""
+class Held:
+    """Holds the browser's requests to `pattern` until `release`."""
 
-    PATTERN = "**/library/load/"
-
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, pattern: str) -> None:
         self.page = page
         self.held: list[Route] = []
         self.holding = True
-        page.route(self.PATTERN, self._hold)
+        page.route(pattern, self._hold)
 
     def _hold(self, route: Route) -> None:
         if self.holding:
@@ -41,3 +38,11 @@ class HeldLoader:
         for route in self.held:
             route.continue_()
         self.held.clear()
+
+
+class HeldLoader(Held):
+    """Holds the library page's background load (its calls to /library/load/), so a test
+    can act while the library is still loading."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__(page, "**/library/load/")

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from library.query import fold
-from tests.e2e.steps import FEW, LARGE, HeldLoader, sign_in
+from tests.e2e.steps import FEW, LARGE, Held, HeldLoader, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,6 +25,7 @@ def _large(page: Page, live_server, live_emulator) -> HeldLoader:
     sign_in(page, live_server, live_emulator, user=LARGE)
     expect(page.locator("tbody tr")).to_have_count(50)
     expect(page.locator("progress")).to_be_visible()
+    page.wait_for_load_state("domcontentloaded")  # the page's scripts have run
     page.evaluate("window.sameDocument = true")  # gone if the page reloads
     return loader
 
@@ -105,6 +106,18 @@ def test_menus_apply_on_change_and_exports_follow_the_view(page: Page, live_serv
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert [row["track"] for row in rows] == titles  # the songs shown, in the order shown
     assert all(row["explicit"] == "no" for row in rows)
+
+
+def test_a_search_typed_before_the_script_ran_is_applied(page: Page, live_server, live_emulator):
+    sign_in(page, live_server, live_emulator, user=FEW)
+    script = Held(page, "**/library-view.js")
+    page.reload(wait_until="commit")  # "load" would wait for the held script
+    page.get_by_role("searchbox", name="Search").fill("zzz nothing")
+
+    script.release()
+
+    expect(page.get_by_role("heading", name="No songs match")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"q=zzz\+nothing"))
 
 
 def test_page_numbers_size_and_jump(page: Page, live_server, live_emulator):
