@@ -72,8 +72,14 @@ class Progress:
         return ""
 
 
+# The account's own country: only then does Spotify say which songs the user cannot play
+# (`is_playable`, since 2026 not sent without a market), and it relinks the ones it can
+# offer in another version (see Track.from_saved_track).
+MARKET = "from_token"
+
+
 def _page(client: Any, offset: int) -> tuple[list[Track], int]:
-    result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=offset)
+    result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=offset, market=MARKET)
     try:
         tracks = [Track.from_saved_track(item) for item in result["items"] if item.get("track")]
         return tracks, int(result["total"])
@@ -338,7 +344,7 @@ def _in_thread(function: Any, *args: Any) -> Any:
 def _strict_page(client: Any, number: int) -> tuple[list[Track], int]:
     """A page for revalidation: items without a track would shift offsets, so they and
     empty pages send us to a full reload instead."""
-    result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=number * PAGE_SIZE)
+    result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=number * PAGE_SIZE, market=MARKET)
     tracks = [Track.from_saved_track(item) for item in result["items"] if item.get("track")]
     if len(tracks) != len(result["items"]):
         raise Mismatch

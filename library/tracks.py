@@ -54,8 +54,11 @@ class Track:
         images = album.get("images") or []
         sized = [image for image in images if (image.get("width") or 0) >= 48]
         image = (sized or images or [None])[-1]
+        # Relinked (a market was given and another version of the song is playable
+        # there): the song the user saved is `linked_from`; the link opens the playable one.
+        saved = track.get("linked_from") or track
         return cls(
-            id=track.get("id"),
+            id=saved.get("id"),
             name=track.get("name") or "Untitled",
             artists=tuple(artist.get("name") or "" for artist in track.get("artists") or []),
             album=album.get("name") or "",
@@ -65,7 +68,7 @@ class Track:
             explicit=bool(track.get("explicit")),
             playable=track.get("is_playable", True) is not False and track.get("available_markets") != [],
             added_at=datetime.fromisoformat(item["added_at"]),
-            uri=track.get("uri") or "",
+            uri=saved.get("uri") or "",
             spotify_url=_spotify_url(track),
             isrc=(track.get("external_ids") or {}).get("isrc"),
             album_url=_spotify_url(album),

@@ -48,3 +48,39 @@ def test_playability_follows_what_each_profile_sends(large_client, large_user_id
     else:
         # Without a market, development mode says nothing about playability.
         assert unplayable == set()
+
+
+@pytest.mark.django_db(transaction=True)  # loading uses worker threads
+def test_the_app_asks_for_the_accounts_market_and_keeps_what_was_saved(
+    large_client, large_user_id, emulator, emulator_profile
+):
+    """The loader sends market=from_token: Spotify then says which songs cannot be played
+    in the user's country, in both profiles; a relinked song (extended) is stored under
+    the id the user saved, with the link to the playable version."""
+    from django.urls import reverse
+
+    from library import selectors
+
+    large_client.get(reverse("library:saved_tracks"))
+    while not large_client.post(reverse("library:load")).json()["done"]:
+        pass
+    sync = selectors.sync_get(user=SpotifyToken.objects.get().user)
+    stored = selectors.library_get(sync=sync).tracks
+    saved = emulator.library(large_user_id)
+
+    assert [song.id for song in stored] == [s.track.id for s in saved]
+    relinked = {s.track.id: s.track.relinked_id for s in saved if s.track.delisted and s.track.relinked_id}
+    unplayable = {s.track.id for s in saved if s.track.delisted} - (
+        set(relinked) if emulator_profile == "extended" else set()
+    )
+    assert unplayable and {song.id for song in stored if not song.playable} == unplayable
+    if emulator_profile == "extended":
+        assert relinked
+        for song in stored:
+            if song.id in relinked:
+                assert song.playable and song.uri == f"spotify:track:{song.id}"
+                assert song.spotify_url.endswith(relinked[song.id])
+    first = next(i for i, song in enumerate(stored) if not song.playable)
+    page = {"size": 250, "page": first // 250 + 1}
+    html = large_client.get(reverse("library:saved_tracks"), page).content.decode()
+    assert 'class="track unplayable"' in html and "Not available in your country" in html
