@@ -1,5 +1,5 @@
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 
 from django.contrib.auth.decorators import login_required
@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from . import export, pages, sync
 from .query import COLUMNS, EXPLICIT, PAGE_SIZES, SORTS, LibraryQuery, sort_choices
+from .tracks import Track
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -82,7 +83,13 @@ def _preparing(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _export(request: HttpRequest, render_chunks, *, content_type: str, extension: str) -> HttpResponse:
+def _export(
+    request: HttpRequest,
+    render_chunks: Callable[[Iterable[Track]], Iterator[str]],
+    *,
+    content_type: str,
+    extension: str,
+) -> HttpResponse:
     """The songs of the view the export's parameters describe (the library page's
     search, filter and sort), streamed; a "preparing" page while the library loads."""
     library = pages.complete_library(user=request.user)
