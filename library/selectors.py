@@ -43,11 +43,6 @@ def tracks_at(*, user_id: int, generation: int, offset: int) -> list[Track]:
     return [Track.from_values(row) for row in rows.values_list(*COLUMNS)]
 
 
-def duration_total(*, sync: LibrarySync) -> int:
-    """How long the complete library plays, in ms (one aggregate over the index)."""
-    return _songs(sync.pk, sync.generation).order_by().aggregate(total=Sum("duration_ms"))["total"] or 0
-
-
 def tracks_iter(*, user_id: int, generation: int, chunk_size: int = 2000) -> Iterator[Track]:
     """Every song, read in chunks (a server-side cursor on PostgreSQL): bounded memory."""
     for row in _songs(user_id, generation).values_list(*COLUMNS).iterator(chunk_size=chunk_size):
@@ -93,6 +88,24 @@ class InOrder(Sequence):
 _MEMORY_SIZE = 16
 _memory: OrderedDict[int, StoredLibrary] = OrderedDict()
 _memory_lock = threading.Lock()
+
+
+# Each library's length, by version: one aggregate per change, not one per page view.
+_durations: OrderedDict[tuple[int, str], int] = OrderedDict()
+
+
+def duration_total(*, sync: LibrarySync) -> int:
+    """How long the complete library plays, in ms."""
+    key = (sync.pk, sync.version)
+    with _memory_lock:
+        if key in _durations:
+            return _durations[key]
+    total = _songs(sync.pk, sync.generation).order_by().aggregate(total=Sum("duration_ms"))["total"] or 0
+    with _memory_lock:
+        _durations[key] = total
+        while len(_durations) > _MEMORY_SIZE * 16:
+            _durations.popitem(last=False)
+    return total
 
 
 def remember(*, user_id: int, library: StoredLibrary) -> None:

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import re
+from datetime import timedelta
 from html import unescape
 from http import HTTPStatus
 
@@ -272,6 +273,20 @@ def test_total_length_is_shown(few, emulator):
     html = few.get(LIBRARY).content.decode()
 
     assert f"<strong>43</strong> songs, {playing_time(total)}</p>" in html
+
+
+def test_total_length_follows_changes_in_spotify(few, emulator, settings):
+    import time_machine
+    from django.utils import timezone
+
+    first = few.get(LIBRARY).context["view"].duration_ms
+    song = emulator.add_track(emulator.users[FEW].id, name="A new favourite", artists=("Someone",))
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=settings.LIBRARY_FRESH_FOR + 1)):
+        view = few.get(LIBRARY).context["view"]
+
+    assert view.total == 44
+    assert view.duration_ms == first + song.track.duration_ms
 
 
 @pytest.mark.parametrize(
