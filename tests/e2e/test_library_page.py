@@ -67,7 +67,9 @@ def test_a_search_typed_while_loading_survives_the_end_of_the_load(page: Page, l
 
 def test_scroll_and_focus_stay_where_they_were_when_the_load_finishes(page: Page, live_server, live_emulator):
     loader = _large(page, live_server, live_emulator)
-    page.get_by_role("link", name="Album").focus()
+    album = page.get_by_role("link", name="Album")
+    expect(album).to_have_accessible_name("Album, sort A to Z")  # says what a click does
+    album.focus()
     page.evaluate("window.scrollTo(0, 900)")
     scrolled = page.evaluate("window.scrollY")
     assert scrolled == 900
@@ -135,7 +137,9 @@ def test_page_numbers_size_and_jump(page: Page, live_server, live_emulator):
     page.get_by_label("Page", exact=True).fill("4")
     page.get_by_role("button", name="Go").click()
     expect(page).to_have_url(re.compile(r"page=4&size=100"))
-    expect(page.locator(".pager [aria-current=page]")).to_have_text("Page 4")
+    current = page.locator(".pager [aria-current=page]")
+    expect(current).to_have_text("4")
+    expect(current).to_have_accessible_name("Page 4")
     expect(page).to_have_title("Liked Songs, page 4 of 13 · spotifysite")
 
 

@@ -27,14 +27,14 @@ def test_sign_in_browse_two_pages_and_sign_out(page: Page, live_server, live_emu
     expect(page.locator("tbody tr")).to_have_count(50)
     expect(page.locator(".library-count")).to_contain_text(f"{total:,}")
     expect(page).to_have_title(f"Liked Songs, page 1 of {pages} · spotifysite")
-    expect(page.locator(".pager [aria-current=page]")).to_have_text("Page 1")
+    expect(page.locator(".pager [aria-current=page]")).to_have_accessible_name("Page 1")
     first_title = page.locator(".track-name .title").first.inner_text()
 
     page.get_by_role("link", name="Next page").click()
 
     expect(page).to_have_url(f"{live_server.url}/library/?page=2")
     expect(page).to_have_title(f"Liked Songs, page 2 of {pages} · spotifysite")
-    expect(page.locator(".pager [aria-current=page]")).to_have_text("Page 2")
+    expect(page.locator(".pager [aria-current=page]")).to_have_accessible_name("Page 2")
     expect(page.locator("tbody tr")).to_have_count(50)
     assert page.locator(".track-name .title").first.inner_text() != first_title
     assert SpotifyToken.objects.get().spotify_user_id == large.id
