@@ -86,3 +86,21 @@ class SpotifyBudget(models.Model):
 
     def __str__(self) -> str:
         return "Spotify call budget"
+
+
+class SpentSignIn(models.Model):
+    """A pending sign-in whose callback has come: its `state` may not be used again.
+
+    The pending sign-in itself lives in the browser's cookie (accounts.pending), which a
+    thief could replay from another client with a fresh code; this row, kept until the
+    cookie could no longer be accepted anyway, refuses the second use. Only a digest of the
+    state is kept."""
+
+    state_digest = models.CharField(max_length=64, primary_key=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "spent sign-in"
+
+    def __str__(self) -> str:
+        return f"sign-in {self.state_digest[:8]}…"

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from . import budget, pending, services, spotify, throttle
 from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
@@ -68,6 +68,7 @@ def _start_sign_in(request: HttpRequest, next_url: str | None, *, show_dialog: b
     return response
 
 
+@require_GET  # Spotify's redirect is a GET; HEAD, OPTIONS or TRACE must not sign anyone in
 def callback(request: HttpRequest) -> HttpResponse:
     started, left = pending.pop(request, request.GET.get("state", ""))
     return pending.keep(_finish_sign_in(request, started), left)

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "spotifysite.middleware.PrivateResponseMiddleware",
+    "spotifysite.middleware.PermissionsPolicyMiddleware",
     "accounts.middleware.SpotifyErrorMiddleware",
     # Last, as django-axes asks: it answers the admin's login with a lockout page.
     "axes.middleware.AxesMiddleware",
@@ -77,6 +79,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False  # one log line per lockout, not per attempt
+# Reverse proxies in front of the site that append to X-Forwarded-For (0: clients connect
+# directly). Throttles count per client address (spotifysite.proxies): set it to the
+# number of proxies, or every visitor shares the proxy's address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "spotifysite.proxies.client_ip"
 # Sign-ins one address may start per window of seconds (accounts.throttle).
 SIGN_IN_RATE_LIMIT = env.int("SIGN_IN_RATE_LIMIT", default=10)
 SIGN_IN_RATE_WINDOW = env.int("SIGN_IN_RATE_WINDOW", default=60)

@@ -94,11 +94,11 @@ def sign_in(client: Client, *, user_index: int = 0) -> str:
 
 def pending_sign_ins(client: Client) -> dict[str, list]:
     """The sign-ins this test browser has started: {state: [next, verifier, started_at]}."""
-    from django.core import signing
+    import json
 
     from accounts import pending
 
-    cookie = client.cookies.get(pending.COOKIE)
+    cookie = client.cookies.get(pending.cookie().name)
     if cookie is None or not cookie.value:
         return {}
-    return signing.loads(cookie.value, salt=pending.SALT)
+    return json.loads(pending.fernet().decrypt(cookie.value.encode()))
