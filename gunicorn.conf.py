@@ -22,3 +22,9 @@ graceful_timeout = 30
 accesslog = None
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket (for `gunicornc`) defaults to one path per user account,
+# $HOME/.gunicorn/gunicorn.ctl, so a second instance on the machine takes over the
+# first's. The site needs none: off unless GUNICORN_CONTROL_SOCKET names a path of this
+# instance's own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket

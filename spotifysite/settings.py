@@ -4,6 +4,7 @@ A `.env` file next to manage.py is read when present; variables already set in t
 process environment win. Every setting is documented in `.env.example`.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,14 +13,18 @@ import environ
 from csp.constants import NONE, SELF
 
 from emulator.images import origin_beside  # stdlib only: safe to import before setup
+from spotifysite.configuration import DEVELOPMENT_TOKEN_KEY, check_debug_source, check_production_secrets
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+_DEBUG_FROM_ENVIRONMENT = "DEBUG" in os.environ
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # --- Django ------------------------------------------------------------------------------
 
+# Production sets DEBUG=false in its environment: a `.env` from development must not
+# decide it (spotifysite.configuration refuses the combination that shows this mistake).
 DEBUG = env.bool("DEBUG", default=False)
 
 # Secrets have no production default: without DEBUG a missing SECRET_KEY stops startup.
@@ -29,6 +34,11 @@ SECRET_KEY = env(
 )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+check_debug_source(
+    debug=DEBUG,
+    debug_from_dotenv=not _DEBUG_FROM_ENVIRONMENT and "DEBUG" in os.environ,
+    allowed_hosts=ALLOWED_HOSTS,
+)
 
 DJANGO_APPS = [
     "django.contrib.admin",
@@ -280,9 +290,10 @@ CONTENT_SECURITY_POLICY = {
 # Fernet keys for tokens at rest, newest first (comma-separated). Separate from SECRET_KEY;
 # rotate by prepending a new key, running `manage.py reencrypt_tokens`, then dropping the old.
 TOKEN_ENCRYPTION_KEYS = env.list(
-    "TOKEN_ENCRYPTION_KEYS",
-    default=["ZGV2ZWxvcG1lbnQtb25seS1rZXktMzItYnl0ZXMhISE="] if DEBUG else environ.Env.NOTSET,
+    "TOKEN_ENCRYPTION_KEYS", default=[DEVELOPMENT_TOKEN_KEY] if DEBUG else environ.Env.NOTSET
 )
+if not DEBUG:
+    check_production_secrets(secret_key=SECRET_KEY, token_keys=TOKEN_ENCRYPTION_KEYS)
 
 # --- Library -----------------------------------------------------------------------------
 

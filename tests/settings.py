@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 40)
 os.environ.setdefault("TOKEN_ENCRYPTION_KEYS", "67ONI95nzgjY8XkzyyWvxPxEsXtd02y05y6d2k4BoZI=")
 
 from spotifysite.settings import *  # noqa: F403

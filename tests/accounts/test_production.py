@@ -100,3 +100,70 @@ def test_security_headers_are_sent(client):
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        (
+            "TOKEN_ENCRYPTION_KEYS",
+            "ZGV2ZWxvcG1lbnQtb25seS1rZXktMzItYnl0ZXMhISE=",
+        ),  # the public development key
+        ("TOKEN_ENCRYPTION_KEYS", ""),  # set, and empty
+        ("TOKEN_ENCRYPTION_KEYS", "not-a-fernet-key-but-long-enough-to-look-like-one"),
+        ("SECRET_KEY", "short-but-not-empty"),
+        ("SECRET_KEY", "a" * 60),  # long, but too few different characters
+        ("SECRET_KEY", "django-insecure-" + "k3y-from-startproject-0123456789-abcdefghij"),
+    ],
+)
+def test_weak_production_secrets_stop_the_site_at_import_with_their_name(variable, value):
+    result = _run([sys.executable, "-c", "import spotifysite.wsgi"], **{**PRODUCTION_ENV, variable: value})
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and variable in result.stderr
+    if value:
+        assert value not in result.stderr  # named, never shown
+
+
+def _with_dotenv(tmp_path, dotenv: str, **env: str) -> subprocess.CompletedProcess:
+    """Import the settings from a copy of the project whose .env says `dotenv`."""
+    import shutil
+
+    for name in ("spotifysite", "emulator"):
+        shutil.copytree(
+            settings.BASE_DIR / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    (tmp_path / ".env").write_text(dotenv)
+    code = "import spotifysite.settings as s; print('DEBUG', s.DEBUG)"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=clean_environment(PYTHONPATH=str(tmp_path), **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_dotenv_turning_debug_on_for_a_public_host_is_refused(tmp_path):
+    production = {k: v for k, v in PRODUCTION_ENV.items() if k != "DEBUG"}  # DEBUG not exported
+
+    result = _with_dotenv(tmp_path, "DEBUG=true\n", **production)
+
+    assert result.returncode != 0
+    assert "DEBUG" in result.stderr and ".env" in result.stderr and "music.example.com" in result.stderr
+
+
+def test_production_that_sets_debug_itself_ignores_a_leftover_dotenv(tmp_path):
+    result = _with_dotenv(tmp_path, "DEBUG=true\n", **PRODUCTION_ENV)  # DEBUG=false exported
+
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG False" in result.stdout
+
+
+def test_development_dotenv_on_loopback_still_runs(tmp_path):
+    result = _with_dotenv(tmp_path, "DEBUG=true\nALLOWED_HOSTS=127.0.0.1,localhost,[::1]\n")
+
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG True" in result.stdout

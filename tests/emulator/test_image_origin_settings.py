@@ -16,7 +16,10 @@ PRINT_POLICY = (
     "import json, spotifysite.settings as s;"
     "print(json.dumps([s.EMULATOR_IMAGE_ORIGIN, s.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']]))"
 )
-PRODUCTION = {"SECRET_KEY": "x" * 50, "TOKEN_ENCRYPTION_KEYS": "67ONI95nzgjY8XkzyyWvxPxEsXtd02y05y6d2k4BoZI="}
+PRODUCTION = {
+    "SECRET_KEY": "image-origin-tests-only-" + "x" * 30,
+    "TOKEN_ENCRYPTION_KEYS": "67ONI95nzgjY8XkzyyWvxPxEsXtd02y05y6d2k4BoZI=",
+}
 
 
 def _settings_with(**env: str) -> tuple[str, list[str]]:
