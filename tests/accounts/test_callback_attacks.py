@@ -197,3 +197,18 @@ def test_a_very_long_next_still_fits_in_the_cookie(client, emulator):
 
     assert len(client.cookies[pending.cookie().name].value) <= pending.MAX_COOKIE_BYTES
     assert pending_sign_ins(client)[state][0] is None  # the sign-in goes on, to the library
+
+
+def test_on_https_the_pending_cookie_is_a_host_cookie_and_the_sign_in_completes(client, emulator, settings):
+    from tests.helpers import callback_path, consent
+
+    settings.SESSION_COOKIE_SECURE = True
+    authorize_url = start_sign_in(client)
+    morsel = client.cookies["__Host-spotify_sign_in"]
+
+    finished = client.get(callback_path(consent(client, authorize_url)), secure=True)
+
+    assert morsel["secure"] and morsel["httponly"] and morsel["path"] == "/" and not morsel["domain"]
+    assert "spotify_sign_in" not in client.cookies
+    assert finished.status_code == HTTPStatus.FOUND
+    assert client.cookies["__Host-spotify_sign_in"].value == ""  # deleted once used
