@@ -180,19 +180,50 @@ def deny(request: AuthorizationRequest) -> str:
 # --- /api/token ---------------------------------------------------------------------------
 
 
-def authenticate_client(*, authorization: str | None, form: Mapping[str, str]) -> RegisteredClient:
-    """Client credentials from `Authorization: Basic` (what spotipy sends) or the body."""
+@dataclass(frozen=True)
+class TokenClient:
+    """The app behind a token request. A public one sent no secret (Spotify's
+    Authorization Code with PKCE flow, for apps that can't keep one): only the code's
+    verifier, or a refresh token issued to that flow, stands for it."""
+
+    client: RegisteredClient
+    public: bool = False
+
+
+def authenticate_client(*, authorization: str | None, form: Mapping[str, str]) -> TokenClient:
+    """Client credentials from `Authorization: Basic` (what spotipy sends) or the body;
+    or, for a PKCE request with no secret at all, the `client_id` in the body."""
+    if _is_public_request(authorization=authorization, form=form):
+        client = state.client(form.get("client_id", ""))
+        if client is None:
+            raise TokenError("invalid_client", "Invalid client")
+        return TokenClient(client, public=True)
     client_id, client_secret = _client_credentials(authorization=authorization, form=form)
     client = state.client(client_id)
     if client is None:
         raise TokenError("invalid_client", "Invalid client")
     if not hmac.compare_digest(client_secret.encode(), client.client_secret.encode()):
         raise TokenError("invalid_client", "Invalid client secret")
-    return client
+    return TokenClient(client)
+
+
+def _is_public_request(*, authorization: str | None, form: Mapping[str, str]) -> bool:
+    """No secret anywhere, on one of the two grants of the PKCE flow; an exchange only
+    with a verifier, else nothing would prove who the client is (RFC 7636 §4.5): that
+    one is still refused as a missing secret, as before."""
+    if _is_basic(authorization) or "client_secret" in form:
+        return False
+    grant_type = form.get("grant_type")
+    return grant_type == "refresh_token" or (grant_type == "authorization_code" and "code_verifier" in form)
 
 
 def exchange_code(
-    *, client: RegisteredClient, code: str, redirect_uri: str, code_verifier: str | None = None
+    *,
+    client: RegisteredClient,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str | None = None,
+    public: bool = False,
 ) -> dict:
     # Taken out first: a code is spent by any attempt to use it, successful or not.
     grant = state.take_code(code)
@@ -203,9 +234,14 @@ def exchange_code(
         raise TokenError("invalid_grant", "Authorization code expired")
     if redirect_uri != grant.redirect_uri:
         raise TokenError("invalid_grant", "Invalid redirect URI")
-    if grant.code_challenge is not None and not hmac.compare_digest(
-        s256(code_verifier or ""), grant.code_challenge
-    ):
+    if grant.code_challenge is None:
+        # PKCE downgrade (RFC 9700 §2.1.1, §4.8.2): a verifier for a code issued without a
+        # challenge means someone stripped the challenge from the authorization request,
+        # e.g. to redeem a code injected from another session. Spotify's wording for this
+        # case is unpublished; this is its wording for a wrong verifier.
+        if code_verifier is not None:
+            raise TokenError("invalid_grant", "code_verifier was incorrect")
+    elif not hmac.compare_digest(s256(code_verifier or ""), grant.code_challenge):
         raise TokenError("invalid_grant", "code_verifier was incorrect")
     grant_id = tokens.new_grant_id()
     state.grant(grant_id, user_id=grant.user_id, client_id=client.client_id)
@@ -216,14 +252,19 @@ def exchange_code(
         grant_id=grant_id,
         serial=0,
         authorized_at=now,
+        public=public,
     )
     return _token_response(refresh, now=now, include_refresh_token=True)
 
 
-def refresh_access_token(*, client: RegisteredClient, refresh_token: str) -> dict:
+def refresh_access_token(*, client: RegisteredClient, refresh_token: str, public: bool = False) -> dict:
     claims = tokens.read_refresh_token(refresh_token)
     if claims is None or claims.client_id != client.client_id:
         raise TokenError("invalid_grant", "Invalid refresh token")
+    if public and not claims.public:
+        # A confidential app's refresh token still needs that app's secret: one leaked
+        # without it must not be redeemable by naming the client id.
+        raise TokenError("invalid_client", "Invalid client secret")
     now = time.time()
     with state.lock:  # check and rotate atomically: two racing refreshes can't both win
         grant = state.grant(
@@ -236,7 +277,9 @@ def refresh_access_token(*, client: RegisteredClient, refresh_token: str) -> dic
         # 2026 rule: six months from the user's authorization; refreshing doesn't extend it.
         if now >= claims.authorized_at + state.config.refresh_token_lifetime:
             raise TokenError("invalid_grant", "Refresh token expired")
-        rotate = state.config.rotate_refresh_tokens
+        # Spotify always rotates a PKCE client's refresh token (CONTRACT §2.3): a public
+        # client can't be told apart from a thief by a secret, so each token works once.
+        rotate = state.config.rotate_refresh_tokens or claims.public
         if rotate:
             grant.serial += 1
     refresh = dataclasses.replace(claims, serial=grant.serial)
@@ -253,8 +296,12 @@ def client_credentials_token(*, client: RegisteredClient) -> dict:
     return {"access_token": tokens.sign_access_token(access), "token_type": "Bearer", "expires_in": lifetime}
 
 
+def _is_basic(authorization: str | None) -> bool:
+    return authorization is not None and authorization[:6].lower() == "basic "
+
+
 def _client_credentials(*, authorization: str | None, form: Mapping[str, str]) -> tuple[str, str]:
-    if authorization and authorization[:6].lower() == "basic ":
+    if _is_basic(authorization):
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):

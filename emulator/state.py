@@ -67,6 +67,7 @@ def check_type(name: str, value: object, kind: type, *, optional: bool = False) 
 @dataclass
 class EmulatorConfig:
     access_token_lifetime: int = 3600
+    # For confidential apps; a public (PKCE, no secret) client's refresh token always rotates.
     rotate_refresh_tokens: bool = False
     latency: float = 0.0  # seconds slept at the start of each token/API call (benchmarks)
     code_lifetime: int = 600

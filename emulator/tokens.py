@@ -36,6 +36,9 @@ class RefreshToken:
     serial: int
     # When the user approved the app: refresh tokens die a fixed time after this (2026 rule).
     authorized_at: float
+    # Issued to a public client (PKCE, no secret): refreshable without a secret, and
+    # single-use, as Spotify rotates those.
+    public: bool = False
 
 
 def new_grant_id() -> str:
@@ -64,6 +67,8 @@ def sign_refresh_token(token: RefreshToken) -> str:
         "i": token.serial,
         "a": token.authorized_at,
     }
+    if token.public:  # absent otherwise, so a confidential app's tokens look as before
+        payload["p"] = 1
     return signing.Signer(salt=REFRESH_SALT, sep=SEPARATOR).sign_object(payload)
 
 
@@ -92,6 +97,7 @@ def read_refresh_token(value: str) -> RefreshToken | None:
             grant_id=str(payload["g"]),
             serial=int(payload["i"]),
             authorized_at=float(payload["a"]),
+            public=payload.get("p") == 1,
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -190,18 +190,21 @@ def token(request: HttpRequest) -> HttpResponse:
     if grant_type not in ("authorization_code", "refresh_token", "client_credentials"):
         return token_error("unsupported_grant_type", "grant_type parameter is missing")
     try:
-        client = oauth.authenticate_client(authorization=authorization, form=form)
+        caller = oauth.authenticate_client(authorization=authorization, form=form)
         if grant_type == "client_credentials":
-            body = oauth.client_credentials_token(client=client)
+            body = oauth.client_credentials_token(client=caller.client)
         elif grant_type == "authorization_code":
             body = oauth.exchange_code(
-                client=client,
+                client=caller.client,
                 code=form.get("code", ""),
                 redirect_uri=form.get("redirect_uri", ""),
                 code_verifier=form.get("code_verifier"),
+                public=caller.public,
             )
         else:
-            body = oauth.refresh_access_token(client=client, refresh_token=form.get("refresh_token", ""))
+            body = oauth.refresh_access_token(
+                client=caller.client, refresh_token=form.get("refresh_token", ""), public=caller.public
+            )
     except oauth.TokenError as error:
         return token_error(error.error, error.description)
     return token_json(body)

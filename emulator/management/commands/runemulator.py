@@ -38,7 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--latency", type=float, help="Seconds to wait before each token/API answer.")
         parser.add_argument("--library-size", type=int, help="Tracks in the big demo library (2400).")
         parser.add_argument(
-            "--rotate-refresh-tokens", action="store_true", help="Return a new refresh token on each refresh."
+            "--rotate-refresh-tokens",
+            action="store_true",
+            help="Return a new refresh token on each refresh (public PKCE clients always get one).",
         )
         parser.add_argument("--profile", choices=PROFILES, help="Field set: dev-2026 (default) or extended.")
         parser.add_argument(
