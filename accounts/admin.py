@@ -1,13 +1,18 @@
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.models import DELETION, LogEntry
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+
+from spotifysite.admin_lookups import StrictModelAdmin
 
 from . import budget, services
 from .exceptions import SpotifyError
@@ -19,10 +24,18 @@ def mask(secret: str) -> str:
     return f"••••••••{secret[-4:]}" if secret else "—"
 
 
+# What deleting a token does, in the token's and the user's history (never a token value).
+DISCONNECTED = "Disconnected from Spotify by an administrator: token, stored library and name deleted."
+
+
 @admin.register(SpotifyToken)
-class SpotifyTokenAdmin(admin.ModelAdmin):
+class SpotifyTokenAdmin(StrictModelAdmin):
     """Inspect grants without ever rendering a token: the model fields are excluded and
-    only masked versions are shown, read-only."""
+    only masked versions are shown, read-only.
+
+    A token is what connects a user to Spotify, so deleting one (Delete button, "Delete
+    selected" or "Revoke") disconnects its user exactly as their own "Disconnect" does:
+    Spotify's policy wants the library and name gone with the grant, not left behind."""
 
     list_display = ("user", "spotify_user_id", "scope", "expires_at", "status", "updated_at")
     list_filter = ("token_type",)
@@ -54,18 +67,52 @@ class SpotifyTokenAdmin(admin.ModelAdmin):
             try:
                 services.token_refresh_now(user=token.user)
             except SpotifyError as exc:
+                # SpotifyError messages are shown to users: they never hold a token.
+                self.log_change(request, token, f"Refresh now failed: {exc}")
                 self.message_user(request, f"{token}: {exc}", messages.WARNING)
             else:
+                self.log_change(request, token, "Refresh now: Spotify issued a new access token.")
                 self.message_user(request, f"{token}: refreshed.", messages.SUCCESS)
 
-    @admin.action(description="Revoke (delete) selected tokens", permissions=["operate"])
+    @admin.action(description="Revoke: disconnect the selected users", permissions=["operate"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[SpotifyToken]) -> None:
-        users = [token.user for token in queryset.select_related("user")]
-        for user in users:  # exactly what the user's own "Disconnect" does
-            services.spotify_disconnect(user=user)
+        # The delete action's work, for those who may change tokens but not delete them.
+        tokens = list(queryset.select_related("user"))
+        self.log_deletions(request, tokens)
+        self.delete_queryset(request, tokens)
         self.message_user(
-            request, f"Deleted {len(users)} token(s); those users must sign in with Spotify again."
+            request, f"Disconnected {len(tokens)} user(s); they must sign in with Spotify again."
         )
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            function, name, _ = actions["delete_selected"]
+            actions["delete_selected"] = (function, name, "Delete selected tokens (disconnects their users)")
+        return actions
+
+    def log_deletions(self, request: HttpRequest, queryset: Iterable[SpotifyToken]) -> Any:
+        # Django's entry, with what else went: the token's history page goes with the
+        # row, so the entry is also the one the admin's "Recent actions" shows.
+        return LogEntry.objects.log_actions(
+            user_id=request.user.pk, queryset=queryset, action_flag=DELETION, change_message=DISCONNECTED
+        )
+
+    def delete_model(self, request: HttpRequest, obj: SpotifyToken) -> None:
+        self._disconnect(request, [obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: Iterable[SpotifyToken]) -> None:
+        self._disconnect(request, queryset)
+
+    def _disconnect(self, request: HttpRequest, tokens: Iterable[SpotifyToken]) -> None:
+        if isinstance(tokens, QuerySet):
+            tokens = tokens.select_related("user")
+        for token in tokens:
+            user = token.user
+            with transaction.atomic():
+                services.spotify_disconnect(user=user)
+                # The user outlives the token: their history is where this is found later.
+                self.log_change(request, user, DISCONNECTED)
 
     @admin.display(description="status")
     def status(self, token: SpotifyToken) -> str:
@@ -88,7 +135,7 @@ class SpotifyTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(SpotifyBudget)
-class SpotifyBudgetAdmin(admin.ModelAdmin):
+class SpotifyBudgetAdmin(StrictModelAdmin):
     """The app-wide Spotify call budget (`accounts.budget`), for operators: one read-only
     page of figures instead of a list of rows. It reads the state where it lives (database
     or Redis) and never writes it, nor creates the row."""

@@ -5,12 +5,14 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from spotifysite.admin_lookups import StrictModelAdmin
+
 from . import services
 from .models import LibrarySync
 
 
 @admin.register(LibrarySync)
-class LibrarySyncAdmin(admin.ModelAdmin):
+class LibrarySyncAdmin(StrictModelAdmin):
     list_display = ("user", "total", "loading", "checked_at", "state", "visited_at")
     list_select_related = ("user",)
     search_fields = ("user__username",)
@@ -46,6 +48,9 @@ class LibrarySyncAdmin(admin.ModelAdmin):
     def reload(self, request: HttpRequest, queryset: QuerySet[LibrarySync]) -> None:
         for sync in queryset.select_related("user"):
             services.reload_request(user=sync.user)
+            self.log_change(
+                request, sync, "Reload from Spotify: the library loads afresh on the user's next visit."
+            )
         self.message_user(
             request,
             f"{queryset.count()} library(ies) will load afresh from Spotify on the user's next visit.",
