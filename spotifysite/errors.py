@@ -1,10 +1,13 @@
 """The site's last line of defence: what an unhandled error becomes.
 
-A database that is down (restarting, failing over, unreachable) is not a bug of ours:
-every page then answers 503 with Retry-After, HTML that needs no database (no session,
-no user, no messages), or JSON for scripts, and the site recovers by itself once the
-database is back (Django opens a fresh connection per request). Anything else is a real
-500, with Django's own page.
+A database that cannot be reached (restarting, failing over, unreachable, the
+connection dropped) is not a bug of ours: every page then answers 503 with Retry-After,
+HTML that needs no database (no session, no user, no messages), or JSON for scripts, and
+the site recovers by itself once the database is back (Django opens a fresh connection
+per request). Only those connection-level errors, OperationalError and InterfaceError,
+do so. Any other error, database errors included (a ProgrammingError, IntegrityError,
+DataError or NotSupportedError is a bug or a missing migration, and waiting fixes
+nothing), is a real 500 with Django's own page, logged as Django logs it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import sys
 from http import HTTPStatus
 
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
@@ -23,7 +26,7 @@ DATABASE_RETRY_AFTER = 15
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: Django calls it while the exception is being handled."""
-    if isinstance(sys.exc_info()[1], DatabaseError):
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
         return database_unavailable(request)
     return defaults.server_error(request)
 

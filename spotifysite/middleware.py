@@ -30,7 +30,7 @@ class PrivateResponseMiddleware:
         # yet the answer went to a signed-in browser.
         had_session = has_session(request)
         response = self.get_response(request)
-        if False:
+        if had_session or has_session(request) or used_csrf_token(request):
             add_never_cache_headers(response)
         return response
 

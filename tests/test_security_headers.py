@@ -1,7 +1,10 @@
 """The production headers, checked against what Mozilla's HTTP Observatory grades:
 Content-Security-Policy (strict: no inline or eval, default-src, object-src, base-uri,
 frame-ancestors, form-action), HSTS (at least six months), X-Content-Type-Options,
-X-Frame-Options or frame-ancestors, Referrer-Policy, cookies Secure and HttpOnly."""
+X-Frame-Options or frame-ancestors, Referrer-Policy, Permissions-Policy, cookies Secure
+and HttpOnly."""
+
+from http import HTTPStatus
 
 import pytest
 from django.urls import reverse
@@ -50,12 +53,35 @@ def test_the_other_graded_headers(client, production):
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
 
 
+def _permissions(header: str) -> dict[str, str]:
+    """A Permissions-Policy header (a structured-field dictionary) as {feature: allowlist}."""
+    return dict(part.strip().split("=", 1) for part in header.split(","))
+
+
+@pytest.mark.parametrize("path", ["/", reverse("accounts:login"), "/no-such-page/"])
+def test_every_page_denies_the_browser_features_the_site_does_not_use(client, production, path):
+    policy = _permissions(client.get(path, secure=True)["Permissions-Policy"])
+
+    assert {"camera", "microphone", "geolocation", "payment", "usb", "browsing-topics"} <= set(policy)
+    assert set(policy.values()) == {"()"}  # denied to this site and to anything it embeds
+    assert "interest-cohort" not in policy  # obsolete: browsing-topics replaced it
+
+
+def test_signed_in_pages_deny_them_too(signed_in_client, production):
+    response = signed_in_client.get(reverse("library:saved_tracks"), secure=True)
+
+    assert response.status_code == HTTPStatus.OK
+    assert _permissions(response["Permissions-Policy"])["camera"] == "()"
+
+
 def test_cookies_are_secure_and_http_only(client, production, emulator):
     client.get(reverse("accounts:login"), secure=True)  # sets the CSRF cookie
     client.post(reverse("accounts:login"), secure=True)  # a pending sign-in: its cookie
 
+    # On HTTPS the pending sign-in's cookie carries the __Host- prefix (accounts.pending).
+    pending = client.cookies["__Host-spotify_sign_in"]
+    assert pending["secure"] and pending["httponly"] and pending["path"] == "/"
+    assert pending["samesite"] == "Lax"
     cookies = client.cookies
-    assert cookies["spotify_sign_in"]["secure"] and cookies["spotify_sign_in"]["httponly"]
-    assert cookies["spotify_sign_in"]["samesite"] == "Lax"
     assert cookies["csrftoken"]["secure"]
     assert production.SESSION_COOKIE_SECURE and production.SESSION_COOKIE_HTTPONLY  # the session's
