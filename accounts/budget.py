@@ -580,3 +580,28 @@ def paused_until() -> datetime | None:
 def reset() -> None:
     """Forget everything (tests, and operators after changing the settings)."""
     _with_store(lambda store: store.update(lambda state: vars(state).update(vars(State()))))
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Why calls to Spotify are held back right now, for pages to tell their readers
+    ("Not checked with Spotify since …; Spotify asked us to pause until …")."""
+
+    paused_until: datetime | None = None  # a 429's pause
+    quota_exhausted: bool = False  # Spotify said the app's quota is used up
+    breaker_open_until: datetime | None = None  # Spotify kept failing: resting until then
+
+    @property
+    def holding_back(self) -> bool:
+        return self.paused_until is not None or self.quota_exhausted or self.breaker_open_until is not None
+
+
+def standing() -> Standing:
+    """What holds calls back now (nothing, usually). One read of the store."""
+    now = clock()
+    state = _with_store(lambda store: store.read())
+
+    def until(moment: float) -> datetime | None:
+        return datetime.fromtimestamp(moment, tz=UTC) if moment > now else None
+
+    return Standing(paused_until=until(state.pause_until), breaker_open_until=until(state.open_until))
