@@ -1,9 +1,9 @@
 """What the library pages show: the stored library, brought up to date with Spotify
-when LIBRARY_FRESH_FOR has passed, or the first pages of a library still loading."""
+when LIBRARY_FRESH_FOR has passed (or served unchecked, saying so, when it cannot be),
+or the first pages of a library still loading."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,15 +13,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
 
-from accounts.exceptions import RateLimited, SpotifyUnavailable
-
 from . import selectors, services, sync
 from .models import LibrarySync
 from .query import LibraryIndex, LibraryQuery
 from .revalidation import PAGE_SIZE
 from .tracks import Track
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,6 +27,7 @@ class LibraryPage:
     query: LibraryQuery
     loading: sync.Progress | None = None  # set while the library (re)loads
     duration_ms: int | None = None  # of the songs in view; None while loading
+    unchecked: sync.Unchecked | None = None  # stale, and Spotify could not be asked
 
     @property
     def matches(self) -> int:
@@ -79,25 +76,20 @@ def _is_fresh(state: LibrarySync) -> bool:
     )
 
 
-def _current(user: AbstractBaseUser) -> LibrarySync:
+def _current(user: AbstractBaseUser) -> tuple[LibrarySync, sync.Unchecked | None]:
     """The user's library as it should be shown: loading starts (one call) when nothing
-    is stored; a complete library past LIBRARY_FRESH_FOR is checked (one call or a few)."""
+    is stored; a complete library past LIBRARY_FRESH_FOR is checked (one call or a few),
+    or served unchecked, and why (see sync.revalidate)."""
     state = selectors.sync_get(user=user)
     if state is None or not (state.generation or state.loaded_pages):
-        return sync.start_load(user=user)
+        return sync.start_load(user=user), None
     if not state.generation or state.is_loading or _is_fresh(state):
-        return state
-    try:
-        return sync.revalidate(user=user, sync=state)
-    except (RateLimited, SpotifyUnavailable):
-        # Spotify can't say what changed right now; the stored songs are still the best
-        # answer. The next view asks again.
-        logger.warning("Serving the stored library of user %s unchecked: Spotify unavailable", user.pk)
-        return state
+        return state, None
+    return sync.revalidate(user=user, sync=state)
 
 
 def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
-    state = _current(user)
+    state, unchecked = _current(user)
     services.visit_record(sync=state)
     loading = sync.Progress.of(state) if state.is_loading else None
     items: Sequence[Track]
@@ -123,6 +115,7 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
         query=query,
         loading=loading,
         duration_ms=duration_ms,
+        unchecked=unchecked,
     )
 
 
@@ -133,7 +126,7 @@ def complete_library(*, user: AbstractBaseUser) -> LibrarySync | None:
     export of a larger library not loaded yet gets a "preparing" page whose script drives
     the load, batch by batch under the app's Spotify budget, rather than a request held
     until the load is done."""
-    state = _current(user)
+    state, _ = _current(user)
     services.visit_record(sync=state)
     return state if state.generation else None
 

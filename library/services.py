@@ -3,17 +3,24 @@ complete library, revalidation's changes, forgetting and purging. No Spotify her
 
 Every write of a load is conditioned on the lease (`lease_owner`): a worker that lost
 it, because it stalled past LIBRARY_LEASE_SECONDS and another took over, writes nothing.
+A freshness check takes the same lease, so one request per user checks at a time.
+
+Bookkeeping (a visit's time, when Spotify last confirmed the library, a lease's release)
+is skipped, and logged, while the database takes no writes (see `write_refused`): pages
+are still served from what is stored.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,6 +35,33 @@ logger = logging.getLogger(__name__)
 # A visit is recorded (for LIBRARY_RETENTION_DAYS) at most this often: not a write per view.
 VISIT_RESOLUTION = timedelta(hours=1)
 
+# PostgreSQL's SQLSTATE for a write in a read-only transaction (default_transaction_read_only,
+# a hot standby): psycopg's ReadOnlySqlTransaction, which Django raises as an InternalError.
+READ_ONLY_SQL_TRANSACTION = "25006"
+
+
+def write_refused(exc: DatabaseError) -> bool:
+    """Whether `exc` says the database takes no writes right now, rather than that the
+    write was wrong: a read-only PostgreSQL transaction, a read-only SQLite file
+    (OperationalError) or a connection that is gone (OperationalError, InterfaceError).
+    Waiting fixes these; any other error is a bug, and is raised."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) == READ_ONLY_SQL_TRANSACTION
+
+
+@contextmanager
+def _bookkeeping(what: str, user_id: int) -> Iterator[None]:
+    """A write the page can do without: skipped, and logged, while the database takes no
+    writes. In a savepoint, so that a refused write leaves a transaction around it usable."""
+    try:
+        with transaction.atomic():
+            yield
+    except DatabaseError as exc:
+        if not write_refused(exc):
+            raise
+        logger.warning("Not recorded (%s) for user %s: the database takes no writes: %s", what, user_id, exc)
+
 
 def _lease_end():
     return timezone.now() + timedelta(seconds=settings.LIBRARY_LEASE_SECONDS)
@@ -37,15 +71,30 @@ def _new_version() -> str:
     return uuid.uuid4().hex
 
 
-def lease_take(*, user: AbstractBaseUser, create: bool = False) -> str | None:
+def lease_take(
+    *, user: AbstractBaseUser, create: bool = False, stale_before: datetime | None = None
+) -> str | None:
     """The user's load lease for LIBRARY_LEASE_SECONDS: the owner's ticket, or None
-    while another request holds it (or, unless `create`, when nothing is stored)."""
+    while another request holds it (or, unless `create`, when nothing is stored). With
+    `stale_before`, only while Spotify has not confirmed the library since then."""
     if create:
         LibrarySync.objects.get_or_create(pk=user.pk)
     owner = uuid.uuid4().hex
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now())
+    if stale_before is not None:
+        free &= Q(checked_at__isnull=True) | Q(checked_at__lt=stale_before)
     taken = LibrarySync.objects.filter(free, pk=user.pk).update(lease_owner=owner, lease_until=_lease_end())
     return owner if taken else None
+
+
+def check_lease_take(*, user: AbstractBaseUser, stale_before: datetime) -> str | None:
+    """The lease for a freshness check: one check per user at a time, on any worker, and
+    none once another request has just made it (the library is then no longer stale).
+    Taken before Spotify is called: a database that takes no writes refuses it (a
+    DatabaseError for which `write_refused` holds), so no call is made whose answer could
+    not be stored."""
+    with transaction.atomic():  # a savepoint: a refused write leaves a transaction around it usable
+        return lease_take(user=user, stale_before=stale_before)
 
 
 def lease_renew(*, user: AbstractBaseUser, owner: str) -> bool:
@@ -54,7 +103,9 @@ def lease_renew(*, user: AbstractBaseUser, owner: str) -> bool:
 
 
 def lease_free(*, user: AbstractBaseUser, owner: str) -> None:
-    LibrarySync.objects.filter(pk=user.pk, lease_owner=owner).update(lease_owner="", lease_until=None)
+    # Not freed while the database takes no writes: it ends by itself within the lease.
+    with _bookkeeping("lease release", user.pk):
+        LibrarySync.objects.filter(pk=user.pk, lease_owner=owner).update(lease_owner="", lease_until=None)
 
 
 def _held(user: AbstractBaseUser, owner: str, **conditions):
@@ -170,7 +221,10 @@ def _promote(user: AbstractBaseUser, sync: LibrarySync) -> LibrarySync:
 def mark_checked(*, sync: LibrarySync) -> None:
     """Spotify confirmed the library: no call for another LIBRARY_FRESH_FOR seconds."""
     sync.checked_at = timezone.now()
-    LibrarySync.objects.filter(pk=sync.pk, version=sync.version).update(checked_at=sync.checked_at)
+    # Not recorded while the database takes no writes: the next view checks again, once
+    # the database takes the check's lease again.
+    with _bookkeeping("library checked", sync.pk):
+        LibrarySync.objects.filter(pk=sync.pk, version=sync.version).update(checked_at=sync.checked_at)
 
 
 def revalidation_apply(*, sync: LibrarySync, library: selectors.StoredLibrary, tracks: list[Track]) -> bool:
@@ -209,7 +263,8 @@ def visit_record(*, sync: LibrarySync) -> None:
     now = timezone.now()
     if sync.visited_at < now - VISIT_RESOLUTION:
         sync.visited_at = now
-        LibrarySync.objects.filter(pk=sync.pk).update(visited_at=now)
+        with _bookkeeping("visit", sync.pk):
+            LibrarySync.objects.filter(pk=sync.pk).update(visited_at=now)
 
 
 def library_forget(*, user: AbstractBaseUser) -> None:

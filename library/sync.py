@@ -10,7 +10,10 @@ lease on the user's LibrarySync row (see services).
 
 Revalidating: when the complete library is older than LIBRARY_FRESH_FOR, one first-page
 call tells whether anything changed; `revalidation.reconcile` works out what did, asking
-for the few more pages it needs.
+for the few more pages it needs. One request per user checks at a time, under the same
+lease; the others serve what is stored. A check is not made while the app's Spotify calls
+are held back (a pause, the circuit breaker, a spent quota) or while the database takes
+no writes: the page then serves the stored library and says since when it is unchecked.
 """
 
 from __future__ import annotations
@@ -24,13 +27,21 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connections
+from django.db import DatabaseError, connections
+from django.utils import timezone
 
 from accounts import budget, spotify
 from accounts import services as accounts
 from accounts.budget import Priority
 from accounts.client import spotify_client
-from accounts.exceptions import RateLimited, ReauthorizationRequired, SpotifyError, SpotifyUnavailable
+from accounts.exceptions import (
+    RateLimited,
+    ReauthorizationRequired,
+    SpotifyError,
+    SpotifyPaused,
+    SpotifyResting,
+    SpotifyUnavailable,
+)
 
 from . import selectors, services
 from .models import LibrarySync
@@ -72,6 +83,63 @@ class Progress:
         return ""
 
 
+@dataclass(frozen=True)
+class Unchecked:
+    """A stale library served without Spotify's word on it, and why, for the page to say
+    in one line. No reason: the database takes no writes (maintenance)."""
+
+    since: datetime | None  # when Spotify last confirmed the library
+    paused_until: datetime | None = None  # Spotify answered 429
+    quota_exhausted: bool = False  # the app's quota is used up: checks are not made
+    retry_at: datetime | None = None  # the circuit breaker holds calls until then
+    failed: bool = False  # the check was tried and did not go through (a timeout, a 5xx, a busy budget)
+
+    @classmethod
+    def held_back(cls, sync: LibrarySync, standing: budget.Standing) -> Unchecked:
+        return cls(
+            since=sync.checked_at,
+            paused_until=standing.paused_until,
+            quota_exhausted=standing.quota_exhausted,
+            retry_at=standing.breaker_open_until,
+        )
+
+    @classmethod
+    def after(cls, sync: LibrarySync, failure: SpotifyError) -> Unchecked:
+        """Why, from the check's failure (not another read of the budget)."""
+        if getattr(failure, "quota", False):  # a 429 saying the app's quota is used up
+            return cls(since=sync.checked_at, quota_exhausted=True)
+        if isinstance(failure, SpotifyPaused):
+            return cls(since=sync.checked_at, paused_until=failure.until)
+        if isinstance(failure, SpotifyResting):
+            retry_at = timezone.now() + timedelta(seconds=failure.retry_after)
+            return cls(since=sync.checked_at, retry_at=retry_at)
+        return cls(since=sync.checked_at, failed=True)
+
+    @property
+    def message(self) -> str:
+        since = f"since {_moment(self.since)}" if self.since else "lately"
+        if self.paused_until is not None:
+            reason = f"; Spotify asked us to pause until {_moment(self.paused_until, seconds=True)}"
+        elif self.quota_exhausted:
+            reason = "; the app's Spotify quota is used up for now"
+        elif self.retry_at is not None:
+            reason = f"; Spotify is not answering, we'll try again at {_moment(self.retry_at, seconds=True)}"
+        elif self.failed:
+            reason = "; we'll ask Spotify again on your next visit"
+        else:
+            reason = ""
+        return f"Not checked with Spotify {since}{reason}."
+
+
+def _moment(when: datetime, *, seconds: bool = False) -> str:
+    """A time in UTC, as the loader's messages give it; with its day when not today."""
+    when = when.astimezone(UTC)
+    text = f"{when:%H:%M:%S}" if seconds else f"{when:%H:%M}"
+    if when.date() != timezone.now().astimezone(UTC).date():
+        text = f"{when.day} {when:%b} {text}"
+    return f"{text} UTC"
+
+
 # The account's own country: only then does Spotify say which songs the user cannot play
 # (`is_playable`, since 2026 not sent without a market), and it relinks the ones it can
 # offer in another version (see Track.from_saved_track).
@@ -107,20 +175,28 @@ def start_load(*, user: AbstractBaseUser) -> LibrarySync:
     return _restart(user, tracks, total)
 
 
-def _restart(user: AbstractBaseUser, first: list[Track] | None, total: int = 0) -> LibrarySync:
-    """Load afresh from Spotify's `first` page and `total` (None: the loader fetches it)."""
+def _restart(user: AbstractBaseUser, first: list[Track], total: int) -> LibrarySync:
+    """Load afresh from Spotify's `first` page and `total`, under the lease."""
     if not _still_connected(user):
         raise ReauthorizationRequired()
     owner = services.lease_take(user=user, create=True)
     if owner is None:
         return selectors.sync_get(user=user)
     try:
-        if first is None:
-            services.reload_request(user=user)
-        else:
-            services.load_start(user=user, owner=owner, first=first, total=total)
+        return _reload(user, owner, first, total)
     finally:
         services.lease_free(user=user, owner=owner)
+
+
+def _reload(user: AbstractBaseUser, owner: str, first: list[Track] | None, total: int = 0) -> LibrarySync:
+    """Load afresh from Spotify's `first` page and `total` (None: the loader fetches it),
+    under the lease `owner` holds. The sync row as it now stands."""
+    if not _still_connected(user):
+        raise ReauthorizationRequired()
+    if first is None:
+        services.reload_request(user=user)
+    else:
+        services.load_start(user=user, owner=owner, first=first, total=total)
     return selectors.sync_get(user=user)
 
 
@@ -351,19 +427,52 @@ def _strict_page(client: Any, number: int) -> tuple[list[Track], int]:
     return tracks, result["total"]
 
 
-def revalidate(*, user: AbstractBaseUser, sync: LibrarySync) -> LibrarySync:
+def revalidate(*, user: AbstractBaseUser, sync: LibrarySync) -> tuple[LibrarySync, Unchecked | None]:
+    """The stale complete library `sync`, checked with Spotify when it may be: the sync
+    row as it now stands, and why it was served unchecked (None: checked, or another
+    request is checking it right now).
+
+    Nothing is asked while the app's calls are held back (the budget's standing, read
+    once here), nor while the database refuses the check's lease: a check whose answer
+    could not be stored would only be made again by the next view."""
+    standing = budget.standing()
+    if standing.holding_back:
+        return sync, Unchecked.held_back(sync, standing)
+    stale_before = timezone.now() - timedelta(seconds=settings.LIBRARY_FRESH_FOR)
+    try:
+        owner = services.check_lease_take(user=user, stale_before=stale_before)
+        if owner is None:
+            # Another request is checking, or has just checked: what is stored now stands.
+            return selectors.sync_get(user=user) or sync, None
+        try:
+            return _revalidate(user, sync, owner), None
+        finally:
+            services.lease_free(user=user, owner=owner)
+    except (RateLimited, SpotifyUnavailable) as exc:
+        # Spotify can't say what changed right now; the stored songs are still the best
+        # answer. The next view asks again.
+        logger.warning("Serving the stored library of user %s unchecked: %s", user.pk, exc)
+        return sync, Unchecked.after(sync, exc)
+    except DatabaseError as exc:
+        if not services.write_refused(exc):
+            raise
+        logger.warning("Serving the stored library of user %s unchecked: a write was refused", user.pk)
+        return sync, Unchecked(since=sync.checked_at)
+
+
+def _revalidate(user: AbstractBaseUser, sync: LibrarySync, owner: str) -> LibrarySync:
     """The complete library brought up to date with Spotify: changed in place when
     reconcile can tell what changed, else a reload started (readers keep the complete
-    library until it is done). The sync row as it now stands."""
+    library until it is done), under the lease `owner` holds."""
     library = selectors.library_get(sync=sync)
     client = spotify_client(user=user)
     try:
         first, total = _strict_page(client, 0)
     except Mismatch:
-        return _restart(user, None)
+        return _reload(user, owner, None)
     tracks = reconcile(library.tracks, first, total, lambda number: _strict_page(client, number)[0])
     if tracks is None:
-        return _restart(user, first, total)
+        return _reload(user, owner, first, total)
     if tracks is library.tracks:
         services.mark_checked(sync=sync)
     elif not services.revalidation_apply(sync=sync, library=library, tracks=tracks):

@@ -1,5 +1,9 @@
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
 
 from emulator.state import PROFILES, EmulatorState
 from tests.helpers import sign_in
@@ -24,4 +28,17 @@ def large_user_id(emulator: EmulatorState) -> str:
 @pytest.fixture
 def large_client(client: Client, large_user_id: str) -> Client:
     sign_in(client, user_index=LARGE)
+    return client
+
+
+@pytest.fixture
+def stale_client(client: Client, emulator: EmulatorState, settings) -> Client:
+    """The demo user with 42 songs, stored complete, last confirmed by Spotify longer than
+    LIBRARY_FRESH_FOR ago: the next view checks it with Spotify, if it may."""
+    from library.models import LibrarySync
+
+    sign_in(client, user_index=FEW)
+    client.get(reverse("library:saved_tracks"))  # stored complete at once: it fits in one page
+    checked_at = timezone.now() - timedelta(seconds=settings.LIBRARY_FRESH_FOR + 60)
+    LibrarySync.objects.update(checked_at=checked_at)
     return client
