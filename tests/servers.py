@@ -4,6 +4,7 @@ bound, always stopped, their output kept for the failure message."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -92,3 +93,62 @@ class ServerProcess:
 
 def manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
+
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "spotifysite.wsgi", "-c", "gunicorn.conf.py"]
+
+
+def production_environment(**overrides: str) -> dict[str, str]:
+    """The environment of a production-like site process: DEBUG off, the tests' keys and
+    Spotify client, and `overrides` (the database, hosts, ports, ...)."""
+    return clean_environment(
+        DJANGO_SETTINGS_MODULE="spotifysite.settings",
+        DEBUG="false",
+        SECRET_KEY="end-to-end-tests-only-" + "x" * 40,
+        TOKEN_ENCRYPTION_KEYS=",".join(settings.TOKEN_ENCRYPTION_KEYS),
+        SPOTIFY_CLIENT_ID=settings.SPOTIFY_CLIENT_ID,
+        SPOTIFY_CLIENT_SECRET=settings.SPOTIFY_CLIENT_SECRET,
+        **overrides,
+    )
+
+
+def nginx_executable() -> str | None:
+    """nginx's path (Debian installs it in /usr/sbin, often not on a user's PATH), or None."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    return shutil.which("nginx", path=path)
+
+
+def start_nginx(executable: str, site: str, *, log_dir: Path) -> ServerProcess:
+    """nginx in the foreground as this user, serving `site` (a file for nginx's http
+    block, such as deploy/nginx/spotifysite.conf) alone, its temporary files in log_dir
+    and its error log in the process's output."""
+    prefix = log_dir / "nginx"
+    prefix.mkdir()
+    (prefix / "site.conf").write_text(site)
+    temp = "\n".join(
+        f"    {kind}_temp_path {prefix / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    # A minimal nginx.conf that includes the site in its http block, as Debian's does, with
+    # every path in `prefix`. Started by root, nginx would run its workers as www-data, who
+    # cannot enter pytest's private temporary directories.
+    user = "user root;" if os.geteuid() == 0 else ""
+    (prefix / "nginx.conf").write_text(
+        f"""{user}
+worker_processes 1;
+error_log stderr notice;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {prefix / "access.log"};
+{temp}
+    include {prefix / "site.conf"};
+}}
+"""
+    )
+    command = [executable, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr"]
+    return ServerProcess(
+        "nginx",
+        [*command, "-g", f"daemon off; pid {prefix / 'nginx.pid'};"],
+        env=dict(os.environ),
+        log_dir=log_dir,
+    )
