@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres benchmark faults csv-check screenshots lock serve lint format setup setup-dev chromium clean
+.PHONY: run test test-postgres benchmark faults csv-check screenshots lock serve lint format setup setup-dev test-programs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,8 @@ setup: $(VENV)/.runtime .env
 
 setup-dev: $(VENV)/.dev
 
-chromium:
-	@scripts/ensure-chromium
+test-programs:
+	@scripts/ensure-test-programs
 
 # On another port, Spotify must send the browser back to that port (in demo mode the
 # emulator lives there too); the default keeps whatever .env says.
@@ -51,7 +51,7 @@ run: setup
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## The whole test suite, including the browser tests in Chromium.
-test: setup-dev chromium
+test: setup-dev test-programs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=true SECRET_KEY=check-migrations $(BIN)/python manage.py makemigrations --check --dry-run
@@ -59,7 +59,7 @@ test: setup-dev chromium
 
 ## The same suite on PostgreSQL (CI runs both). Needs a server; see POSTGRES_URL.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
-test-postgres: setup-dev chromium
+test-postgres: setup-dev test-programs
 	DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest
 
 ## Benchmarks (each prints a table): whole-library load against the standalone emulator,
@@ -76,7 +76,7 @@ csv-check: setup-dev
 
 ## Screenshots of the main pages, desktop and phone, from the running demo, into
 ## docs/screenshots/ (the README shows them): run after changing a page.
-screenshots: setup-dev chromium
+screenshots: setup-dev test-programs
 	$(BIN)/python scripts/screenshots.py
 
 ## Fault drill: gunicorn, the standalone emulator and their own PostgreSQL and Redis, with
