@@ -1,5 +1,5 @@
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -8,9 +8,9 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 
 from spotifysite.admin_lookups import StrictModelAdmin
 
@@ -134,13 +134,50 @@ class SpotifyTokenAdmin(StrictModelAdmin):
         return False
 
 
+# What the budget panel's buttons do, in the admin's history (LogEntry).
+ENDED_PAUSE = "Ended the pause: calls to Spotify may go again (429 pause, quota hold, circuit breaker)."
+RESET_RATE = "Reset the adaptive rate to the configured one."
+
+
 @admin.register(SpotifyBudget)
 class SpotifyBudgetAdmin(StrictModelAdmin):
-    """The app-wide Spotify call budget (`accounts.budget`), for operators: one read-only
-    page of figures instead of a list of rows. It reads the state where it lives (database
-    or Redis) and never writes it, nor creates the row."""
+    """The app-wide Spotify call budget (`accounts.budget`), for operators: one page of
+    figures instead of a list of rows. It reads the state where it lives (database or
+    Redis) and never writes it, nor creates the row, except through its two buttons
+    (change permission): end a pause, reset the adaptive rate; each is logged."""
 
     change_list_template = "admin/accounts/spotifybudget/change_list.html"
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        # The buttons change what every worker does, so they take the change permission
+        # (which editing the row by hand never uses: has_change_permission is False).
+        return request.user.has_perm("accounts.change_spotifybudget")
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("end-pause/", wrap(self.end_pause_view), name="{}_{}_end_pause".format(*info)),
+            path("reset-rate/", wrap(self.reset_rate_view), name="{}_{}_reset_rate".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def end_pause_view(self, request: HttpRequest) -> HttpResponse:
+        return self._operate(request, budget.end_pause, ENDED_PAUSE)
+
+    def reset_rate_view(self, request: HttpRequest) -> HttpResponse:
+        return self._operate(request, budget.reset_rate, RESET_RATE)
+
+    def _operate(self, request: HttpRequest, action: Callable[[], None], message: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        action()
+        row, _ = SpotifyBudget.objects.get_or_create(pk=SpotifyBudget.SINGLETON)
+        self.log_change(request, row, message)
+        self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:accounts_spotifybudget_changelist"))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -174,6 +211,8 @@ class SpotifyBudgetAdmin(StrictModelAdmin):
             "lowered": snapshot.effective_calls < snapshot.configured_calls,
             "climb_step": f"{budget.configured().climb_step:g}",
             "paused_for": paused_for,
+            "backoff": f"{snapshot.backoff:g}",
+            "can_operate": self.has_operate_permission(request),
             **(extra_context or {}),
         }
         request.current_app = self.admin_site.name

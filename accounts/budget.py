@@ -5,7 +5,20 @@ Spotify rate-limits an *app* (its client id) over a rolling window, and a 429 ap
 the whole app; calling on during a 429 has earned apps day-long bans. So every call to
 Spotify asks for a `Permit` first, here, and gives it back when Spotify has answered:
 
-- **Pause.** A 429 anywhere stops every call until its Retry-After has passed.
+- **Pause.** A 429 anywhere stops every call until its Retry-After has passed (at most
+  SPOTIFY_MAX_PAUSE). Without a Retry-After (or with 0) the pause is a cool-down of our
+  own, 1 s, doubling while 429s keep coming (each for a call sent after the previous
+  one came back), up to SPOTIFY_MAX_PAUSE; a call answered again ends the doubling.
+- **Quota.** A 429 whose reason is QUOTA_EXCEEDED (development mode, since 2026-07) says
+  the app's quota is used up, not that it calls too fast: the rate stays, but background
+  loads and optional calls (a stored library's freshness check) stop until it lifts.
+  After each cool-down one trial call goes, app-wide: a call a page needs (a sign-in, a
+  library's first page), or a waiting load's when none came within QUOTA_TRIAL_GRACE.
+  Its answer lifts the quota, or doubles the cool-down.
+- **Kept where all see it.** The pause, the quota and the breaker are written to the
+  database row as well whenever they change, and a Redis store that lost its key (a
+  flush, a restart) or a database fallback (Redis down) reads them back: a standing 429
+  is never forgotten with the rest of the state.
 - **Window.** At most `SPOTIFY_RATE_LIMIT` calls per rolling window: a call counts from
   when it is sent until a window after its answer (Spotify counts it from its arrival,
   which lies in between).
@@ -14,21 +27,25 @@ Spotify asks for a `Permit` first, here, and gives it back when Spotify has answ
   configured one: the effective rate drops at once to 90 % of what Spotify had accepted
   in the window (but at most by half), then climbs back by a small step per quiet window
   (additive increase, multiplicative decrease, as TCP does, so a wrong guess costs a few
-  429s, not many).
+  429s, not many). It drops once per pause, however many 429s come before a call is
+  answered again, and never for a quota answer (which says nothing of the rate).
 - **Pace.** Background calls are spread over the window (at most twice their share of it
   per quarter second) instead of leaving in bursts that hold up everything else on the
   machine and, crossing Spotify's real limit, would earn a 429 for every call in them.
 - **Probe.** Beyond the most calls Spotify has accepted in one window (`confirmed`),
-  background calls go one at a time: if that one is answered 429, no other load's call
-  was on its way, so none lands during the 429; and Spotify's window, full of calls
-  spread over the past seconds, frees again soon, so the pause is short. (Calls a person
-  waits for are not held back: a fresh site would make its first visitors queue.)
+  background calls go a few at a time (slow start, as TCP's: PROBE_START, then as many
+  as Spotify has confirmed, so the width doubles each round trip): a fresh budget loads
+  at full speed after a round trip or two, and a budget set above Spotify's limit
+  crosses it with few calls on their way, so few are answered 429 and, the first 429
+  pausing every call, none lands during it. (Calls a person waits for are not held
+  back: a fresh site would make its first visitors queue.)
 - **Circuit breaker.** After BREAKER_FAILURES answers in a row that were timeouts or
   5xx, nobody calls for a short cool-down (growing with each failed retry, up to
   BREAKER_MAX_COOLDOWN); then one call tries, and only its success lets the others go.
   Pages serve what is stored meanwhile; a struggling Spotify is not hammered.
 - **Priority.** Calls a person is waiting for (sign-in, a page's first call, the freshness
-  probe) may use the whole window; background page loads leave a reserve free for them.
+  check) may use the whole window; background page loads leave a reserve free for them.
+  Optional calls (the freshness check) are interactive but yield to a used-up quota.
 - **Fairness.** Background loads of different users share what is left: a user already
   over an equal share waits while another user is waiting, so a 10,000-song library never
   holds back a 300-song one; with nobody else waiting, one user may use it all.
@@ -57,9 +74,9 @@ from functools import cache
 from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
-from .exceptions import BudgetBusy, SpotifyPaused, SpotifyResting
+from .exceptions import BudgetBusy, SpotifyPaused, SpotifyQuotaExceeded, SpotifyResting
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +94,10 @@ WINDOW_MARGIN = 0.125
 RESERVE_SHARE = 0.05
 MIN_RESERVE = 3
 FLIGHT_RESERVE = 2
-# Calls beyond what Spotify has confirmed go one at a time (see the module's docstring).
+# Beyond what Spotify has confirmed, at most this many background calls go at once, or
+# as many as it has confirmed if more (see the module's docstring).
 PROBE = True
+PROBE_START = 4
 # Background calls may use at most PACE_BURST times their share of the window in any
 # slice this long: spread out, yet the window's room can go out in half the window, so
 # that the last pages of a load are not held back long.
@@ -98,12 +117,18 @@ BREAKER_FAILURES = 5
 BREAKER_COOLDOWN = 2.0
 BREAKER_MAX_COOLDOWN = 60.0
 BREAKER_TRIAL_POLL = 0.25
+# After a 429 without Retry-After: the first cool-down (it doubles while 429s keep coming).
+BACKOFF_START = 1.0
+# With the quota used up: how long after a cool-down a call a page needs has to be the
+# trial before a waiting load's call may be (a load must not wait for a sign-in).
+QUOTA_TRIAL_GRACE = 5.0
 
 T = TypeVar("T")
 
 
 class Priority(enum.StrEnum):
     INTERACTIVE = "interactive"  # a person is waiting for the answer
+    OPTIONAL = "optional"  # a person waits, but the page can do without (freshness check)
     BACKGROUND = "background"  # loading the rest of a library
 
 
@@ -112,6 +137,7 @@ class Limits:
     calls: int
     window: float
     max_in_flight: int
+    max_pause: float = 600.0  # SPOTIFY_MAX_PAUSE
 
     @property
     def climb_step(self) -> float:
@@ -132,7 +158,12 @@ def parse_rate(value: str) -> tuple[int, float]:
 
 def configured() -> Limits:
     calls, window = parse_rate(settings.SPOTIFY_RATE_LIMIT)
-    return Limits(calls=calls, window=window, max_in_flight=settings.SPOTIFY_MAX_IN_FLIGHT)
+    return Limits(
+        calls=calls,
+        window=window,
+        max_in_flight=settings.SPOTIFY_MAX_IN_FLIGHT,
+        max_pause=settings.SPOTIFY_MAX_PAUSE,
+    )
 
 
 @dataclass
@@ -151,21 +182,28 @@ class State:
     # The most calls Spotify has accepted within one window, since the latest 429.
     confirmed: int = 0
     limited_at: float = 0.0  # when the latest 429 came back
-    probe: str = ""  # the permit of the latest call beyond `confirmed`
+    probes: list[str] = field(default_factory=list)  # permits of calls beyond `confirmed`
+    # The cool-down after a 429 without Retry-After; 0 once a call is answered again.
+    backoff: float = 0.0
+    quota: bool = False  # Spotify said the app's quota is used up
+    quota_trial: str = ""  # the permit of the call trying whether it still is
     failures: int = 0  # answers in a row that were timeouts or 5xx
     # While the breaker is open: until when nobody calls; after that (still set) one call
     # (`trial`) may go, and its answer closes or reopens the breaker.
     open_until: float = 0.0
     cooldown: float = 0.0
     trial: str = ""
+    hold_at: float = 0.0  # when HOLD_FIELDS last changed (the newer copy wins, see _restore)
 
     @classmethod
     def from_json(cls, raw: str | bytes | None) -> State:
         if not raw:
             return cls()
         try:
-            state = cls(**json.loads(raw))
-        except (TypeError, ValueError):
+            fields = json.loads(raw)
+            fields.pop("probe", None)  # one probe at a time, before `probes`
+            state = cls(**fields)
+        except (TypeError, ValueError, AttributeError):
             logger.warning("Unreadable Spotify budget state; starting afresh")
             return cls()
         # Calls stored before answers were kept: as if answered when sent.
@@ -177,6 +215,23 @@ class State:
         # copy of every call was most of a decision's time under load.
         return json.dumps(vars(self), separators=(",", ":"))
 
+    def hold(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in HOLD_FIELDS}
+
+
+# What a 429 or a failing Spotify leaves that must outlive the store (see `_keep_hold`):
+# the pause, the quota, the breaker, and the rate they lowered.
+HOLD_FIELDS = (
+    "pause_until",
+    "quota",
+    "backoff",
+    "limited_at",
+    "effective",
+    "adjusted_at",
+    "open_until",
+    "cooldown",
+)
+
 
 @dataclass(frozen=True)
 class Permit:
@@ -185,6 +240,7 @@ class Permit:
     id: str
     priority: Priority
     user_key: str
+    granted_at: float = 0.0  # tells a 429 that keeps coming from one of the same burst
 
 
 @dataclass(frozen=True)
@@ -193,6 +249,7 @@ class Decision:
     wait: float = 0.0  # seconds until asking again may succeed
     paused_until: float | None = None
     open_until: float | None = None  # the circuit breaker is open (Spotify failing)
+    quota: bool = False  # the app's quota is used up (with `paused_until`: the next trial)
 
 
 def _effective(state: State, limits: Limits, now: float) -> float:
@@ -242,7 +299,9 @@ def _decide(
     """Grant or refuse one call, updating `state`. Pure: no I/O, no clock of its own."""
     _trim(state, limits, now)
     if state.pause_until > now:
-        return Decision(None, wait=state.pause_until - now, paused_until=state.pause_until)
+        return Decision(None, wait=state.pause_until - now, paused_until=state.pause_until, quota=state.quota)
+    if state.quota and counted and (refused := _quota_refusal(state, now, priority)) is not None:
+        return refused
     if state.open_until > now:
         return Decision(None, wait=state.open_until - now, open_until=state.open_until)
     if state.open_until and state.trial in state.in_flight:
@@ -263,9 +322,11 @@ def _decide(
         if background:
             state.waiting[user_key] = now + wait + WAITING_FOR
         return Decision(None, wait=wait)
-    permit = Permit(id=uuid.uuid4().hex, priority=priority, user_key=user_key)
+    permit = Permit(id=uuid.uuid4().hex, priority=priority, user_key=user_key, granted_at=now)
     if background and counted and len(state.calls) >= state.confirmed:
-        state.probe = permit.id
+        state.probes.append(permit.id)
+    if state.quota and counted:
+        state.quota_trial = permit.id  # the one call that tries whether the quota lifted
     if state.open_until:
         state.trial = permit.id  # the one call that tries Spotify after a cool-down
     if counted:
@@ -291,10 +352,27 @@ def _refusal_wait(
     return None
 
 
+def _quota_refusal(state: State, now: float, priority: Priority) -> Decision | None:
+    """With the quota used up (and the cool-down over), refuse a Web API call unless it
+    may be the one trial; None when it may. Token requests are not the Web API's."""
+    trial_over = now + BREAKER_TRIAL_POLL
+    if state.quota_trial in state.in_flight:
+        return Decision(None, wait=BREAKER_TRIAL_POLL, paused_until=trial_over, quota=True)
+    if priority == Priority.OPTIONAL or (
+        priority == Priority.BACKGROUND and now < state.pause_until + QUOTA_TRIAL_GRACE
+    ):
+        until = max(trial_over, state.pause_until + QUOTA_TRIAL_GRACE)
+        return Decision(None, wait=until - now, paused_until=until, quota=True)
+    return None
+
+
 def _probing(state: State) -> float | None:
-    """Refuse a background call that would go beyond what Spotify has confirmed while the
-    previous such call is still on its way; None when it may go."""
-    if PROBE and len(state.calls) >= state.confirmed and state.probe in state.in_flight:
+    """Refuse a background call that would go beyond what Spotify has confirmed while as
+    many such calls as the probe's width are on their way; None when it may go."""
+    if not PROBE or len(state.calls) < state.confirmed:
+        return None
+    state.probes = [permit for permit in state.probes if permit in state.in_flight]
+    if len(state.probes) >= max(PROBE_START, state.confirmed):
         return POLL_SECONDS
     return None
 
@@ -353,19 +431,47 @@ def _released(
     state: State, permit: Permit, retry_after: float | None, failed: bool, limits: Limits, now: float
 ) -> None:
     _breaker(state, permit, failed=failed and retry_after is None, now=now)
-    if retry_after is None:
-        _settle(state, permit.id, now)
-        entry = state.in_flight.pop(permit.id, None)
-        if entry is not None and entry[3] and now > state.limited_at + limits.window + WINDOW_MARGIN:
-            # Every call in the window that is no longer in flight was accepted: no 429
-            # came back within the window (calls answered 429 still fill it for a while).
-            state.confirmed = max(state.confirmed, _answered(state, limits, now))
+    # Sent after the latest 429 came back: its answer is news (a 429 that keeps coming, or
+    # proof that Spotify accepts calls again), not one more answer of the same burst.
+    fresh = permit.granted_at >= state.limited_at
+    if retry_after is not None:  # (first: the call answered 429 was not accepted)
+        _limited(state, retry_after, limits, now, fresh=fresh)
+    _settle(state, permit.id, now)
+    entry = state.in_flight.pop(permit.id, None)
+    counted = entry is not None and entry[3]
+    if retry_after is not None:
         return
+    if counted and now > state.limited_at + limits.window + WINDOW_MARGIN:
+        # Every call in the window that is no longer in flight was accepted: no 429
+        # came back within the window (calls answered 429 still fill it for a while).
+        state.confirmed = max(state.confirmed, _answered(state, limits, now))
+    if counted and fresh and not failed:
+        state.backoff = 0.0
+        if state.quota:
+            state.quota, state.quota_trial = False, ""
+            logger.warning("Spotify accepts calls again: the app's quota is back")
+
+
+def _limited(state: State, retry_after: float, limits: Limits, now: float, *, fresh: bool) -> None:
+    """Take in a 429: pause every call, back off, lower the rate once per pause."""
     state.rate_limited += 1
-    if state.pause_until <= now:
-        # The first 429 of a pause tells how much Spotify accepts; the others of the same
-        # burst say nothing new. Calls still in flight (this one included) are not
-        # counted as accepted.
+    quota = getattr(retry_after, "quota", False)
+    announced = getattr(retry_after, "announced", True) and retry_after > 0
+    # The first 429 since a call was answered tells how much Spotify accepts; the others
+    # (of the same burst, or one after each pause while Spotify still refuses) say nothing
+    # new, and dropping again on each would halve the rate every second.
+    first = fresh and not state.backoff and not state.quota
+    if fresh:
+        state.backoff = min(limits.max_pause, 2 * state.backoff) if state.backoff else BACKOFF_START
+    pause = min(limits.max_pause, max(1.0, retry_after)) if announced else max(BACKOFF_START, state.backoff)
+    if quota:
+        state.quota = True
+        logger.warning(
+            "Spotify says the app's quota is used up: no background calls; one call tries again in %g s",
+            pause,
+        )
+    elif first:
+        # Calls still in flight (this one included) are not counted as accepted.
         _trim(state, limits, now)
         accepted = _answered(state, limits, now)
         current = _effective(state, limits, now)
@@ -376,15 +482,15 @@ def _released(
         state.adjusted_at = now
         state.confirmed = accepted
         logger.warning(
-            "Spotify answered 429: every call pauses for %s s; budget now %d calls per %g s",
-            retry_after,
+            "Spotify answered 429: every call pauses for %g s; budget now %d calls per %g s",
+            pause,
             state.effective,
             limits.window,
         )
-    state.pause_until = max(state.pause_until, now + max(1.0, retry_after))
+    elif fresh:
+        logger.warning("Spotify answered 429 again: every call pauses for %g s", pause)
+    state.pause_until = max(state.pause_until, now + pause)
     state.limited_at = now
-    _settle(state, permit.id, now)
-    state.in_flight.pop(permit.id, None)
 
 
 def _answered(state: State, limits: Limits, now: float) -> int:
@@ -412,22 +518,30 @@ class DatabaseStore:
         SpotifyBudget.objects.get_or_create(pk=SpotifyBudget.SINGLETON)
         with transaction.atomic():
             row = SpotifyBudget.objects.select_for_update().get(pk=SpotifyBudget.SINGLETON)
-            state = State.from_json(row.state)
+            # The hold may be newer than the row's state: written through Redis, which
+            # this store stands in for while it is down.
+            state = _restore(State.from_json(row.state), row.hold, row.hold_at)
+            before = state.hold()
             result = change(state)
+            fields = ["state"]
+            if _hold_changed(state, before):
+                row.hold, row.hold_at = json.dumps(state.hold()), state.hold_at
+                fields += ["hold", "hold_at"]
             row.state = state.to_json()
-            row.save(update_fields=["state"])
+            row.save(update_fields=fields)
         return result
 
     def read(self) -> State:
         from .models import SpotifyBudget
 
         row = SpotifyBudget.objects.filter(pk=SpotifyBudget.SINGLETON).first()
-        return State.from_json(row.state if row else None)
+        return _restore(State.from_json(row.state), row.hold, row.hold_at) if row else State()
 
 
 class RedisStore:
     """One key, changed with WATCH/MULTI: redis-py retries when another client wrote it
-    between our read and our write."""
+    between our read and our write. The hold goes to the database as well (`_keep_hold`),
+    and comes back from it when the key is gone or Redis was down meanwhile."""
 
     KEY = "spotifysite:spotify-budget"
 
@@ -438,18 +552,83 @@ class RedisStore:
 
     def update(self, change: Callable[[State], T]) -> T:
         outcome: list[T] = []
+        changed: list[State] = []
 
         def attempt(pipe: Any) -> None:
-            state = State.from_json(pipe.get(self.KEY))
+            state = self._state(pipe.get(self.KEY))
+            before = state.hold()
             outcome[:] = [change(state)]
+            changed[:] = [state] if _hold_changed(state, before) else []
             pipe.multi()
             pipe.set(self.KEY, state.to_json())
 
         self.client.transaction(attempt, self.KEY)
+        global _redis_was_down
+        _redis_was_down = False
+        if changed:
+            _keep_hold(changed[0])
         return outcome[0]
 
     def read(self) -> State:
-        return State.from_json(self.client.get(self.KEY))
+        return self._state(self.client.get(self.KEY))
+
+    def _state(self, raw: bytes | None) -> State:
+        state = State.from_json(raw)
+        if raw is None or _redis_was_down:
+            state = _restore(state, *_stored_hold())
+        return state
+
+
+def _hold_changed(state: State, before: dict[str, Any]) -> bool:
+    """Whether a change touched the hold; if so, it is stamped (the newer copy wins)."""
+    if state.hold() == before:
+        return False
+    state.hold_at = max(clock(), state.hold_at)
+    return True
+
+
+def _restore(state: State, hold: str, hold_at: float) -> State:
+    """`state` with the stored hold, where that is the newer."""
+    if hold and hold_at > state.hold_at:
+        try:
+            values = json.loads(hold)
+            for name in HOLD_FIELDS:
+                setattr(state, name, values[name])
+        except (TypeError, ValueError, KeyError):
+            logger.warning("Unreadable Spotify budget hold; ignored")
+            return state
+        state.hold_at = hold_at
+    return state
+
+
+def _stored_hold() -> tuple[str, float]:
+    """The hold kept in the database ("", 0 if none, or if the database fails too)."""
+    from .models import SpotifyBudget
+
+    try:
+        row = SpotifyBudget.objects.filter(pk=SpotifyBudget.SINGLETON).values_list("hold", "hold_at").first()
+    except DatabaseError:
+        logger.warning("Spotify budget: database unavailable, a pause kept there is unknown")
+        return "", 0.0
+    return row if row else ("", 0.0)
+
+
+def _keep_hold(state: State) -> None:
+    """Write the hold of a Redis-kept state to the database row too, unless a newer one is
+    there already (two workers' writes may arrive in either order)."""
+    from .models import SpotifyBudget
+
+    hold = json.dumps(state.hold())
+    try:
+        kept = SpotifyBudget.objects.filter(pk=SpotifyBudget.SINGLETON, hold_at__lte=state.hold_at).update(
+            hold=hold, hold_at=state.hold_at
+        )
+        if not kept:
+            SpotifyBudget.objects.get_or_create(
+                pk=SpotifyBudget.SINGLETON, defaults={"hold": hold, "hold_at": state.hold_at}
+            )
+    except DatabaseError:
+        logger.warning("Spotify budget: database unavailable, the pause is kept in Redis only")
 
 
 @cache
@@ -473,7 +652,9 @@ def _with_store(action: Callable[[Store], T]) -> T:
     try:
         return action(store)
     except redis.RedisError:
-        global _redis_warned_at
+        global _redis_warned_at, _redis_was_down
+        # What the database learns meanwhile (a 429) must reach Redis when it is back.
+        _redis_was_down = True
         if time.monotonic() - _redis_warned_at > REDIS_WARNING_EVERY:  # not once per call
             _redis_warned_at = time.monotonic()
             logger.warning("Spotify budget: Redis unavailable, using the database meanwhile")
@@ -483,6 +664,8 @@ def _with_store(action: Callable[[Store], T]) -> T:
 # While Redis is down, the fallback is said at most this often (seconds) per process.
 REDIS_WARNING_EVERY = 30.0
 _redis_warned_at = -REDIS_WARNING_EVERY
+# Set when this process found Redis down: its next Redis update merges the database's hold.
+_redis_was_down = False
 
 
 # --- The interface the Spotify module uses -------------------------------------------------
@@ -505,29 +688,38 @@ def acquire(
 ) -> Permit:
     """A permit, waiting at most `wait` seconds (SPOTIFY_MAX_WAIT): a web request never
     sleeps long for somebody else's calls. Raises SpotifyPaused during a 429's pause that
-    outlasts the wait, and BudgetBusy when the window stays full."""
+    outlasts the wait (SpotifyQuotaExceeded while the quota is used up), SpotifyResting
+    while the breaker is open, and BudgetBusy when the window stays full."""
     deadline = clock() + (settings.SPOTIFY_MAX_WAIT if wait is None else wait)
     while True:
         decision = try_acquire(priority=priority, user_key=user_key, counted=counted)
         if decision.permit is not None:
             return decision.permit
         now = clock()
-        if now + decision.wait > deadline:
+        # A used-up quota is not waited for: the trial after its cool-down is likely
+        # refused again, and the person would have waited for nothing.
+        if now + decision.wait > deadline or decision.quota:
             if decision.paused_until is not None:
-                raise SpotifyPaused(until=datetime.fromtimestamp(decision.paused_until, tz=UTC))
+                paused = SpotifyQuotaExceeded if decision.quota else SpotifyPaused
+                raise paused(until=datetime.fromtimestamp(decision.paused_until, tz=UTC))
             if decision.open_until is not None:
                 raise SpotifyResting(retry_after=max(1, math.ceil(decision.wait)))
             raise BudgetBusy(retry_after=math.ceil(decision.wait))
         sleep(decision.wait)
 
 
-def release(permit: Permit, *, retry_after: float | None = None, failed: bool = False) -> None:
-    """Give the permit back; `retry_after` when Spotify answered 429 (pauses every call),
-    `failed` when it timed out or answered 5xx (the circuit breaker counts those)."""
+def release(permit: Permit, *, retry_after: float | None = None, failed: bool = False) -> float:
+    """Give the permit back; `retry_after` when Spotify answered 429 (pauses every call;
+    an `exceptions.RetryAfter` also says whether Spotify announced it and whether its
+    quota is used up), `failed` when it timed out or answered 5xx (the circuit breaker
+    counts those). Returns the seconds until calls may go again (0: now)."""
     limits, now = configured(), clock()
-    _with_store(
-        lambda store: store.update(lambda state: _released(state, permit, retry_after, failed, limits, now))
-    )
+
+    def change(state: State) -> float:
+        _released(state, permit, retry_after, failed, limits, now)
+        return max(0.0, state.pause_until - now)
+
+    return _with_store(lambda store: store.update(change))
 
 
 @dataclass(frozen=True)
@@ -545,6 +737,10 @@ class Snapshot:
     waiting_users: int
     confirmed_calls: int  # the most calls Spotify accepted within one window
     store: str
+    quota_exhausted: bool = False
+    backoff: float = 0.0  # the cool-down after 429s without Retry-After
+    breaker_open_until: datetime | None = None
+    failures: int = 0  # answers in a row that were timeouts or 5xx
 
 
 def snapshot() -> Snapshot:
@@ -557,6 +753,10 @@ def snapshot() -> Snapshot:
 
     state = _with_store(read)
     _trim(state, limits, now)
+
+    def until(moment: float) -> datetime | None:
+        return datetime.fromtimestamp(moment, tz=UTC) if moment > now else None
+
     return Snapshot(
         configured_calls=limits.calls,
         window=limits.window,
@@ -564,11 +764,15 @@ def snapshot() -> Snapshot:
         calls_in_window=sum(1 for call in state.calls if call[0] > now - limits.window),
         in_flight=len(state.in_flight),
         max_in_flight=limits.max_in_flight,
-        paused_until=datetime.fromtimestamp(state.pause_until, tz=UTC) if state.pause_until > now else None,
+        paused_until=until(state.pause_until),
         rate_limited=state.rate_limited,
         waiting_users=len(state.waiting),
         confirmed_calls=state.confirmed,
         store="Redis" if isinstance(used[-1], RedisStore) else "database",
+        quota_exhausted=state.quota,
+        backoff=state.backoff,
+        breaker_open_until=until(state.open_until),
+        failures=state.failures,
     )
 
 
@@ -580,6 +784,22 @@ def paused_until() -> datetime | None:
 def reset() -> None:
     """Forget everything (tests, and operators after changing the settings)."""
     _with_store(lambda store: store.update(lambda state: vars(state).update(vars(State()))))
+
+
+def end_pause() -> None:
+    """Let calls go now (operators): ends a 429's pause, the quota's and the breaker's
+    hold, and the backoff; the next answer from Spotify decides again."""
+
+    def lift(state: State) -> None:
+        state.pause_until, state.backoff, state.quota, state.quota_trial = 0.0, 0.0, False, ""
+        state.open_until, state.cooldown, state.trial, state.failures = 0.0, 0.0, "", 0
+
+    _with_store(lambda store: store.update(lift))
+
+
+def reset_rate() -> None:
+    """Back to the configured rate at once (operators), instead of climbing back."""
+    _with_store(lambda store: store.update(lambda state: vars(state).update(effective=None, adjusted_at=0.0)))
 
 
 @dataclass(frozen=True)
@@ -604,4 +824,8 @@ def standing() -> Standing:
     def until(moment: float) -> datetime | None:
         return datetime.fromtimestamp(moment, tz=UTC) if moment > now else None
 
-    return Standing(paused_until=until(state.pause_until), breaker_open_until=until(state.open_until))
+    return Standing(
+        paused_until=until(state.pause_until),
+        quota_exhausted=state.quota,
+        breaker_open_until=until(state.open_until),
+    )

@@ -57,6 +57,22 @@ class TokenBusy(SpotifyUnavailable):
     retry_after = 1
 
 
+class RetryAfter(int):
+    """The seconds a 429 asks us to wait, remembering how Spotify said it: `announced` is
+    False when the answer carried no usable Retry-After (the number is then our guess, and
+    the budget backs off on its own), `quota` when its reason was QUOTA_EXCEEDED. An int,
+    so that code passing it on (`budget.release(permit, retry_after=exc.retry_after)`)
+    passes both along without knowing."""
+
+    announced: bool
+    quota: bool
+
+    def __new__(cls, seconds: int, *, announced: bool = True, quota: bool = False) -> "RetryAfter":
+        value = super().__new__(cls, seconds)
+        value.announced, value.quota = announced, quota
+        return value
+
+
 class RateLimited(SpotifyError):
     """Spotify asked us to slow down; `retry_after` is in seconds."""
 
@@ -66,18 +82,38 @@ class RateLimited(SpotifyError):
         super().__init__(message)
         self.retry_after = retry_after
 
+    @property
+    def quota(self) -> bool:
+        """Spotify said the app's quota is used up, not just "slow down"."""
+        return getattr(self.retry_after, "quota", False)
+
 
 class SpotifyPaused(RateLimited):
     """Spotify answered 429: no call to Spotify, from anyone, until `until` (UTC)."""
 
+    template = (
+        "Spotify asked us to pause until {until:%H:%M:%S} UTC. Songs already loaded are "
+        "still here; the rest follows after the pause."
+    )
+
     def __init__(self, *, until: datetime) -> None:
         remaining = math.ceil((until - datetime.now(tz=UTC)).total_seconds())
-        super().__init__(
-            f"Spotify asked us to pause until {until:%H:%M:%S} UTC. Songs already loaded are "
-            "still here; the rest follows after the pause.",
-            retry_after=max(1, remaining),
-        )
+        super().__init__(self.template.format(until=until), retry_after=max(1, remaining))
         self.until = until
+
+
+class SpotifyQuotaExceeded(SpotifyPaused):
+    """Spotify said the app's quota is used up (429, reason QUOTA_EXCEEDED): no background
+    work and no optional check until it lifts; after `until`, one call a page needs tries."""
+
+    template = (
+        "This app's Spotify quota is used up; we'll ask Spotify again after {until:%H:%M:%S} UTC. "
+        "Songs already loaded are still here."
+    )
+
+    @property
+    def quota(self) -> bool:
+        return True
 
 
 class BudgetBusy(RateLimited):

@@ -47,6 +47,9 @@ class SpotifyErrorMiddleware:
                 "retry_after": retry_after,
                 "paused_until": until and until.isoformat(),
                 "reconnect": reconnect,  # where to send the browser, no consent needed
+                # The database takes no writes: the script says "maintenance", as for
+                # the site's own 503 (spotifysite.errors).
+                "maintenance": getattr(exception, "maintenance", False),
             }
             response: HttpResponse = JsonResponse(data, status=_status(exception))
         elif reconnect is not None:
@@ -56,7 +59,9 @@ class SpotifyErrorMiddleware:
             return redirect_to_login(request.get_full_path())
         else:
             context = {"error": exception, "retry_after": retry_after}
-            response = render(request, "errors/spotify.html", context, status=_status(exception))
+            # Not Spotify's fault when the database takes no writes: the maintenance page.
+            template = "503.html" if getattr(exception, "maintenance", False) else "errors/spotify.html"
+            response = render(request, template, context, status=_status(exception))
         if retry_after is not None:
             response["Retry-After"] = str(retry_after)
         return response

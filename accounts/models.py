@@ -79,6 +79,11 @@ class SpotifyBudget(models.Model):
     SINGLETON = 1
 
     state = models.TextField(blank=True, default="", help_text="JSON, see accounts.budget.State.")
+    # The pause, the quota and the breaker (accounts.budget.HOLD_FIELDS), written here
+    # whenever they change, wherever the state lives: a Redis that loses its key, or is
+    # down, must not forget a standing 429.
+    hold = models.TextField(blank=True, default="", help_text="JSON, see accounts.budget.HOLD_FIELDS.")
+    hold_at = models.FloatField(default=0.0, help_text="When the hold last changed (Unix time).")
 
     class Meta:
         verbose_name = "Spotify call budget"

@@ -27,10 +27,12 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+
+from spotifysite.db import guarded_write
 
 from .models import SpentSignIn
 
@@ -107,12 +109,14 @@ def pop(request: HttpRequest, state: str) -> tuple[Pending | None, dict[str, lis
 
 def _spend(state: str, started: float) -> bool:
     """Record `state` as used; False if it was already. Rows outlive the cookie's own
-    expiry by nothing: past it the cookie is refused anyway, so they are deleted."""
+    expiry by nothing: past it the cookie is refused anyway, so they are deleted. Raises
+    WriteRefused while the database takes no writes: the state stays unspent, so no code
+    may be sent."""
     now = timezone.now()
     expires_at = now + timedelta(seconds=PENDING_SECONDS - (time.time() - started))
-    SpentSignIn.objects.filter(expires_at__lt=now).delete()
     try:
-        with transaction.atomic():
+        with guarded_write("a spent sign-in"):
+            SpentSignIn.objects.filter(expires_at__lt=now).delete()
             SpentSignIn.objects.create(
                 state_digest=hashlib.sha256(state.encode()).hexdigest(), expires_at=expires_at
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -14,8 +15,10 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from spotifysite.db import WriteRefused, guarded_write
+
 from . import spotify
-from .exceptions import ReauthorizationRequired, SilentReauthorizationRequired, TokenBusy
+from .exceptions import ReauthorizationRequired, SilentReauthorizationRequired, SpotifyUnavailable, TokenBusy
 from .models import SpotifyToken
 from .signals import spotify_disconnected
 
@@ -24,6 +27,29 @@ logger = logging.getLogger(__name__)
 # Spotify-linked users are named after their account id under a prefix no person picks:
 # a legacy Spotify username like "admin" must never log in as a local account.
 USERNAME_PREFIX = "spotify-"
+
+
+class SignInAnswerLost(SpotifyUnavailable):
+    """The code exchange was sent and its answer lost: the code may be spent, but the
+    user's consent stands, so the authorize URL without the dialog gets a fresh code
+    with no click."""
+
+    default_message = "Spotify did not answer in time. Nothing is lost: please sign in again in a moment."
+
+    def __init__(self) -> None:
+        super().__init__(retryable=False)
+
+
+class TokenStoreUnavailable(SpotifyUnavailable):
+    """The database takes no writes, so what Spotify would answer (a rotated refresh
+    token, a new grant) could not be kept: Spotify is not asked at all."""
+
+    default_message = "The site is briefly in maintenance. Please try again in a moment."
+    retry_after = 15  # as the maintenance page (spotifysite.errors.DATABASE_RETRY_AFTER)
+    maintenance = True
+
+    def __init__(self) -> None:
+        super().__init__(retryable=False)
 
 
 def _expires_at(token_info: spotify.TokenInfo) -> datetime:
@@ -53,19 +79,32 @@ def token_save(
 
 
 def user_sign_in(*, code: str, code_verifier: str | None = None) -> AbstractBaseUser:
-    """Exchange the code, read the profile, link or create the user, store the grant."""
-    token_info = spotify.exchange_code(code=code, code_verifier=code_verifier)
+    """Exchange the code, read the profile, link or create the user, store the grant.
+
+    A code exchange whose answer was lost raises SignInAnswerLost (never sent again:
+    the code may be spent)."""
+    try:
+        token_info = spotify.exchange_code(code=code, code_verifier=code_verifier)
+    except SpotifyUnavailable as exc:
+        if spotify.answer_lost(exc):
+            raise SignInAnswerLost() from None
+        raise
     profile = spotify.current_profile(access_token=token_info["access_token"])
     # `account_id` (2026) is Spotify's immutable id for linking; `id` can change, so it is
     # only the fallback for servers that predate it. Never e-mail or display name.
     account_key = profile.get("account_id") or profile["id"]
-    with transaction.atomic():
-        user, created = get_user_model().objects.get_or_create(username=f"{USERNAME_PREFIX}{account_key}")
-        if created:
-            user.set_unusable_password()
-        user.first_name = (profile.get("display_name") or "")[:150]
-        user.save()
-        token_save(user=user, token_info=token_info, spotify_user_id=profile["id"])
+    try:
+        with guarded_write("a new Spotify grant"):
+            user, created = get_user_model().objects.get_or_create(username=f"{USERNAME_PREFIX}{account_key}")
+            if created:
+                user.set_unusable_password()
+            user.first_name = (profile.get("display_name") or "")[:150]
+            user.save()
+            token_save(user=user, token_info=token_info, spotify_user_id=profile["id"])
+    except WriteRefused:
+        # The database went read-only after the sign-in's state was spent: the grant
+        # stands at Spotify, so signing in again once the site is back costs no click.
+        raise TokenStoreUnavailable() from None
     return user
 
 
@@ -157,7 +196,12 @@ def access_token_for(*, user: AbstractBaseUser, rejected: str | None = None) -> 
         token = _usable(SpotifyToken.objects.filter(user=user).first())
         if _fresh(token, rejected):
             return token.access_token
-        if (lease_end := _claim(token)) is not None:
+        try:
+            with guarded_write(f"refresh lease of Spotify token {token.pk}"):
+                lease_end = _claim(token)
+        except WriteRefused:
+            return _without_refresh(token, rejected)
+        if lease_end is not None:
             with _Heartbeat(token.pk, lease_end):
                 return _refresh_claimed(user, token.pk, rejected)
         remaining = deadline - time.monotonic()
@@ -166,6 +210,15 @@ def access_token_for(*, user: AbstractBaseUser, rejected: str | None = None) -> 
             raise TokenBusy()
         time.sleep(min(poll, remaining))
         poll = min(poll * 2, REFRESH_POLL_MAX)
+
+
+def _without_refresh(token: SpotifyToken, rejected: str | None) -> str:
+    """The database takes no writes: a refresh's answer (a rotated refresh token) could
+    not be stored and the grant would be lost with it, so Spotify is not asked. The
+    current access token serves until it expires; then the maintenance page."""
+    if token.access_token and token.access_token != rejected and token.expires_at > timezone.now():
+        return token.access_token
+    raise TokenStoreUnavailable()
 
 
 def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> str:
@@ -178,7 +231,11 @@ def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> s
         # Spotify without our knowing: a worker killed now, or an answer lost, leaves
         # this mark for whoever refreshes next.
         was_uncertain = token.refresh_uncertain
-        SpotifyToken.objects.filter(pk=pk).update(refresh_uncertain=True)
+        try:
+            with guarded_write(f"refresh of Spotify token {pk} under way"):
+                SpotifyToken.objects.filter(pk=pk).update(refresh_uncertain=True)
+        except WriteRefused:
+            return _without_refresh(token, rejected)
         try:
             token_info = spotify.refresh(refresh_token=token.refresh_token)
         except ReauthorizationRequired:
@@ -192,20 +249,27 @@ def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> s
         token.token_type = token_info.get("token_type", token.token_type)
         token.scope = token_info.get("scope") or token.scope
         token.expires_at = _expires_at(token_info)
-        token.save(
-            update_fields=[
-                "access_token",
-                "refresh_token",
-                "token_type",
-                "scope",
-                "expires_at",
-                "refresh_uncertain",
-                "updated_at",
-            ]
-        )
+        # The database may have turned read-only during the call. The row then keeps its
+        # "uncertain" mark, so Spotify's refusal of the old refresh token next time means
+        # a silent reconnect, not a lost grant; this request has its token anyway.
+        with suppress(WriteRefused), guarded_write(f"refreshed Spotify token {pk}"):
+            token.save(
+                update_fields=[
+                    "access_token",
+                    "refresh_token",
+                    "token_type",
+                    "scope",
+                    "expires_at",
+                    "refresh_uncertain",
+                    "updated_at",
+                ]
+            )
         return token.access_token
     finally:
-        SpotifyToken.objects.filter(pk=pk).update(refreshing_until=None)
+        # Not released while the database takes no writes: no longer renewed, the lease
+        # is taken over within two thirds of it.
+        with suppress(WriteRefused), guarded_write(f"release of Spotify token {pk}'s refresh lease"):
+            SpotifyToken.objects.filter(pk=pk).update(refreshing_until=None)
 
 
 def _refused(user: AbstractBaseUser, token: SpotifyToken, *, spent_by_us: bool) -> None:
@@ -222,16 +286,22 @@ def _refused(user: AbstractBaseUser, token: SpotifyToken, *, spent_by_us: bool) 
     else:
         token.reauthorization_required = True
         logger.info("Spotify grant of user %s is no longer valid; tokens discarded", user.pk)
-    token.save(
-        update_fields=[
-            "access_token",
-            "refresh_token",
-            "refresh_uncertain",
-            "reconnect_silently",
-            "reauthorization_required",
-            "updated_at",
-        ]
-    )
+    try:
+        with guarded_write(f"refusal of Spotify token {token.pk}"):
+            token.save(
+                update_fields=[
+                    "access_token",
+                    "refresh_token",
+                    "refresh_uncertain",
+                    "reconnect_silently",
+                    "reauthorization_required",
+                    "updated_at",
+                ]
+            )
+    except WriteRefused:
+        # Nothing is lost: Spotify refuses the same token next time, when it can be noted.
+        # Sending the user to sign in now would end on a write that fails too.
+        raise TokenStoreUnavailable() from None
 
 
 def token_refresh_now(*, user: AbstractBaseUser) -> None:

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import itertools
 import logging
+import math
 import secrets
 import threading
 import time
@@ -22,6 +23,7 @@ from urllib.parse import urlencode
 
 import requests
 import spotipy
+import urllib3
 from django.conf import settings
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.exceptions import SpotifyException
@@ -32,9 +34,11 @@ from .budget import Priority
 from .exceptions import (
     RateLimited,
     ReauthorizationRequired,
+    RetryAfter,
     SpotifyAccessDenied,
     SpotifyError,
     SpotifyPaused,
+    SpotifyQuotaExceeded,
     SpotifyUnavailable,
 )
 
@@ -96,19 +100,37 @@ class _OAuth(spotipy.SpotifyOAuth):
         super()._handle_oauth_error(http_error)
 
 
-def _retry_after(headers: Mapping[str, str] | None) -> int:
-    """Seconds from a Retry-After header; Spotify has sent it missing or 0 (CONTRACT §3.2)."""
+QUOTA_EXCEEDED = "QUOTA_EXCEEDED"  # the 429's reason when the app's quota is used up (2026)
+
+
+def _retry_after(headers: Mapping[str, str] | None, *, reason: str | None = None) -> RetryAfter:
+    """Seconds from a Retry-After header, at most SPOTIFY_MAX_PAUSE. Spotify has sent it
+    missing or 0 (CONTRACT §3.2), and its quota answer has none: then 1, marked as not
+    announced, so that the budget backs off by itself rather than retry every second."""
+    quota = reason == QUOTA_EXCEEDED
     try:
-        return max(0, int((headers or {}).get("Retry-After", "1")))
+        seconds = int((headers or {}).get("Retry-After", "0"))
     except ValueError:
-        return 1
+        seconds = 0
+    if seconds <= 0:
+        return RetryAfter(1, announced=False, quota=quota)
+    return RetryAfter(min(seconds, math.ceil(settings.SPOTIFY_MAX_PAUSE)), quota=quota)
+
+
+def _reason(response: requests.Response) -> str | None:
+    """The error object's `reason` (CONTRACT §3.1), if the body has one."""
+    try:
+        reason = response.json()["error"]["reason"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return reason if isinstance(reason, str) else None
 
 
 def _raise_for_server_trouble(response: requests.Response | None) -> None:
     if response is None:
         return
     if response.status_code == 429:
-        raise RateLimited(retry_after=_retry_after(response.headers))
+        raise RateLimited(retry_after=_retry_after(response.headers, reason=_reason(response)))
     if response.status_code >= 500:
         raise SpotifyUnavailable()
 
@@ -184,23 +206,59 @@ def _token_request(call: Callable[[_OAuth], Any], *, session: requests.Session |
 def _token_call(call: Callable[[_OAuth], Any], oauth: _OAuth, *, attempt: int) -> Any:
     """One token request. Token requests are not idempotent (a code is single-use, a
     rotated refresh token dies when used), so only failures that show Spotify did not
-    act are retried: refused connections and 5xx, not a response that never came."""
+    act are retried: a connection that never carried the request (`nothing_sent`) and
+    5xx answers. Anything else after sending is a lost answer (see `answer_lost`)."""
     try:
         return call(oauth)
     except SpotifyOauthError as exc:
         if exc.error == "invalid_grant":
             if attempt > 1:
-                # An earlier attempt may have spent the grant after all; don't discard
-                # the user's tokens over what may be our own retry.
-                raise SpotifyUnavailable(retryable=False) from None
+                # An earlier attempt (answered 5xx) may have spent the grant after all;
+                # don't discard the user's tokens over what may be our own retry.
+                raise _lost_answer() from None
             raise ReauthorizationRequired() from None
         # invalid_client and friends are our configuration, not the user's grant.
         logger.error("Spotify token endpoint refused the request: %s", str(exc.error)[:80])
         raise SpotifyError("Spotify refused this app's credentials.") from None
-    except requests.ReadTimeout:
-        raise SpotifyUnavailable(retryable=False) from None
-    except requests.RequestException:
-        raise SpotifyUnavailable() from None
+    except requests.RequestException as exc:
+        if nothing_sent(exc):
+            raise SpotifyUnavailable() from None
+        logger.warning("Spotify's token answer was lost (%s); not sending it again", type(exc).__name__)
+        raise _lost_answer() from None
+
+
+def nothing_sent(exc: requests.RequestException) -> bool:
+    """Whether `exc` proves the request never left this machine: the connection was
+    refused, failed or timed out while connecting (urllib3's NewConnectionError, which
+    includes a failed name lookup, or ConnectTimeoutError; requests wraps both in a
+    MaxRetryError). A reset, a disconnect, a timeout or a TLS error once the socket is
+    up may come after Spotify read the request: urllib3 raises the same ProtocolError
+    for a reset while sending as after, so none of them proves anything.
+
+    Valid because our sessions make one attempt per call (`http_session`): with urllib3
+    retries, the MaxRetryError's reason would be only the last attempt's.
+    """
+    cause = exc.args[0] if exc.args else None
+    before_sending = urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+    return (
+        isinstance(exc, requests.ConnectionError)
+        and isinstance(cause, urllib3.exceptions.MaxRetryError)
+        and isinstance(cause.reason, before_sending)
+    )
+
+
+def _lost_answer() -> SpotifyUnavailable:
+    exc = SpotifyUnavailable(retryable=False)
+    # Spotify may have acted: never sent again, and no failure of Spotify's for the
+    # circuit breaker (`budgeted`); callers take the silent reconnect path instead.
+    exc.lost = True  # type: ignore[attr-defined]
+    return exc
+
+
+def answer_lost(exc: SpotifyError) -> bool:
+    """Whether a token request failed after it may have reached Spotify: the code or
+    refresh token it carried may be spent, and the result is unknown."""
+    return getattr(exc, "lost", False)
 
 
 def api_client(
@@ -255,18 +313,24 @@ def budgeted(call: Callable[[], Any], *, priority: Priority, user_key: str = "",
     if getattr(_prepaid, "permit", None) is not None:
         return call()
     permit = budget.acquire(priority=priority, user_key=user_key, counted=counted)
-    retry_after: float | None = None
-    failed = False
+    released = failed = False
     try:
         return call()
     except RateLimited as exc:
-        retry_after = exc.retry_after
-        raise SpotifyPaused(until=datetime.now(tz=UTC) + timedelta(seconds=max(1, retry_after))) from None
-    except SpotifyUnavailable:
-        failed = True  # a timeout or a 5xx: the circuit breaker counts it
+        # Given back here: the budget says how long the pause is (its own cool-down,
+        # doubling, when Spotify announced none).
+        released = True
+        paused_for = budget.release(permit, retry_after=exc.retry_after)
+        paused = SpotifyQuotaExceeded if exc.quota else SpotifyPaused
+        raise paused(until=datetime.now(tz=UTC) + timedelta(seconds=max(1.0, paused_for))) from None
+    except SpotifyUnavailable as exc:
+        # A timeout or a 5xx: the circuit breaker counts it. A lost token answer is not
+        # Spotify failing (3 of them once opened the breaker), so it does not.
+        failed = not answer_lost(exc)
         raise
     finally:
-        budget.release(permit, retry_after=retry_after, failed=failed)
+        if not released:
+            budget.release(permit, failed=failed)
 
 
 def with_retries(call: Callable[[], Any]) -> Any:
@@ -283,7 +347,10 @@ def with_retries(call: Callable[[], Any]) -> Any:
         try:
             return call()
         except RateLimited as exc:
-            if prepaid or attempt >= settings.SPOTIFY_RETRIES or exc.retry_after > settings.SPOTIFY_MAX_WAIT:
+            # A used-up quota is not waited out: after the cool-down one trial call goes,
+            # app-wide, and this retry would only queue behind it.
+            waits_long = exc.quota or exc.retry_after > settings.SPOTIFY_MAX_WAIT
+            if prepaid or attempt >= settings.SPOTIFY_RETRIES or waits_long:
                 raise
             logger.info("Spotify asked for a short pause; retrying after it")
         except SpotifyUnavailable as exc:
@@ -369,7 +436,7 @@ def translate_api_error(exc: SpotifyException) -> SpotifyError:
             )
         return SpotifyAccessDenied()
     if status == 429:
-        return RateLimited(retry_after=_retry_after(exc.headers))
+        return RateLimited(retry_after=_retry_after(exc.headers, reason=exc.reason))
     if status >= 500:
         return SpotifyUnavailable()
     return SpotifyError()

@@ -10,8 +10,15 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
+from spotifysite.db import WriteRefused
+
 from . import budget, pending, services, spotify, throttle
 from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
+
+# A sign-in started again after its code answer was lost carries this before its random
+# state ("." is not in token_urlsafe's alphabet), so that a second loss ends on the
+# failure page instead of sending the browser round Spotify again and again.
+RESTARTED = "again."
 
 
 def _safe_next(request: HttpRequest, candidate: str | None) -> str | None:
@@ -55,11 +62,13 @@ def reconnect(request: HttpRequest) -> HttpResponse:
     return _start_sign_in(request, next_url, show_dialog=False)
 
 
-def _start_sign_in(request: HttpRequest, next_url: str | None, *, show_dialog: bool) -> HttpResponse:
+def _start_sign_in(
+    request: HttpRequest, next_url: str | None, *, show_dialog: bool, restarted: bool = False
+) -> HttpResponse:
     if (until := budget.paused_until()) is not None:
         # The sign-in would end in our calls to Spotify: say now, not after the consent page.
         raise SpotifyPaused(until=until)
-    state = secrets.token_urlsafe(32)  # 256 bits
+    state = (RESTARTED if restarted else "") + secrets.token_urlsafe(32)  # 256 bits
     # PKCE: a code is worth nothing without this browser's verifier, so a code stolen
     # from another user's sign-in cannot be injected into a callback here.
     verifier = spotify.pkce_verifier() if settings.SPOTIFY_PKCE else None
@@ -70,8 +79,43 @@ def _start_sign_in(request: HttpRequest, next_url: str | None, *, show_dialog: b
 
 @require_GET  # Spotify's redirect is a GET; HEAD, OPTIONS or TRACE must not sign anyone in
 def callback(request: HttpRequest) -> HttpResponse:
-    started, left = pending.pop(request, request.GET.get("state", ""))
-    return pending.keep(_finish_sign_in(request, started), left)
+    state = request.GET.get("state", "")
+    try:
+        started, left = pending.pop(request, state)
+    except WriteRefused:
+        # The state could not be spent, so the code is not sent: this very link works
+        # again once the database takes writes (within the sign-in's 10 minutes).
+        return _spotify_failed(request, services.TokenStoreUnavailable())
+    try:
+        response = _finish_sign_in(request, started)
+    except services.SignInAnswerLost as exc:
+        if started is None or state.startswith(RESTARTED):
+            response = _spotify_failed(request, exc)
+        else:
+            return _restart_sign_in(request, started.next_url)
+    return pending.keep(response, left)
+
+
+def _restart_sign_in(request: HttpRequest, next_url: str | None) -> HttpResponse:
+    """The code's answer was lost (the code may be spent), but the consent it came from
+    stands: the authorize URL without `show_dialog` brings a fresh code at once, with no
+    click and no error page. Its pending sign-in joins the others in the cookie; the
+    spent state stays there until it expires, refused by `SpentSignIn` if replayed."""
+    try:
+        return _start_sign_in(request, next_url, show_dialog=False, restarted=True)
+    except SpotifyPaused as exc:
+        return _spotify_failed(request, exc)
+
+
+def _spotify_failed(request: HttpRequest, exc: SpotifyError) -> HttpResponse:
+    # Answered here, not by the error middleware: its "try again" link would repeat
+    # the callback URL, code included, when the state is spent.
+    status = 403 if isinstance(exc, SpotifyAccessDenied) else 503
+    context = {"reason": "spotify", "error": exc}
+    response = render(request, "accounts/sign_in_failed.html", context, status=status)
+    if (retry_after := getattr(exc, "retry_after", None)) is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _finish_sign_in(request: HttpRequest, started: pending.Pending | None) -> HttpResponse:
@@ -90,13 +134,10 @@ def _finish_sign_in(request: HttpRequest, started: pending.Pending | None) -> Ht
         user = services.user_sign_in(code=code, code_verifier=started.code_verifier)
     except ReauthorizationRequired:
         return render(request, "accounts/sign_in_failed.html", {"reason": "code"}, status=400)
+    except services.SignInAnswerLost:
+        raise  # the callback starts the sign-in again
     except SpotifyError as exc:
-        # Answered here, not by the error middleware: its "try again" link would repeat
-        # this URL, code included, and the state is spent anyway.
-        status = 403 if isinstance(exc, SpotifyAccessDenied) else 503
-        return render(
-            request, "accounts/sign_in_failed.html", {"reason": "spotify", "error": exc}, status=status
-        )
+        return _spotify_failed(request, exc)
     # Signed in by Spotify, not by a password: the model backend, named since django-axes
     # adds one of its own for the admin's logins.
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # rotates the session key

@@ -15,16 +15,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import SpotifyToken
+from spotifysite.db import WriteRefused, guarded_write
 
 from . import selectors
 from .models import LibrarySync, SavedTrack
@@ -35,32 +36,13 @@ logger = logging.getLogger(__name__)
 # A visit is recorded (for LIBRARY_RETENTION_DAYS) at most this often: not a write per view.
 VISIT_RESOLUTION = timedelta(hours=1)
 
-# PostgreSQL's SQLSTATE for a write in a read-only transaction (default_transaction_read_only,
-# a hot standby): psycopg's ReadOnlySqlTransaction, which Django raises as an InternalError.
-READ_ONLY_SQL_TRANSACTION = "25006"
-
-
-def write_refused(exc: DatabaseError) -> bool:
-    """Whether `exc` says the database takes no writes right now, rather than that the
-    write was wrong: a read-only PostgreSQL transaction, a read-only SQLite file
-    (OperationalError) or a connection that is gone (OperationalError, InterfaceError).
-    Waiting fixes these; any other error is a bug, and is raised."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return getattr(exc.__cause__, "sqlstate", None) == READ_ONLY_SQL_TRANSACTION
-
 
 @contextmanager
 def _bookkeeping(what: str, user_id: int) -> Iterator[None]:
     """A write the page can do without: skipped, and logged, while the database takes no
     writes. In a savepoint, so that a refused write leaves a transaction around it usable."""
-    try:
-        with transaction.atomic():
-            yield
-    except DatabaseError as exc:
-        if not write_refused(exc):
-            raise
-        logger.warning("Not recorded (%s) for user %s: the database takes no writes: %s", what, user_id, exc)
+    with suppress(WriteRefused), guarded_write(f"{what} of user {user_id}"):
+        yield
 
 
 def _lease_end():

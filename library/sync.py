@@ -42,6 +42,7 @@ from accounts.exceptions import (
     SpotifyResting,
     SpotifyUnavailable,
 )
+from spotifysite.db import write_refused
 
 from . import selectors, services
 from .models import LibrarySync
@@ -454,7 +455,7 @@ def revalidate(*, user: AbstractBaseUser, sync: LibrarySync) -> tuple[LibrarySyn
         logger.warning("Serving the stored library of user %s unchecked: %s", user.pk, exc)
         return sync, Unchecked.after(sync, exc)
     except DatabaseError as exc:
-        if not services.write_refused(exc):
+        if not write_refused(exc):
             raise
         logger.warning("Serving the stored library of user %s unchecked: a write was refused", user.pk)
         return sync, Unchecked(since=sync.checked_at)

@@ -5,7 +5,9 @@ connection dropped) is not a bug of ours: every page then answers 503 with Retry
 HTML that needs no database (no session, no user, no messages), or JSON for scripts, and
 the site recovers by itself once the database is back (Django opens a fresh connection
 per request). Only those connection-level errors, OperationalError and InterfaceError,
-do so. Any other error, database errors included (a ProgrammingError, IntegrityError,
+do so, and a database that takes no writes for a while (a read-only PostgreSQL
+transaction, SQLSTATE 25006: a hot standby, a failover in progress) where a page had to
+write. Any other error, database errors included (a ProgrammingError, IntegrityError,
 DataError or NotSupportedError is a bug or a missing migration, and waiting fixes
 nothing), is a real 500 with Django's own page, logged as Django logs it.
 """
@@ -15,10 +17,12 @@ from __future__ import annotations
 import sys
 from http import HTTPStatus
 
-from django.db import InterfaceError, OperationalError
+from django.db import Error
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
+
+from spotifysite.db import write_refused
 
 # Seconds a client is asked to wait before trying again while the database is away.
 DATABASE_RETRY_AFTER = 15
@@ -26,7 +30,8 @@ DATABASE_RETRY_AFTER = 15
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: Django calls it while the exception is being handled."""
-    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+    exc = sys.exc_info()[1]
+    if isinstance(exc, Error) and write_refused(exc):
         return database_unavailable(request)
     return defaults.server_error(request)
 

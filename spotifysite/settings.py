@@ -216,6 +216,9 @@ SPOTIFY_MAX_WAIT = env.float("SPOTIFY_MAX_WAIT", default=1.0)
 # app over a rolling 30 s window and does not publish the threshold; see the README.
 SPOTIFY_RATE_LIMIT = env("SPOTIFY_RATE_LIMIT", default="90/30")
 SPOTIFY_MAX_IN_FLIGHT = env.int("SPOTIFY_MAX_IN_FLIGHT", default=10)
+# The longest pause a 429 imposes: a Retry-After beyond it is cut to it, and the cool-down
+# after 429s without one (1, 2, 4 ... s while they keep coming) stops doubling there.
+SPOTIFY_MAX_PAUSE = env.float("SPOTIFY_MAX_PAUSE", default=600.0)
 # Where the app-wide Spotify budget lives: "database", or a redis:// URL. By default
 # Redis when the cache is Redis, else the database.
 _cache_location = CACHES["default"].get("LOCATION", "")

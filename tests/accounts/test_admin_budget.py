@@ -1,14 +1,18 @@
-"""The read-only admin page of the app-wide Spotify call budget (accounts.admin.SpotifyBudgetAdmin)."""
+"""The admin page of the app-wide Spotify call budget (accounts.admin.SpotifyBudgetAdmin):
+figures for those who may view it, two logged buttons for those who may change it."""
 
 from datetime import UTC, datetime
 from http import HTTPStatus
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
 from accounts import budget
+from accounts.admin import ENDED_PAUSE, RESET_RATE
+from accounts.exceptions import RetryAfter
 from accounts.models import SpotifyBudget
 from tests.helpers import CANONICAL_HOST
 
@@ -181,3 +185,103 @@ def test_admin_index_lists_it_under_accounts_without_an_add_link(admin_client):
         assert response.status_code == HTTPStatus.OK
         assert f'<a href="{reverse(CHANGELIST)}">Spotify call budget</a>'.encode() in response.content
         assert reverse("admin:accounts_spotifybudget_add").encode() not in response.content
+
+
+# --- What operators can do -----------------------------------------------------------------
+
+END_PAUSE_URL = "admin:accounts_spotifybudget_end_pause"
+RESET_RATE_URL = "admin:accounts_spotifybudget_reset_rate"
+
+
+def _rate_limited() -> None:
+    """A 429 after a few calls: the rate is halved and every call pauses for 30 s."""
+    permit = budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit
+    budget.release(permit, retry_after=30)
+
+
+def test_page_says_the_quota_is_used_up(admin_client):
+    permit = budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit
+    budget.release(permit, retry_after=RetryAfter(1, announced=False, quota=True))
+
+    text = _text(admin_client.get(reverse(CHANGELIST)))
+
+    assert "Spotify quota</th> <td> the app's Spotify quota is used up" in text
+    assert "busy" not in text
+    assert "60 calls per 6 s" in text and "Below the configured" not in text  # the rate stays
+
+
+def test_page_shows_an_open_circuit_breaker(admin_client):
+    for _ in range(budget.BREAKER_FAILURES):
+        permit = budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit
+        budget.release(permit, failed=True)
+
+    text = _text(admin_client.get(reverse(CHANGELIST)))
+
+    until = datetime.fromtimestamp(T0 + budget.BREAKER_COOLDOWN, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"Circuit breaker</th> <td> open until {until} UTC" in text
+    assert f"failed (timeouts, 5xx) {budget.BREAKER_FAILURES} times in a row" in text
+
+
+def test_operators_end_a_pause_and_it_is_logged(admin_client, admin_user):
+    _rate_limited()
+
+    response = admin_client.post(reverse(END_PAUSE_URL), follow=True)
+
+    assert response.redirect_chain == [(reverse(CHANGELIST), HTTPStatus.FOUND)]
+    assert "not paused" in _text(response)
+    assert budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit is not None
+    entry = LogEntry.objects.get()
+    assert (entry.user, entry.action_flag, entry.object_repr) == (admin_user, CHANGE, "Spotify call budget")
+    assert entry.get_change_message() == ENDED_PAUSE
+
+
+def test_operators_reset_the_adaptive_rate_and_it_is_logged(admin_client):
+    _rate_limited()
+    assert budget.snapshot().effective_calls == 30
+
+    admin_client.post(reverse(RESET_RATE_URL))
+
+    assert budget.snapshot().effective_calls == 60
+    assert budget.snapshot().paused_until is not None  # the pause is another button
+    assert LogEntry.objects.get().get_change_message() == RESET_RATE
+
+
+def test_the_buttons_take_the_change_permission():
+    viewer = _staff_client("view_spotifybudget")
+    _rate_limited()
+
+    page = viewer.get(reverse(CHANGELIST))
+    refused = [viewer.post(reverse(name)) for name in (END_PAUSE_URL, RESET_RATE_URL)]
+
+    assert reverse(END_PAUSE_URL).encode() not in page.content
+    assert all(response.status_code == HTTPStatus.FORBIDDEN for response in refused)
+    assert budget.snapshot().paused_until is not None and budget.snapshot().effective_calls == 30
+    assert not LogEntry.objects.exists()
+
+    operator = User.objects.get()
+    operator.user_permissions.add(
+        Permission.objects.get(codename="change_spotifybudget", content_type__app_label="accounts")
+    )
+    operator = User.objects.get()  # permissions are cached per instance
+    client = Client(HTTP_HOST=CANONICAL_HOST)
+    client.force_login(operator)
+    assert reverse(END_PAUSE_URL).encode() in client.get(reverse(CHANGELIST)).content
+    assert client.post(reverse(END_PAUSE_URL)).status_code == HTTPStatus.FOUND
+    assert budget.snapshot().paused_until is None
+
+
+def test_the_buttons_answer_only_post(admin_client):
+    _rate_limited()
+
+    assert admin_client.get(reverse(END_PAUSE_URL)).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert admin_client.get(reverse(RESET_RATE_URL)).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert budget.snapshot().paused_until is not None
+
+
+def test_the_buttons_need_a_csrf_token(admin_user):
+    client = Client(HTTP_HOST=CANONICAL_HOST, enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    _rate_limited()
+
+    assert client.post(reverse(END_PAUSE_URL)).status_code == HTTPStatus.FORBIDDEN
+    assert budget.snapshot().paused_until is not None

@@ -26,6 +26,7 @@ from emulator.state import PROFILE_DEV_2026
 from library import services, sync
 from library.models import LibrarySync
 from library.sync import Unchecked
+from spotifysite.db import write_refused
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +106,7 @@ def _long_unvisited() -> None:
     ],
 )
 def test_only_a_database_that_takes_no_writes_counts_as_refusing(error, refused):
-    assert services.write_refused(error) is refused
+    assert write_refused(error) is refused
 
 
 def test_a_stale_library_is_served_unchecked_with_no_spotify_call(
@@ -127,7 +128,7 @@ def test_a_stale_library_is_served_unchecked_with_no_spotify_call(
     assert "Not checked with Spotify since " in response.content.decode()
     assert emulator.api_requests["saved_tracks"] == calls  # no call whose answer could not be stored
     assert "unchecked: a write was refused" in caplog.text
-    assert "Not recorded (visit)" in caplog.text
+    assert "Not recorded (visit of user" in caplog.text
     assert LibrarySync.objects.get().visited_at == stored.visited_at  # the connection still reads
 
 
@@ -185,6 +186,8 @@ def test_bookkeeping_that_the_database_refuses_is_logged_and_skipped(stale_clien
     services.mark_checked(sync=stored)
     services.lease_free(user=stored.user, owner=owner)
 
-    skipped = [record.getMessage().split(")")[0] for record in caplog.records if "Not recorded" in record.msg]
+    skipped = [
+        record.getMessage().split(" of user")[0] for record in caplog.records if "Not recorded" in record.msg
+    ]
     assert skipped == ["Not recorded (visit", "Not recorded (library checked", "Not recorded (lease release"]
     assert LibrarySync.objects.get().lease_owner == owner  # it ends by itself within the lease
