@@ -6,12 +6,20 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
 from pathlib import Path
 
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.db import connection
 
@@ -95,6 +103,8 @@ def manage(*args: str) -> list[str]:
     return [sys.executable, "manage.py", *args]
 
 
+NGINX_SITE = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "spotifysite.conf"
+
 GUNICORN = [sys.executable, "-m", "gunicorn", "spotifysite.wsgi", "-c", "gunicorn.conf.py"]
 
 
@@ -152,3 +162,113 @@ http {{
         env=dict(os.environ),
         log_dir=log_dir,
     )
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def nginx_site(
+    ports: dict[str, int], *, certificate: Path, key: Path, logs: Path, extra: dict[str, str] | None = None
+) -> str:
+    """deploy/nginx/spotifysite.conf with this machine's ports, name and paths (and the
+    `extra` substitutions a caller names): nothing else changes."""
+    site = NGINX_SITE.read_text()
+    replacements = {
+        "listen 80;": f"listen 127.0.0.1:{ports['http']};",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{ports['https']} ssl http2;",
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{ports['gunicorn']};",
+        "server_name music.example.com;": "server_name 127.0.0.1;",
+        "/etc/letsencrypt/live/music.example.com/fullchain.pem": str(certificate),
+        "/etc/letsencrypt/live/music.example.com/privkey.pem": str(key),
+        "/var/log/nginx/": f"{logs}/",
+        **(extra or {}),
+    }
+    for shipped, here in replacements.items():
+        if shipped not in site:
+            raise ValueError(f"{NGINX_SITE.name} no longer says {shipped!r}: update the substitutions")
+        site = site.replace(shipped, here)
+    return site
+
+
+class SlowClients:
+    """`count` connections that send a request line, then a header line every `drip`
+    seconds, never the blank line that ends the headers (a slowloris). One the server
+    closes is opened again, so that the count holds while they run (at most `at_most`
+    seconds, whatever happens to the caller)."""
+
+    def __init__(
+        self,
+        *,
+        port: int,
+        tls: ssl.SSLContext | None,
+        count: int,
+        timeout: float,
+        drip: float = 1.0,
+        at_most: float = 120.0,
+    ) -> None:
+        self.port, self.tls, self.count, self.timeout = port, tls, count, timeout
+        self.drip, self.at_most = drip, at_most
+        self.reopened = 0
+        self._stop = threading.Event()
+
+    def _open(self) -> socket.socket | None:
+        try:
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+            if self.tls is not None:
+                sock = self.tls.wrap_socket(sock, server_hostname="127.0.0.1")
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            return sock
+        except OSError:
+            return None
+
+    def _drip(self) -> None:
+        deadline = time.monotonic() + self.at_most
+        while not self._stop.wait(self.drip) and time.monotonic() < deadline:
+            for index, sock in enumerate(self.sockets):
+                if sock is not None:
+                    try:
+                        sock.sendall(b"X-Slow: 1\r\n")
+                        continue
+                    except OSError:  # the server closed it
+                        sock.close()
+                self.sockets[index] = self._open()
+                self.reopened += 1
+
+    def __enter__(self) -> SlowClients:
+        self.sockets = [self._open() for _ in range(self.count)]
+        assert all(self.sockets), "could not open the slow connections"
+        self._thread = threading.Thread(target=self._drip, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        for sock in self.sockets:
+            if sock is not None:
+                sock.close()

@@ -4,94 +4,38 @@ headers the site relies on, and page views that 50 slow-header clients do not st
 
 import http.client
 import math
-import socket
 import ssl
 import statistics
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from http.cookies import SimpleCookie
-from ipaddress import IPv4Address
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from django.conf import settings
 
 from tests.servers import (
     GUNICORN,
     ServerProcess,
+    SlowClients,
     database_url,
     free_port,
     manage,
     nginx_executable,
+    nginx_site,
     production_environment,
+    self_signed_certificate,
     start_nginx,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the test database, for gunicorn
 
-SHIPPED = settings.BASE_DIR / "deploy" / "nginx" / "spotifysite.conf"
 SIGN_IN_RATE_LIMIT = 2
 SLOW_CLIENTS = 50
 PROBES = 20
 DIRECT_PROBES = 10  # each may wait its whole timeout: fewer
 PROBE_TIMEOUT = 2.0  # seconds
 PROBE_PATH = "/"
-DRIP = 1.0  # seconds between a slow client's header lines
-SLOW_CLIENTS_AT_MOST = 120.0  # seconds, whatever happens to the test
-
-
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, and its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(IPv4Address("127.0.0.1"))]), critical=False
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
-def _site_config(ports: dict[str, int], *, certificate: Path, key: Path, logs: Path) -> str:
-    """The shipped file with this machine's ports, name and paths: nothing else changes."""
-    site = SHIPPED.read_text()
-    replacements = {
-        "listen 80;": f"listen 127.0.0.1:{ports['http']};",
-        "listen 443 ssl http2;": f"listen 127.0.0.1:{ports['https']} ssl http2;",
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{ports['gunicorn']};",
-        "server_name music.example.com;": "server_name 127.0.0.1;",
-        "/etc/letsencrypt/live/music.example.com/fullchain.pem": str(certificate),
-        "/etc/letsencrypt/live/music.example.com/privkey.pem": str(key),
-        "/var/log/nginx/": f"{logs}/",
-    }
-    for shipped, here in replacements.items():
-        assert shipped in site, f"{SHIPPED.name} no longer says {shipped!r}: update this test's substitutions"
-        site = site.replace(shipped, here)
-    return site
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +46,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dict
         pytest.fail("nginx is not installed: `apt-get install nginx` (.ci/run installs it)")
     logs = tmp_path_factory.mktemp("proxy")
     ports = {"gunicorn": free_port(), "http": free_port(), "https": free_port()}
-    certificate, key = _certificate(logs)
+    certificate, key = self_signed_certificate(logs)
     with django_db_blocker.unblock():
         db_url = database_url()
     # Production's settings (DEBUG off, HTTPS redirect, secure cookies, HSTS) behind a
@@ -126,7 +70,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dict
         GUNICORN_BIND=f"127.0.0.1:{ports['gunicorn']}",
     )
     subprocess.run(manage("collectstatic", "--noinput", "-v0"), env=env, check=True, timeout=120)
-    site = _site_config(ports, certificate=certificate, key=key, logs=logs)
+    site = nginx_site(ports, certificate=certificate, key=key, logs=logs)
     servers = []
     try:
         servers.append(ServerProcess("gunicorn", GUNICORN, env=env, log_dir=logs))
@@ -225,54 +169,6 @@ def test_access_log_leaves_out_the_authorization_code(stack):
     assert "a-secret-code" not in log
 
 
-class SlowClients:
-    """`count` connections that send a request line, then a header line every DRIP
-    seconds, never the blank line that ends the headers (a slowloris). One the server
-    closes is opened again, so that the count holds while the test runs."""
-
-    def __init__(self, *, port: int, tls: ssl.SSLContext | None, count: int = SLOW_CLIENTS) -> None:
-        self.port, self.tls, self.count = port, tls, count
-        self.reopened = 0
-        self._stop = threading.Event()
-
-    def _open(self) -> socket.socket | None:
-        try:
-            sock = socket.create_connection(("127.0.0.1", self.port), timeout=PROBE_TIMEOUT)
-            if self.tls is not None:
-                sock = self.tls.wrap_socket(sock, server_hostname="127.0.0.1")
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-            return sock
-        except OSError:
-            return None
-
-    def _drip(self) -> None:
-        deadline = time.monotonic() + SLOW_CLIENTS_AT_MOST
-        while not self._stop.wait(DRIP) and time.monotonic() < deadline:
-            for index, sock in enumerate(self.sockets):
-                if sock is not None:
-                    try:
-                        sock.sendall(b"X-Slow: 1\r\n")
-                        continue
-                    except OSError:  # the server closed it
-                        sock.close()
-                self.sockets[index] = self._open()
-                self.reopened += 1
-
-    def __enter__(self) -> "SlowClients":
-        self.sockets = [self._open() for _ in range(self.count)]
-        assert all(self.sockets), "could not open the slow connections"
-        self._thread = threading.Thread(target=self._drip, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-        for sock in self.sockets:
-            if sock is not None:
-                sock.close()
-
-
 def _probe(connect: Callable[[], http.client.HTTPConnection], headers: dict, count: int) -> list[float]:
     """Seconds each of `count` page views took, one after another, each on a new
     connection; a view that failed or timed out counts as infinite."""
@@ -316,10 +212,11 @@ def test_fifty_slow_header_clients_do_not_stall_page_views_behind_nginx(stack):
     # Straight to gunicorn, the headers nginx would set, or the page is a redirect.
     https = {"Host": "127.0.0.1", "X-Forwarded-Proto": "https"}
     idle = {"nginx": _probe(through_nginx, {}, PROBES), "direct": _probe(direct, https, PROBES)}
-    with SlowClients(port=stack["https"], tls=stack["tls"]) as slow:
+    slow_clients = {"count": SLOW_CLIENTS, "timeout": PROBE_TIMEOUT}
+    with SlowClients(port=stack["https"], tls=stack["tls"], **slow_clients) as slow:
         proxied = _probe(through_nginx, {}, PROBES)
     reopened = slow.reopened
-    with SlowClients(port=stack["gunicorn"], tls=None):
+    with SlowClients(port=stack["gunicorn"], tls=None, **slow_clients):
         stalled = _probe(direct, https, DIRECT_PROBES)
 
     report = (
