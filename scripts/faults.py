@@ -5,9 +5,11 @@
 
 Boots its own PostgreSQL cluster and Redis server (temporary, on free loopback ports:
 the shared services are never touched), the standalone emulator (refresh tokens rotate,
-access tokens last 15 s) and gunicorn (DEBUG off, 3 workers x 8 threads, the budget in
-Redis, LIBRARY_FRESH_FOR 5 s so that pages keep calling Spotify). USERS people sign in,
-load their libraries and keep browsing while each fault is injected in turn:
+access tokens last 15 s) behind a forwarding proxy for its accounts service, gunicorn
+(DEBUG off, 3 workers x 8 threads, the budget in Redis, LIBRARY_FRESH_FOR 5 s so that
+pages keep calling Spotify) and, when nginx is installed, nginx in front of it as
+deploy/nginx/ configures it. USERS people sign in, load their libraries and keep
+browsing while each fault is injected in turn:
 
 - worker killed during a refresh (every gunicorn worker, SIGKILL, while Spotify's token
   answers take 2 s; Spotify rotates the refresh tokens all the same);
@@ -15,7 +17,16 @@ load their libraries and keep browsing while each fault is injected in turn:
 - slow Web API (6 s per call, over SPOTIFY_TIMEOUT);
 - 5xx burst (every Web API call 503);
 - long 429 (Retry-After 15);
-- Redis stopped; PostgreSQL stopped.
+- Redis stopped; PostgreSQL stopped;
+- Spotify's quota used up (429 with reason QUOTA_EXCEEDED and no Retry-After, 20 s):
+  trial calls and their spacing, how soon calls resume and the rate is back after it;
+- a 429 (Retry-After 24) while Redis is flushed, stopped, and back empty: calls made
+  during it (target 0);
+- the database read-only (20 s): calls made (target at most one per person);
+- token answers lost after Spotify acted (the proxy forwards the request, then drops the
+  connection);
+- 20 simultaneous views of one stale library (target: 1 call);
+- 50 slow-header clients at nginx.
 
 It prints a table: responses 5xx other than 503, 503s, pages that asked a user to sign in
 again, grants lost (tokens needing re-authorization), songs lost, Spotify calls during the
@@ -26,10 +37,13 @@ Targets: 0 grants lost, 0 responses 500, 0 sign-in prompts, recovery <= 15 s.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -48,7 +62,17 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.storm import _collect_static, _environment  # noqa: E402
 from tests.helpers import FormParser  # noqa: E402
-from tests.servers import ServerProcess, free_port, manage  # noqa: E402
+from tests.servers import (  # noqa: E402
+    GUNICORN,
+    ServerProcess,
+    SlowClients,
+    free_port,
+    manage,
+    nginx_executable,
+    nginx_site,
+    self_signed_certificate,
+    start_nginx,
+)
 
 HTTP_TIMEOUT = 30
 PG_BIN = Path("/usr/lib/postgresql")
@@ -126,6 +150,16 @@ class Postgres:
             self.process.wait(timeout=60)
             self.process = None
 
+    def set_read_only(self, read_only: bool) -> None:
+        """Every new transaction read-only (or not): what a hot standby or a full disk's
+        emergency setting looks like to the site, whose every request opens a connection."""
+        import psycopg
+
+        with psycopg.connect(self.url, connect_timeout=5, autocommit=True) as connection:
+            connection.execute("SET default_transaction_read_only = off")  # this session may write
+            value = "on" if read_only else "off"
+            connection.execute(f"ALTER DATABASE postgres SET default_transaction_read_only = {value}")
+
     def query(self, sql: str) -> list[tuple]:
         import psycopg
 
@@ -183,6 +217,89 @@ def _wait_for(ready: Callable[[], bool], name: str, seconds: float = 30) -> None
         time.sleep(0.1)
 
 
+@dataclass
+class Front:
+    """nginx in front of gunicorn, configured from deploy/nginx/spotifysite.conf."""
+
+    port: int  # HTTPS
+    tls: ssl.SSLContext
+    certificate: Path
+    server: ServerProcess
+
+    @classmethod
+    def start(cls, executable: str, gunicorn_port: int, workdir: Path) -> Front:
+        ports = {"gunicorn": gunicorn_port, "http": free_port(), "https": free_port()}
+        certificate, key = self_signed_certificate(workdir)
+        # On a port other than 443 the site must see it in Host (its redirect URI's host).
+        site = nginx_site(
+            ports,
+            certificate=certificate,
+            key=key,
+            logs=workdir,
+            extra={"proxy_set_header Host $host;": "proxy_set_header Host $http_host;"},
+        )
+        server = start_nginx(executable, site, log_dir=workdir)
+        server.wait_until_serving(f"http://127.0.0.1:{ports['http']}/")
+        return cls(ports["https"], ssl.create_default_context(cafile=certificate), certificate, server)
+
+
+class TokenAnswerDropper:
+    """Spotify's accounts service as the site reaches it: a forwarding proxy in front of
+    the emulator's. While `dropping`, a token request is forwarded (so Spotify acts on
+    it: a code is spent, a refresh token rotated) and the connection is then closed
+    without the answer, as a reset after the request went out would lose it."""
+
+    def __init__(self, upstream: str) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.upstream, self.dropping, self.dropped = upstream, False, 0
+        dropper = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._forward()
+
+            def do_POST(self) -> None:
+                self._forward()
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                skip = {"host", "content-length", "connection", "accept-encoding"}
+                headers = {name: value for name, value in self.headers.items() if name.lower() not in skip}
+                answer = requests.request(
+                    self.command,
+                    dropper.upstream + self.path,
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    timeout=HTTP_TIMEOUT,
+                )
+                if dropper.dropping and urlsplit(self.path).path.endswith("/api/token"):
+                    dropper.dropped += 1
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)  # acted on, never answered
+                    return
+                self.send_response(answer.status_code)
+                skip |= {"transfer-encoding", "content-encoding", "date", "server"}
+                for name, value in answer.headers.items():
+                    if name.lower() not in skip:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
 # --- People browsing ------------------------------------------------------------------------
 
 
@@ -191,6 +308,7 @@ class Event:
     at: float  # monotonic
     user: int
     kind: str  # "200", "503", "5xx", "sign-in", "reconnect", "consent", "no answer", ...
+    seconds: float = 0.0  # how long the page view took
 
 
 @dataclass
@@ -268,10 +386,12 @@ class Person:
                 time.sleep(data.get("wait") or 0.2)
             page = self.get("/library/")
 
-    def browse(self, events: list[Event], stop: threading.Event) -> None:
+    def browse(self, events: list[Event], stop: threading.Event, browsing: threading.Event) -> None:
         while not stop.is_set():
+            browsing.wait()  # held while a row needs the site to itself
+            began = time.monotonic()
             kind, pause = self.view()
-            events.append(Event(time.monotonic(), self.number, kind))
+            events.append(Event(time.monotonic(), self.number, kind, time.monotonic() - began))
             stop.wait(pause * (0.8 + random.random() * 0.4))  # noqa: S311 (jitter)
 
     def view(self) -> tuple[str, float]:
@@ -315,7 +435,16 @@ class Drill:
     redis: Redis
     gunicorn: ServerProcess
     people: list[Person]
+    accounts_proxy: TokenAnswerDropper
+    front: Front | None  # nginx in front of gunicorn, when it is installed
     events: list[Event] = field(default_factory=list)
+    browsing: threading.Event = field(default_factory=threading.Event)
+    # What a row notes when its fault starts, for what it measures after.
+    rate_before: float | None = None
+    calls_before: int = 0
+
+    def stats(self) -> dict:
+        return requests.get(f"{self.emulator}/_emulator/stats", timeout=10).json()
 
     def emulator_post(self, path: str, body: dict) -> None:
         requests.post(f"{self.emulator}/_emulator/{path}", json=body, timeout=10).raise_for_status()
@@ -324,8 +453,35 @@ class Drill:
         requests.delete(f"{self.emulator}/_emulator/faults", timeout=10).raise_for_status()
 
     def spotify_calls(self) -> int:
-        stats = requests.get(f"{self.emulator}/_emulator/stats", timeout=10).json()
+        stats = self.stats()
         return sum(stats["api_requests"].values()) + sum(stats["token_requests"].values())
+
+    def faults_served(self) -> int:
+        return sum(self.stats()["faults_served"].values())
+
+    def wait_for_a_fault_served(self, before: int, seconds: float = 15) -> float | None:
+        """When the emulator served an injected fault after `before` were (monotonic)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.faults_served() > before:
+                return time.monotonic()
+            time.sleep(0.05)
+        return None
+
+    def budget_rate(self) -> float | None:
+        """The budget's effective rate (calls per window) as every worker reads it: None
+        while it is the configured rate."""
+        import json
+
+        import redis
+
+        from accounts.budget import RedisStore
+
+        try:
+            raw = redis.Redis.from_url(self.redis.url, socket_timeout=2).get(RedisStore.KEY)
+        except redis.RedisError:
+            return None
+        return json.loads(raw).get("effective") if raw else None
 
     def grants_lost(self) -> int:
         return self.postgres.query(
@@ -334,6 +490,12 @@ class Drill:
 
     def songs(self) -> int:
         return self.postgres.query("SELECT coalesce(sum(total), 0) FROM library_librarysync")[0][0]
+
+    def expire_library_checks(self) -> None:
+        """Every stored library due for a check with Spotify at its owner's next view."""
+        self.postgres.query(
+            "UPDATE library_librarysync SET checked_at = now() - interval '1 hour' RETURNING 1"
+        )
 
     def expire_tokens(self) -> None:
         self.postgres.query(
@@ -352,6 +514,11 @@ class Fault:
     name: str
     start: Callable[[Drill], None]
     clear: Callable[[Drill], None]
+    # Runs while the fault stands, instead of waiting out the hold; says what it saw.
+    measure: Callable[[Drill, float], str] | None = None
+    hold: float | None = None  # seconds, when the row needs its own
+    # Runs after the fault cleared (its aftermath): more of what it saw.
+    after: Callable[[Drill, float], str] | None = None
 
 
 def _killed_during_refresh(drill: Drill) -> None:
@@ -393,6 +560,213 @@ FAULTS = [
     Fault("PostgreSQL stopped", lambda d: d.postgres.stop(), lambda d: d.postgres.start()),
 ]
 
+# --- Second round: what an outside drill found (issue 20) ------------------------------------
+
+RATE_LIMIT = "300/30"  # the site's budget in the drill: calls per window of seconds
+RATE_WINDOW = float(RATE_LIMIT.split("/")[1])
+QUOTA_HOLD = 20.0
+READ_ONLY_HOLD = 20.0
+PAUSE_SECONDS = 24  # the Retry-After of the 429 that Redis loses under
+
+
+def _quota_used_up(drill: Drill) -> None:
+    # Spotify's answer since July 2026 when a development-mode app's quota is spent: a
+    # 429 with reason QUOTA_EXCEEDED and no Retry-After, to every Web API call.
+    drill.emulator_post(
+        "faults",
+        {"endpoint": "saved_tracks", "status": 429, "reason": "QUOTA_EXCEEDED", "times": None},
+    )
+    drill.emulator_post(
+        "faults", {"endpoint": "me", "status": 429, "reason": "QUOTA_EXCEEDED", "times": None}
+    )
+    drill.rate_before = drill.budget_rate()
+
+
+def _quota_measure(drill: Drill, hold: float) -> str:
+    """The trial calls while the quota is used up: how many, and how far apart."""
+    served, moments = drill.faults_served(), []
+    deadline = time.monotonic() + hold
+    while time.monotonic() < deadline:
+        now_served = drill.faults_served()
+        moments += [time.monotonic()] * (now_served - served)
+        served = now_served
+        time.sleep(0.05)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(moments)]
+    spacing = ", ".join(f"{gap:.0f}" for gap in gaps) or "none"
+    return f"{len(moments)} calls answered 429 in {hold:g} s (s apart: {spacing})"
+
+
+def _quota_after(drill: Drill, cleared: float) -> str:
+    """How soon a call goes again after the quota lifts, and the rate is back."""
+    songs_calls = drill.stats()["api_requests"].get("saved_tracks", 0)
+    resumed = back = None
+    deadline = cleared + 2 * RATE_WINDOW + 15
+    while time.monotonic() < deadline and (resumed is None or back is None):
+        if resumed is None and drill.stats()["api_requests"].get("saved_tracks", 0) > songs_calls:
+            resumed = time.monotonic() - cleared
+        if back is None and drill.budget_rate() == drill.rate_before:
+            back = time.monotonic() - cleared
+        time.sleep(0.25)
+    return (
+        f"calls resume {'never' if resumed is None else f'{resumed:.1f} s'} after it lifts; "
+        f"rate back {'not within the bound' if back is None else f'in {back:.1f} s'} "
+        f"(bound {2 * RATE_WINDOW:g} s)"
+    )
+
+
+def _pause_then(drill: Drill, *, retry_after: int) -> float | None:
+    before = drill.faults_served()
+    drill.emulator_post(
+        "faults", {"endpoint": "saved_tracks", "status": 429, "retry_after": retry_after, "times": 1}
+    )
+    drill.expire_library_checks()  # the next views check with Spotify, and meet the 429
+    return drill.wait_for_a_fault_served(before)
+
+
+def _pause_survives_redis(drill: Drill, hold: float) -> str:
+    """A standing 429 while Redis is flushed, then stopped, then back empty: the calls
+    made before its Retry-After ran out (target 0)."""
+    import redis
+
+    answered = _pause_then(drill, retry_after=PAUSE_SECONDS)
+    if answered is None:
+        return "the 429 was never served"
+    time.sleep(0.5)  # calls already on their way when the 429 came back
+    calls = drill.spotify_calls()
+    redis.Redis.from_url(drill.redis.url, socket_timeout=2).flushall()
+    time.sleep(5)
+    drill.redis.stop()
+    time.sleep(6)
+    drill.redis.start()  # back, and empty
+    time.sleep(max(0.0, answered + PAUSE_SECONDS - 0.5 - time.monotonic()))
+    return f"{drill.spotify_calls() - calls} calls during the 429 (FLUSHALL, Redis stopped, back empty)"
+
+
+def _read_only(drill: Drill) -> None:
+    drill.calls_before = drill.spotify_calls()
+    drill.expire_library_checks()  # every view now wants a check: none may call
+    drill.postgres.set_read_only(True)
+
+
+def _read_only_clear(drill: Drill) -> None:
+    drill.postgres.set_read_only(False)
+
+
+def _read_only_measure(drill: Drill, hold: float) -> str:
+    time.sleep(hold)
+    calls = drill.spotify_calls() - drill.calls_before
+    return f"{calls} Spotify calls for {len(drill.people)} people (target <= 1 each)"
+
+
+def _token_answers_lost(drill: Drill) -> None:
+    drill.accounts_proxy.dropped = 0
+    drill.accounts_proxy.dropping = True
+    drill.expire_tokens()  # every grant refreshes: each answer is lost after Spotify rotated
+
+
+def _token_answers_back(drill: Drill) -> None:
+    drill.accounts_proxy.dropping = False
+
+
+def _token_answers_measure(drill: Drill, hold: float) -> str:
+    time.sleep(hold)
+    return f"{drill.accounts_proxy.dropped} token answers lost after Spotify acted"
+
+
+def _stale_views(drill: Drill) -> None:
+    drill.browsing.clear()  # the site to itself: these calls are the row's only ones
+    time.sleep(2)
+
+
+def _stale_views_measure(drill: Drill, hold: float) -> str:
+    """Twenty people's worth of simultaneous views of one stale library (target: 1 call)."""
+    person = drill.people[0]
+    drill.expire_library_checks()
+    calls = drill.stats()["api_requests"].get("saved_tracks", 0)
+    statuses: list[int] = []
+    barrier = threading.Barrier(20)
+
+    def view() -> None:
+        browser = requests.Session()
+        browser.cookies.update(person.session.cookies)
+        barrier.wait(timeout=10)
+        statuses.append(browser.get(f"{drill.site}/library/", timeout=HTTP_TIMEOUT).status_code)
+
+    threads = [threading.Thread(target=view) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=HTTP_TIMEOUT + 10)
+    time.sleep(1)
+    made = drill.stats()["api_requests"].get("saved_tracks", 0) - calls
+    return f"20 views: {made} call(s) for the songs, answers {dict(Counter(statuses))}"
+
+
+SLOW_CLIENTS = 50
+
+
+def _slow_clients(drill: Drill, hold: float) -> str:
+    """50 connections that never finish their headers, at the site's front door, while
+    people browse: their page views before and during."""
+    if drill.front is None:
+        return "not run: nginx is not installed (the production docs put it in front)"
+    before = [e.seconds for e in drill.events if e.at >= time.monotonic() - 20 and e.kind == "200"]
+    started = time.monotonic()
+    slow = SlowClients(
+        port=drill.front.port, tls=drill.front.tls, count=SLOW_CLIENTS, timeout=5, at_most=hold + 30
+    )
+    with slow:
+        time.sleep(hold)
+    during = [e.seconds for e in drill.events if e.at >= started and e.kind == "200"]
+    return (
+        f"{SLOW_CLIENTS} slow-header clients at nginx: page views p95 {_p95_ms(during)} "
+        f"(before: {_p95_ms(before)}), {slow.reopened} reopened"
+    )
+
+
+def _p95_ms(seconds: list[float]) -> str:
+    if not seconds:
+        return "none"
+    return f"{sorted(seconds)[max(0, round(0.95 * len(seconds)) - 1)] * 1000:.0f} ms"
+
+
+FAULTS += [
+    Fault(
+        "quota used up (429, no Retry-After)",
+        _quota_used_up,
+        Drill.clear_faults,
+        measure=_quota_measure,
+        hold=QUOTA_HOLD,
+        after=_quota_after,
+    ),
+    Fault(
+        "429 while Redis is flushed, stopped, back empty",
+        lambda d: None,
+        Drill.clear_faults,
+        measure=_pause_survives_redis,
+    ),
+    Fault(
+        "database read-only",
+        _read_only,
+        _read_only_clear,
+        measure=_read_only_measure,
+        hold=READ_ONLY_HOLD,
+    ),
+    Fault(
+        "token answers lost after Spotify acted",
+        _token_answers_lost,
+        _token_answers_back,
+        measure=_token_answers_measure,
+    ),
+    Fault(
+        "20 simultaneous views of a stale library",
+        _stale_views,
+        lambda d: d.browsing.set(),
+        measure=_stale_views_measure,
+    ),
+    Fault(f"{SLOW_CLIENTS} slow clients", lambda d: None, lambda d: None, measure=_slow_clients),
+]
+
 
 @dataclass
 class Result:
@@ -402,6 +776,7 @@ class Result:
     songs_lost: int
     calls: int
     recovery: float | None
+    notes: str = ""
 
 
 def run_fault(drill: Drill, fault: Fault, hold: float) -> Result:
@@ -409,11 +784,14 @@ def run_fault(drill: Drill, fault: Fault, hold: float) -> Result:
     time.sleep(2)
     calls = drill.spotify_calls()
     started = time.monotonic()
+    hold = fault.hold or hold
     fault.start(drill)
-    time.sleep(hold)
+    notes = [fault.measure(drill, hold)] if fault.measure else [time.sleep(hold) or ""]
     fault.clear(drill)
     cleared = time.monotonic()
     calls = drill.spotify_calls() - calls
+    if fault.after:
+        notes.append(fault.after(drill, cleared))
     deadline = cleared + 60
     while time.monotonic() < deadline and not _recovered(drill.events, cleared, len(drill.people)):
         time.sleep(0.25)
@@ -429,6 +807,7 @@ def run_fault(drill: Drill, fault: Fault, hold: float) -> Result:
         songs_lost=max(0, songs - drill.songs()),
         calls=calls,
         recovery=None if recovered is None else recovered - cleared,
+        notes="; ".join(note for note in notes if note),
     )
 
 
@@ -459,6 +838,7 @@ def _table(results: list[Result]) -> str:
         "songs lost",
         "Spotify calls",
         "recovery",
+        "seen",
     )
     rows = [header]
     for r in results:
@@ -475,6 +855,7 @@ def _table(results: list[Result]) -> str:
                 str(r.songs_lost),
                 str(r.calls),
                 "no" if r.recovery is None else f"{r.recovery:.1f} s",
+                r.notes,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -512,9 +893,17 @@ def main() -> int:
     redis_server.start()
     servers: list[ServerProcess] = []
     stop = threading.Event()
+    dropper: TokenAnswerDropper | None = None
     try:
-        site_port, emulator_port = free_port(), free_port()
-        site, emulator = f"http://127.0.0.1:{site_port}", f"http://127.0.0.1:{emulator_port}"
+        gunicorn_port, emulator_port = free_port(), free_port()
+        emulator = f"http://127.0.0.1:{emulator_port}"
+        # Spotify's accounts service as the site reaches it: through a proxy that can
+        # lose token answers after Spotify acted on them.
+        dropper = TokenAnswerDropper(emulator)
+        # nginx in front, as production runs (deploy/nginx/); else people go to gunicorn.
+        nginx = nginx_executable()
+        front = Front.start(nginx, gunicorn_port, workdir) if nginx else None
+        site = f"https://127.0.0.1:{front.port}" if front else f"http://127.0.0.1:{gunicorn_port}"
         env = _environment(
             options,
             workdir,
@@ -524,10 +913,12 @@ def main() -> int:
             SPOTIFY_BUDGET_STORE=redis_server.url,
             STATIC_ROOT=str(static_root),
             SPOTIFY_REDIRECT_URI=f"{site}/accounts/callback/",
-            GUNICORN_BIND=f"127.0.0.1:{site_port}",
+            SPOTIFY_ACCOUNTS_URL=f"{dropper.url}/accounts",
+            GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
+            TRUSTED_PROXY_COUNT="1" if front else "0",
             LIBRARY_FRESH_FOR="5",
             SPOTIFY_REFRESH_MARGIN="5",
-            SPOTIFY_RATE_LIMIT="300/30",
+            SPOTIFY_RATE_LIMIT=RATE_LIMIT,
             SPOTIFY_MAX_IN_FLIGHT="40",
             LOG_LEVEL="WARNING",
         )
@@ -537,10 +928,11 @@ def main() -> int:
                 "emulator", manage("runemulator", "--port", str(emulator_port)), env=env, log_dir=workdir
             )
         )
-        gunicorn = [sys.executable, "-m", "gunicorn", "spotifysite.wsgi", "-c", "gunicorn.conf.py"]
-        servers.append(ServerProcess("gunicorn", gunicorn, env=env, log_dir=workdir))
+        servers.append(ServerProcess("gunicorn", GUNICORN, env=env, log_dir=workdir))
+        if front:
+            servers.append(front.server)
         servers[0].wait_until_serving(f"{emulator}/_emulator/stats")
-        servers[1].wait_until_serving(f"{site}/")
+        servers[1].wait_until_serving(f"http://127.0.0.1:{gunicorn_port}/")
         requests.post(
             f"{emulator}/_emulator/config",
             json={"rotate_refresh_tokens": True, "access_token_lifetime": 15, "latency": 0.05},
@@ -554,10 +946,16 @@ def main() -> int:
         people = [Person(n, user["consent_index"], site) for n, user in enumerate(users)]
         deadline = time.monotonic() + 180
         for person in people:
+            if front:
+                person.session.verify = str(front.certificate)
             person.sign_in()
             person.load_library(deadline)
-        drill = Drill(site, emulator, postgres, redis_server, servers[1], people)
-        browsers = [threading.Thread(target=p.browse, args=(drill.events, stop), daemon=True) for p in people]
+        drill = Drill(site, emulator, postgres, redis_server, servers[1], people, dropper, front)
+        drill.browsing.set()
+        browsers = [
+            threading.Thread(target=p.browse, args=(drill.events, stop, drill.browsing), daemon=True)
+            for p in people
+        ]
         for thread in browsers:
             thread.start()
         time.sleep(5)  # everybody browsing, tokens refreshing
@@ -572,6 +970,8 @@ def main() -> int:
             thread.join(timeout=HTTP_TIMEOUT)
     finally:
         stop.set()
+        if dropper is not None:
+            dropper.stop()
         for server in reversed(servers):
             server.stop()
         redis_server.stop()
