@@ -331,6 +331,7 @@ class Person:
         response = self.session.post(
             urljoin(self.site, "/accounts/login/"),
             data=form.fields,
+            headers={"Referer": urljoin(self.site, "/accounts/login/")},  # as a browser sends it
             allow_redirects=False,
             timeout=HTTP_TIMEOUT,
         )
@@ -368,7 +369,11 @@ class Person:
         page = self.get("/library/")
         while "data-library-load" in page.text and time.monotonic() < deadline:
             csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
-            headers = {"X-CSRFToken": csrf, "Accept": "application/json"}
+            headers = {
+                "X-CSRFToken": csrf,
+                "Accept": "application/json",
+                "Referer": urljoin(self.site, "/library/"),
+            }
             while time.monotonic() < deadline:
                 answer = self.session.post(
                     urljoin(self.site, "/library/load/"),
@@ -688,6 +693,7 @@ def _stale_views_measure(drill: Drill, hold: float) -> str:
 
     def view() -> None:
         browser = requests.Session()
+        browser.trust_env, browser.verify = person.session.trust_env, person.session.verify
         browser.cookies.update(person.session.cookies)
         barrier.wait(timeout=10)
         statuses.append(browser.get(f"{drill.site}/library/", timeout=HTTP_TIMEOUT).status_code)
@@ -947,6 +953,8 @@ def main() -> int:
         deadline = time.monotonic() + 180
         for person in people:
             if front:
+                # The front's own certificate, whatever the environment names for requests.
+                person.session.trust_env = False
                 person.session.verify = str(front.certificate)
             person.sign_in()
             person.load_library(deadline)
