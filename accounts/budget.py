@@ -32,13 +32,14 @@ Spotify asks for a `Permit` first, here, and gives it back when Spotify has answ
 - **Pace.** Background calls are spread over the window (at most twice their share of it
   per quarter second) instead of leaving in bursts that hold up everything else on the
   machine and, crossing Spotify's real limit, would earn a 429 for every call in them.
-- **Probe.** Beyond the most calls Spotify has accepted in one window (`confirmed`),
-  background calls go a few at a time (slow start, as TCP's: PROBE_START, then as many
-  as Spotify has confirmed, so the width doubles each round trip): a fresh budget loads
-  at full speed after a round trip or two, and a budget set above Spotify's limit
-  crosses it with few calls on their way, so few are answered 429 and, the first 429
-  pausing every call, none lands during it. (Calls a person waits for are not held
-  back: a fresh site would make its first visitors queue.)
+- **Probe.** Beyond the most calls Spotify has accepted in one window (`confirmed`), or
+  a fifth of the rate in force if more (PROBE_FLOOR: a budget is presumed at most five
+  times Spotify's limit), background calls go one at a time: if that one is answered
+  429, no other load's call was on its way, so none lands during the 429; and Spotify's
+  window, full of calls spread over the past seconds, frees again soon, so the pause is
+  short. A fresh budget set high thus loads at full speed instead of probing from the
+  first call; one near Spotify's limit still creeps up to it. (Calls a person waits for
+  are not held back: a fresh site would make its first visitors queue.)
 - **Circuit breaker.** After BREAKER_FAILURES answers in a row that were timeouts or
   5xx, nobody calls for a short cool-down (growing with each failed retry, up to
   BREAKER_MAX_COOLDOWN); then one call tries, and only its success lets the others go.
@@ -94,10 +95,11 @@ WINDOW_MARGIN = 0.125
 RESERVE_SHARE = 0.05
 MIN_RESERVE = 3
 FLIGHT_RESERVE = 2
-# Beyond what Spotify has confirmed, at most this many background calls go at once, or
-# as many as it has confirmed if more (see the module's docstring).
+# Beyond what Spotify has confirmed, or this share of the rate in force if more, background
+# calls go one at a time (see the module's docstring). A larger share crosses a limit set
+# too high with the window filled fast: long Retry-Afters (a fifth: as short as before).
 PROBE = True
-PROBE_START = 4
+PROBE_FLOOR = 0.2
 # Background calls may use at most PACE_BURST times their share of the window in any
 # slice this long: spread out, yet the window's room can go out in half the window, so
 # that the last pages of a load are not held back long.
@@ -182,7 +184,7 @@ class State:
     # The most calls Spotify has accepted within one window, since the latest 429.
     confirmed: int = 0
     limited_at: float = 0.0  # when the latest 429 came back
-    probes: list[str] = field(default_factory=list)  # permits of calls beyond `confirmed`
+    probe: str = ""  # the permit of the latest call beyond what needs no probe
     # The cool-down after a 429 without Retry-After; 0 once a call is answered again.
     backoff: float = 0.0
     quota: bool = False  # Spotify said the app's quota is used up
@@ -200,10 +202,8 @@ class State:
         if not raw:
             return cls()
         try:
-            fields = json.loads(raw)
-            fields.pop("probe", None)  # one probe at a time, before `probes`
-            state = cls(**fields)
-        except (TypeError, ValueError, AttributeError):
+            state = cls(**json.loads(raw))
+        except (TypeError, ValueError):
             logger.warning("Unreadable Spotify budget state; starting afresh")
             return cls()
         # Calls stored before answers were kept: as if answered when sent.
@@ -314,8 +314,9 @@ def _decide(
         window_room -= _reserve(rate)
         flight_room -= min(FLIGHT_RESERVE, limits.max_in_flight - 1)
     wait = _refusal_wait(state, limits, now, window_room, flight_room, counted=counted)
+    probe_from = max(state.confirmed, int(rate * PROBE_FLOOR))
     if wait is None and background and counted:
-        wait = _probing(state) or _too_soon(state, limits, now, window_room)
+        wait = _probing(state, probe_from) or _too_soon(state, limits, now, window_room)
     if wait is None and background:
         wait = _over_fair_share(state, limits, now, user_key, window_room, flight_room)
     if wait is not None:
@@ -323,8 +324,8 @@ def _decide(
             state.waiting[user_key] = now + wait + WAITING_FOR
         return Decision(None, wait=wait)
     permit = Permit(id=uuid.uuid4().hex, priority=priority, user_key=user_key, granted_at=now)
-    if background and counted and len(state.calls) >= state.confirmed:
-        state.probes.append(permit.id)
+    if background and counted and len(state.calls) >= probe_from:
+        state.probe = permit.id
     if state.quota and counted:
         state.quota_trial = permit.id  # the one call that tries whether the quota lifted
     if state.open_until:
@@ -366,13 +367,10 @@ def _quota_refusal(state: State, now: float, priority: Priority) -> Decision | N
     return None
 
 
-def _probing(state: State) -> float | None:
-    """Refuse a background call that would go beyond what Spotify has confirmed while as
-    many such calls as the probe's width are on their way; None when it may go."""
-    if not PROBE or len(state.calls) < state.confirmed:
-        return None
-    state.probes = [permit for permit in state.probes if permit in state.in_flight]
-    if len(state.probes) >= max(PROBE_START, state.confirmed):
+def _probing(state: State, probe_from: int) -> float | None:
+    """Refuse a background call that would go beyond `probe_from` calls in the window
+    while the previous such call is still on its way; None when it may go."""
+    if PROBE and len(state.calls) >= probe_from and state.probe in state.in_flight:
         return POLL_SECONDS
     return None
 

@@ -238,19 +238,27 @@ def run(args: argparse.Namespace, emulator: str) -> None:
     if count != args.tracks:
         raise SystemExit(f"the sequential loop saw {count} tracks")
 
-    # ... and the app: first page, then batches as the page's script requests them. As on a
-    # site that has run a while, Spotify has already confirmed the rate (else the budget
-    # probes beyond it one call at a time: see accounts/budget.py).
-    budget.reset()
-    budget._with_store(lambda store: store.update(lambda state: setattr(state, "confirmed", 100_000)))
-    start = time.perf_counter()
-    client.get("/library/")
-    while not client.post("/library/load/").json()["done"]:
-        pass
-    cold = time.perf_counter() - start
-    state = LibrarySync.objects.get(pk=user.pk)
-    if state.generation == 0 or state.total != args.tracks:
-        raise SystemExit("the library did not load completely")
+    # ... and the app: first page, then batches as the page's script requests them. Once
+    # with a fresh budget (as after a deploy or a reset: Spotify has confirmed nothing yet,
+    # so the budget probes, widening as Spotify accepts: see accounts/budget.py), once as
+    # on a site that has run a while, where Spotify has already confirmed the rate.
+    def cold_load(*, seeded: bool) -> float:
+        services.library_forget(user=user)
+        budget.reset()
+        if seeded:
+            budget._with_store(lambda store: store.update(lambda state: setattr(state, "confirmed", 100_000)))
+        start = time.perf_counter()
+        client.get("/library/")
+        while not client.post("/library/load/").json()["done"]:
+            pass
+        seconds = time.perf_counter() - start
+        state = LibrarySync.objects.get(pk=user.pk)
+        if state.generation == 0 or state.total != args.tracks:
+            raise SystemExit("the library did not load completely")
+        return seconds
+
+    fresh = cold_load(seeded=False)
+    cold = cold_load(seeded=True)
     waves = 1 + math.ceil((math.ceil(args.tracks / 50) - 1) / settings.LIBRARY_FETCH_CONCURRENCY)
     bound = args.latency * waves
 
@@ -318,6 +326,20 @@ def run(args: argparse.Namespace, emulator: str) -> None:
             f"{cold:.2f} s",
             f"{bound:.2f} s ({waves} waves of {settings.LIBRARY_FETCH_CONCURRENCY})",
             f"{cold / bound:.2f}",
+            "≤ 1.3",
+        ),
+        (
+            "Cold full-library load, fresh budget",
+            f"{fresh:.2f} s",
+            f"{sequential:.2f} s (spotipy sequential)",
+            f"{fresh / sequential:.3f}",
+            "≤ 0.2",
+        ),
+        (
+            "Cold load vs. the concurrency bound, fresh budget",
+            f"{fresh:.2f} s",
+            f"{bound:.2f} s",
+            f"{fresh / bound:.2f}",
             "≤ 1.3",
         ),
         (

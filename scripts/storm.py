@@ -49,9 +49,12 @@ started, how long it took), stay in the temporary directory printed first.
 Scenarios: A. the budget equals Spotify's limit, 60 calls per 6 s; B. the budget is set
 2x too high (120/6) against the same limit; C. every Spotify call takes 6 s
 (SPOTIFY_TIMEOUT 10): the loads run for 30 s only, and what matters is that cached pages
-keep their pace and nothing fails. Targets are the issue's; the script prints figures
-with PASS/FAIL marks and exits 0 whatever they are (1 only when a scenario could not be
-run at all).
+keep their pace and nothing fails; Q. (run it with --scenarios Q) as A, but 3 s in the
+app's quota runs out for 20 s (every Web API call answered 429 with reason
+QUOTA_EXCEEDED and no Retry-After): Spotify calls during it, the first call answered
+after it, and the budget's effective rate two windows later. Targets are the issue's;
+the script prints figures with PASS/FAIL marks and exits 0 whatever they are (1 only
+when a scenario could not be run at all).
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ class Scenario:
     max_ratio: float | None = None
     slow_latency: float | None = None  # every Spotify call takes this long (C)
     env: dict[str, str] = field(default_factory=dict)
+    quota: tuple[float, float] | None = None  # (from, for) seconds into the storm (Q)
 
 
 SCENARIOS = {
@@ -120,7 +124,10 @@ SCENARIOS = {
         slow_latency=6.0,
         env={"SPOTIFY_TIMEOUT": "10"},
     ),
+    "Q": Scenario("Q", "quota used up", budget="60/6", spotify_limit="60/6", quota=(3.0, 20.0)),
 }
+# Spotify's quota answer (CONTRACT §3.1): 429, reason QUOTA_EXCEEDED, no Retry-After.
+QUOTA_FAULT = {"endpoint": "api", "status": 429, "reason": "QUOTA_EXCEEDED", "times": None}
 
 
 # --- Talking to the live site ----------------------------------------------------------------
@@ -381,6 +388,7 @@ class Stack:
     emulator: str
     servers: list[ServerProcess]
     workdir: Path
+    env: dict[str, str]
 
     def emulator_config(self, **changes: object) -> None:
         requests.post(f"{self.emulator}/_emulator/config", json=changes, timeout=10).raise_for_status()
@@ -499,7 +507,7 @@ def stack(scenario: Scenario, args: argparse.Namespace, workdir: Path, static_ro
             servers.append(ServerProcess("gunicorn", gunicorn, env=env, log_dir=workdir))
             servers[0].wait_until_serving(f"{emulator}/_emulator/stats")
             servers[1].wait_until_serving(f"{site}/")
-            yield Stack(site=site, emulator=emulator, servers=servers, workdir=workdir)
+            yield Stack(site=site, emulator=emulator, servers=servers, workdir=workdir, env=env)
         finally:
             for server in reversed(servers):  # the site first: its calls need the emulator
                 server.stop()
@@ -564,6 +572,7 @@ class Storm:
     stats_before: dict
     stats_after: dict
     cpu: dict[str, float]  # CPU seconds used during the storm, by process
+    quota: dict[str, float] = field(default_factory=dict)  # Q: calls during it, resume, rate after
 
 
 def run_scenario(scenario: Scenario, args: argparse.Namespace, stack: Stack) -> Outcome:
@@ -687,10 +696,14 @@ def _storm(
         ]
     )
     newcomer_thread = _in_threads([new_user])
+    quota: dict[str, float] = {}
+    quota_thread = _in_threads(
+        [lambda: _quota_fault(stack, scenario, quota, deadline)] if scenario.quota else []
+    )
     _join(loaders, timeout=deadline - time.monotonic() + 2 * HTTP_TIMEOUT)
     _join(newcomer_thread, timeout=clock + args.storm_timeout - time.monotonic() + 2 * HTTP_TIMEOUT)
     stop.set()
-    _join(viewers, timeout=2 * HTTP_TIMEOUT)
+    _join(viewers + quota_thread, timeout=2 * HTTP_TIMEOUT)
     seconds = time.perf_counter() - started
     after, cpu = _stats(stack.emulator), stack.cpu_seconds()
     with (stack.workdir / "storm-views.csv").open("w") as csv:  # for a closer look
@@ -706,7 +719,34 @@ def _storm(
         stats_before=before,
         stats_after=after,
         cpu={name: cpu[name] - cpu_before[name] for name in cpu},
+        quota=quota,
     )
+
+
+def _quota_fault(stack: Stack, scenario: Scenario, figures: dict[str, float], deadline: float) -> None:
+    """Q: Spotify's quota runs out `from` seconds into the storm and is back `for` seconds
+    later. Counted: the calls that reached Spotify meanwhile, how soon after it a call was
+    answered again, and the budget's effective rate then (`manage.py spotify_budget`)."""
+    start, duration = scenario.quota or (0.0, 0.0)
+    time.sleep(start)
+    before = _api_calls(_stats(stack.emulator))
+    requests.post(f"{stack.emulator}/_emulator/faults", json=QUOTA_FAULT, timeout=10).raise_for_status()
+    time.sleep(duration)
+    requests.delete(f"{stack.emulator}/_emulator/faults", timeout=10).raise_for_status()
+    lifted = time.monotonic()
+    during = _api_calls(_stats(stack.emulator)) - before
+    figures["calls"] = during
+    while time.monotonic() < deadline:
+        if _api_calls(_stats(stack.emulator)) > before + during:
+            figures["resume"] = time.monotonic() - lifted
+            break
+        time.sleep(0.1)  # polling another process's counter
+    time.sleep(2 * parse_rate(scenario.spotify_limit)[1])  # two windows on
+    status = subprocess.run(  # noqa: S603 (our own manage.py)
+        manage("spotify_budget"), cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=60
+    ).stdout
+    rate = re.search(r"effective rate:\s+(\d+)", status)
+    figures["rate"] = float(rate.group(1)) if rate else math.nan
 
 
 def _rows(
@@ -717,6 +757,8 @@ def _rows(
     during_429 = after["calls_during_429"] - before["calls_during_429"]
     accepted = _api_calls(after) - _api_calls(before) - refused
     slow = scenario.slow_latency is not None
+    # With slow Spotify or the quota used up, the new user waits like everyone: a figure.
+    held = slow or scenario.quota is not None
     rows = _load_rows(scenario, args, storm, accepted, refused)
     rows.append(Row("Calls during a 429", str(during_429), "", "", "0", during_429 == 0))
     if isinstance(storm.newcomer, SignIn):
@@ -727,8 +769,8 @@ def _rows(
                 f"{storm.newcomer.seconds:.2f} s ({attempts} attempt{'s' * (attempts > 1)})",
                 f"quiet {quiet.sign_in:.2f} s",
                 f"{difference:+.2f} s",
-                "(figure)" if slow else "<= quiet + 1 s",
-                None if slow else difference <= 1.0,
+                "(figure)" if held else "<= quiet + 1 s",
+                None if held else difference <= 1.0,
             )
         )
     else:
@@ -776,7 +818,8 @@ def _load_rows(
     else:
         completion = max(done) - storm.started
         ratio = completion / bound
-        target = f"<= {scenario.max_ratio}x bound"
+        judged = scenario.max_ratio is not None
+        target = f"<= {scenario.max_ratio}x bound" if judged else "(figure)"
         rows = [
             Row(
                 measure,
@@ -784,7 +827,7 @@ def _load_rows(
                 reference,
                 f"{ratio:.2f}x",
                 target,
-                ratio <= scenario.max_ratio,
+                ratio <= scenario.max_ratio if judged else None,
             )
         ]
     for size in sorted({loader.size for loader in storm.loaders}):
@@ -798,10 +841,47 @@ def _load_rows(
             "Web API calls accepted (N)", calls, f"{expected} expected", "", f"R/W = {scenario.spotify_limit}"
         )
     )
-    rows.append(
-        Row("429s answered", str(refused), "", "", f"<= {scenario.max_429s}", refused <= scenario.max_429s)
-    )
+    if scenario.max_429s is not None:
+        rows.append(
+            Row(
+                "429s answered", str(refused), "", "", f"<= {scenario.max_429s}", refused <= scenario.max_429s
+            )
+        )
+    if scenario.quota:
+        rows += _quota_rows(scenario, storm.quota)
     return rows
+
+
+def _quota_rows(scenario: Scenario, figures: dict[str, float]) -> list[Row]:
+    """Q: 429s without Retry-After back off (1, 2, 4 ... s), the rate stays."""
+    duration = scenario.quota[1] if scenario.quota else 0
+    calls, resume, rate = figures.get("calls", math.nan), figures.get("resume"), figures.get("rate", math.nan)
+    configured = parse_rate(scenario.budget)[0]
+    return [
+        Row(
+            f"Spotify calls during the quota ({duration:g} s)",
+            f"{calls:g}",
+            "",
+            "",
+            "<= 6",
+            calls <= 6,
+        ),
+        Row(
+            "First call answered after the quota",
+            "none" if resume is None else f"{resume:.1f} s",
+            "",
+            "",
+            "(figure: within the cool-down)",
+        ),
+        Row(
+            "Effective rate two windows on",
+            f"{rate:g}",
+            f"configured {configured}",
+            "",
+            "= configured",
+            rate == configured,
+        ),
+    ]
 
 
 def _page_rows(quiet: Quiet, storm: Storm) -> list[Row]:
