@@ -426,9 +426,17 @@ def _breaker(state: State, permit: Permit, *, failed: bool, now: float) -> None:
 
 
 def _released(
-    state: State, permit: Permit, retry_after: float | None, failed: bool, limits: Limits, now: float
+    state: State,
+    permit: Permit,
+    retry_after: float | None,
+    failed: bool,
+    limits: Limits,
+    now: float,
+    *,
+    lost: bool = False,
 ) -> None:
-    _breaker(state, permit, failed=failed and retry_after is None, now=now)
+    if not lost:  # an answer that never came is no news of Spotify's health either way
+        _breaker(state, permit, failed=failed and retry_after is None, now=now)
     # Sent after the latest 429 came back: its answer is news (a 429 that keeps coming, or
     # proof that Spotify accepts calls again), not one more answer of the same burst.
     fresh = permit.granted_at >= state.limited_at
@@ -706,15 +714,19 @@ def acquire(
         sleep(decision.wait)
 
 
-def release(permit: Permit, *, retry_after: float | None = None, failed: bool = False) -> float:
+def release(
+    permit: Permit, *, retry_after: float | None = None, failed: bool = False, lost: bool = False
+) -> float:
     """Give the permit back; `retry_after` when Spotify answered 429 (pauses every call;
     an `exceptions.RetryAfter` also says whether Spotify announced it and whether its
     quota is used up), `failed` when it timed out or answered 5xx (the circuit breaker
-    counts those). Returns the seconds until calls may go again (0: now)."""
+    counts those), `lost` when the request went out and no answer came back, or the call
+    ended for a reason of ours (neither a failure nor a success of Spotify's). Returns the
+    seconds until calls may go again (0: now)."""
     limits, now = configured(), clock()
 
     def change(state: State) -> float:
-        _released(state, permit, retry_after, failed, limits, now)
+        _released(state, permit, retry_after, failed, limits, now, lost=lost)
         return max(0.0, state.pause_until - now)
 
     return _with_store(lambda store: store.update(change))

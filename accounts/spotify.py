@@ -313,7 +313,7 @@ def budgeted(call: Callable[[], Any], *, priority: Priority, user_key: str = "",
     if getattr(_prepaid, "permit", None) is not None:
         return call()
     permit = budget.acquire(priority=priority, user_key=user_key, counted=counted)
-    released = failed = False
+    released = failed = lost = False
     try:
         return call()
     except RateLimited as exc:
@@ -326,11 +326,12 @@ def budgeted(call: Callable[[], Any], *, priority: Priority, user_key: str = "",
     except SpotifyUnavailable as exc:
         # A timeout or a 5xx: the circuit breaker counts it. A lost token answer is not
         # Spotify failing (3 of them once opened the breaker), so it does not.
-        failed = not answer_lost(exc)
+        lost = answer_lost(exc)
+        failed = not lost
         raise
     finally:
         if not released:
-            budget.release(permit, failed=failed)
+            budget.release(permit, failed=failed, lost=lost)
 
 
 def with_retries(call: Callable[[], Any]) -> Any:

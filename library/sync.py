@@ -394,7 +394,9 @@ def _collect(
         outcome.paused_until = datetime.now(tz=UTC) + timedelta(seconds=max(1, exc.retry_after))
         return [offset, *offsets]
     except SpotifyError as exc:
-        budget.release(permit, failed=isinstance(exc, SpotifyUnavailable))
+        # A lost answer, or a token that could not be stored, is no news of Spotify's health.
+        neutral = spotify.answer_lost(exc) or isinstance(exc, accounts.TokenStoreUnavailable)
+        budget.release(permit, failed=isinstance(exc, SpotifyUnavailable) and not neutral, lost=neutral)
         outcome.failure = outcome.failure or exc
         return [offset, *offsets]
     budget.release(permit)
@@ -466,7 +468,7 @@ def _revalidate(user: AbstractBaseUser, sync: LibrarySync, owner: str) -> Librar
     reconcile can tell what changed, else a reload started (readers keep the complete
     library until it is done), under the lease `owner` holds."""
     library = selectors.library_get(sync=sync)
-    client = spotify_client(user=user)
+    client = spotify_client(user=user, priority=Priority.OPTIONAL)  # none while the quota is out
     try:
         first, total = _strict_page(client, 0)
     except Mismatch:

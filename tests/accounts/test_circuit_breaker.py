@@ -83,3 +83,16 @@ def test_a_failing_spotify_is_not_hammered_and_pages_say_so(signed_in_client, em
         back = signed_in_client.get(library)
     assert back.status_code == HTTPStatus.OK
     assert emulator.api_requests["saved_tracks"] == calls + 1  # the trial, then closed
+
+
+def test_a_lost_answer_neither_counts_as_a_failure_nor_ends_a_streak():
+    state = State()
+    _fail(state, 0, BREAKER_FAILURES - 1)
+
+    lost = grant(state, LIMITS, 0.1)
+    budget._released(state, lost, None, False, LIMITS, T0 + 0.1, lost=True)
+    streak = state.failures
+    _fail(state, 0.2)
+
+    assert streak == BREAKER_FAILURES - 1  # no news: not reset as a success would
+    assert refusal(state, LIMITS, 0.3).open_until  # the next real failure opens it
