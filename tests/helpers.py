@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from html.parser import HTMLParser
+from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from django.test import Client
 from django.urls import reverse
+
+T = TypeVar("T")
 
 CANONICAL_HOST = "127.0.0.1:8000"  # the host of SPOTIFY_REDIRECT_URI in tests/settings.py
 
@@ -102,3 +107,24 @@ def pending_sign_ins(client: Client) -> dict[str, list]:
     if cookie is None or not cookie.value:
         return {}
     return json.loads(pending.fernet().decrypt(cookie.value.encode()))
+
+
+def at_once(count: int, work: Callable[[], T], *, close_connection: bool = True) -> list[T]:
+    """`work` in `count` threads started together (a barrier): what each returned. Each
+    thread closes its own database connection when done, as a request's would."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    start = threading.Barrier(count)
+
+    def one(_: int) -> T:
+        try:
+            start.wait(timeout=30)
+            return work()
+        finally:
+            if close_connection:
+                connection.close()
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(one, range(count)))

@@ -12,17 +12,16 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
 
 from accounts import budget
 from accounts.budget import Decision, Limits, Permit, Priority, State
 from accounts.exceptions import BudgetBusy, RetryAfter, SpotifyPaused
 from accounts.models import SpotifyBudget
+from tests.helpers import at_once
 
 INTERACTIVE = Priority.INTERACTIVE
 BACKGROUND = Priority.BACKGROUND
@@ -989,17 +988,10 @@ RACE_ATTEMPTS = 20
 def race_for_permits(*, close_connection: bool) -> int:
     """Threads asking for permits all at once; how many they were granted in all."""
 
-    def attempts(_: int) -> int:
-        try:
-            return sum(
-                budget.try_acquire(priority=INTERACTIVE).permit is not None for _ in range(RACE_ATTEMPTS)
-            )
-        finally:
-            if close_connection:
-                connection.close()  # this thread's own connection
+    def attempts() -> int:
+        return sum(budget.try_acquire(priority=INTERACTIVE).permit is not None for _ in range(RACE_ATTEMPTS))
 
-    with ThreadPoolExecutor(max_workers=RACE_THREADS) as pool:
-        return sum(pool.map(attempts, range(RACE_THREADS)))
+    return sum(at_once(RACE_THREADS, attempts, close_connection=close_connection))
 
 
 @pytest.fixture

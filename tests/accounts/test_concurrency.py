@@ -1,16 +1,14 @@
 """One refresh, however many requests race for an expired token (threads, real DB)."""
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.client import spotify_client
 from accounts.models import SpotifyToken
 from emulator.state import PROFILE_DEV_2026
-from tests.helpers import sign_in
+from tests.helpers import at_once, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,14 +29,9 @@ def _expire_token() -> SpotifyToken:
 
 
 def _race(user) -> list[int]:
-    def one_request(_: int) -> int:
-        try:
-            return spotify_client(user=user).current_user_saved_tracks(limit=1)["total"]
-        finally:
-            connection.close()  # this thread's own connection
-
-    with ThreadPoolExecutor(max_workers=CONCURRENT_REQUESTS) as pool:
-        return list(pool.map(one_request, range(CONCURRENT_REQUESTS)))
+    return at_once(
+        CONCURRENT_REQUESTS, lambda: spotify_client(user=user).current_user_saved_tracks(limit=1)["total"]
+    )
 
 
 @pytest.mark.parametrize("rotate", [False, True], ids=["refresh-token-kept", "refresh-token-rotated"])

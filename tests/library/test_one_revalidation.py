@@ -2,19 +2,16 @@
 database): concurrent views of a stale library make one Spotify call, and the others
 serve what is stored."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from emulator.state import PROFILE_DEV_2026
 from library import sync
 from library.models import LibrarySync
-from tests.helpers import CANONICAL_HOST
+from tests.helpers import CANONICAL_HOST, at_once
 from tests.library.conftest import FEW
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,21 +29,15 @@ def emulator_profile() -> str:
 def _views_at_once(signed_in: Client) -> list[tuple[int, int, bool]]:
     """CONCURRENT_VIEWS views of the library, let go together, each on its own thread
     and connection: each one's status, songs shown and whether it was marked unchecked."""
-    start = threading.Barrier(CONCURRENT_VIEWS)
 
-    def view(_: int) -> tuple[int, int, bool]:
+    def view() -> tuple[int, int, bool]:
         browser = Client(HTTP_HOST=CANONICAL_HOST)
         browser.cookies = signed_in.cookies
-        try:
-            start.wait()
-            response = browser.get(LIBRARY)
-            view = response.context["view"]
-            return response.status_code, view.total, view.unchecked is not None
-        finally:
-            connection.close()  # this thread's own connection
+        response = browser.get(LIBRARY)
+        view = response.context["view"]
+        return response.status_code, view.total, view.unchecked is not None
 
-    with ThreadPoolExecutor(max_workers=CONCURRENT_VIEWS) as pool:
-        return list(pool.map(view, range(CONCURRENT_VIEWS)))
+    return at_once(CONCURRENT_VIEWS, view)
 
 
 @pytest.mark.parametrize("changed", [False, True], ids=["unchanged", "a-song-added"])
