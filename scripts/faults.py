@@ -37,6 +37,7 @@ Targets: 0 grants lost, 0 responses 500, 0 sign-in prompts, recovery <= 15 s.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import random
@@ -280,8 +281,14 @@ class TokenAnswerDropper:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)  # acted on, never answered
                     return
+                # The site's worker may have gone away meanwhile (the drill kills workers).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._answer(answer)
+
+            def _answer(self, answer: requests.Response) -> None:
                 self.send_response(answer.status_code)
-                skip |= {"transfer-encoding", "content-encoding", "date", "server"}
+                skip = {"content-length", "connection", "transfer-encoding", "content-encoding"}
+                skip |= {"date", "server"}  # this server sends its own
                 for name, value in answer.headers.items():
                     if name.lower() not in skip:
                         self.send_header(name, value)
