@@ -14,7 +14,7 @@ Spotify asks for a `Permit` first, here, and gives it back when Spotify has answ
   loads and optional calls (a stored library's freshness check) stop until it lifts.
   After each cool-down one trial call goes, app-wide: a call a page needs (a sign-in, a
   library's first page), or a waiting load's when none came within QUOTA_TRIAL_GRACE.
-  Its answer lifts the quota, or doubles the cool-down.
+  Its answer lifts the quota, or doubles the cool-down (up to QUOTA_MAX_COOLDOWN).
 - **Kept where all see it.** The pause, the quota and the breaker are written to the
   database row as well whenever they change, and a Redis store that lost its key (a
   flush, a restart) or a database fallback (Redis down) reads them back: a standing 429
@@ -123,7 +123,11 @@ BREAKER_TRIAL_POLL = 0.25
 BACKOFF_START = 1.0
 # With the quota used up: how long after a cool-down a call a page needs has to be the
 # trial before a waiting load's call may be (a load must not wait for a sign-in).
-QUOTA_TRIAL_GRACE = 5.0
+QUOTA_TRIAL_GRACE = 2.0
+# Spotify lifts a quota without saying so: while it lasts the trials' cool-down doubles
+# up to this only, so that a waiting load resumes within about ten seconds of its end
+# (QUOTA_MAX_COOLDOWN + QUOTA_TRIAL_GRACE), for at most one 429 every 8 s.
+QUOTA_MAX_COOLDOWN = 8.0
 
 T = TypeVar("T")
 
@@ -472,6 +476,7 @@ def _limited(state: State, retry_after: float, limits: Limits, now: float, *, fr
     pause = min(limits.max_pause, max(1.0, retry_after)) if announced else max(BACKOFF_START, state.backoff)
     if quota:
         state.quota = True
+        pause = min(pause, QUOTA_MAX_COOLDOWN)
         logger.warning(
             "Spotify says the app's quota is used up: no background calls; one call tries again in %g s",
             pause,
