@@ -363,9 +363,10 @@ def _quota_refusal(state: State, now: float, priority: Priority) -> Decision | N
     trial_over = now + BREAKER_TRIAL_POLL
     if state.quota_trial in state.in_flight:
         return Decision(None, wait=BREAKER_TRIAL_POLL, paused_until=trial_over, quota=True)
-    if priority == Priority.OPTIONAL or (
-        priority == Priority.BACKGROUND and now < state.pause_until + QUOTA_TRIAL_GRACE
-    ):
+    # A call that can wait (a load, a freshness check) leaves the trial to one a page needs
+    # for a grace; then it may be the trial itself: otherwise a site where everybody's
+    # library is loaded and nobody signs in would never learn that the quota is back.
+    if priority != Priority.INTERACTIVE and now < state.pause_until + QUOTA_TRIAL_GRACE:
         until = max(trial_over, state.pause_until + QUOTA_TRIAL_GRACE)
         return Decision(None, wait=until - now, paused_until=until, quota=True)
     return None
@@ -822,13 +823,16 @@ class Standing:
     """Why calls to Spotify are held back right now, for pages to tell their readers
     ("Not checked with Spotify since …; Spotify asked us to pause until …")."""
 
-    paused_until: datetime | None = None  # a 429's pause
+    # A 429's pause; with the quota used up, until a call that can wait may be its trial.
+    paused_until: datetime | None = None
     quota_exhausted: bool = False  # Spotify said the app's quota is used up
     breaker_open_until: datetime | None = None  # Spotify kept failing: resting until then
 
     @property
     def holding_back(self) -> bool:
-        return self.paused_until is not None or self.quota_exhausted or self.breaker_open_until is not None
+        """Whether no call that can wait may go now. (With the quota used up and the
+        cool-down over, one may: it is the trial that finds out whether it is back.)"""
+        return self.paused_until is not None or self.breaker_open_until is not None
 
 
 def standing() -> Standing:
@@ -839,8 +843,9 @@ def standing() -> Standing:
     def until(moment: float) -> datetime | None:
         return datetime.fromtimestamp(moment, tz=UTC) if moment > now else None
 
+    trial = state.pause_until + QUOTA_TRIAL_GRACE if state.quota else state.pause_until
     return Standing(
-        paused_until=until(state.pause_until),
+        paused_until=until(trial),
         quota_exhausted=state.quota,
         breaker_open_until=until(state.open_until),
     )

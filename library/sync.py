@@ -119,10 +119,10 @@ class Unchecked:
     @property
     def message(self) -> str:
         since = f"since {_moment(self.since)}" if self.since else "lately"
-        if self.paused_until is not None:
-            reason = f"; Spotify asked us to pause until {_moment(self.paused_until, seconds=True)}"
-        elif self.quota_exhausted:
+        if self.quota_exhausted:  # (its trials are paused too: the quota is what to say)
             reason = "; the app's Spotify quota is used up for now"
+        elif self.paused_until is not None:
+            reason = f"; Spotify asked us to pause until {_moment(self.paused_until, seconds=True)}"
         elif self.retry_at is not None:
             reason = f"; Spotify is not answering, we'll try again at {_moment(self.retry_at, seconds=True)}"
         elif self.failed:

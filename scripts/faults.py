@@ -423,6 +423,8 @@ class Person:
                 return f"redirect {path}", 0.3
             if response.status_code == 503:
                 return "503", min(3.0, float(response.headers.get("Retry-After") or 1))
+            if response.status_code in (502, 504) and "<center>nginx</center>" in response.text:
+                return "no answer", 1.0  # nginx's word that the worker behind it went away
             if response.status_code >= 500:
                 return "5xx", 1.0
             return str(response.status_code), 0.3

@@ -2,6 +2,7 @@
 pause, the circuit breaker, a spent quota, a check that did not go through, or (with no
 reason) a database that takes no writes. No freshness check is made meanwhile."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
@@ -126,16 +127,27 @@ def test_while_the_breaker_rests_the_stored_page_says_when_we_try_again(stale_cl
     assert emulator.api_requests["saved_tracks"] == calls
 
 
-def test_with_the_quota_used_up_the_freshness_check_is_not_made(stale_client, emulator, monkeypatch):
-    monkeypatch.setattr(budget, "standing", lambda: budget.Standing(quota_exhausted=True))
-    calls = emulator.api_requests["saved_tracks"]
+def test_with_the_quota_used_up_no_check_is_made_until_one_may_be_its_trial(
+    stale_client, emulator, monkeypatch
+):
+    moment = [time.time()]
+    monkeypatch.setattr(budget, "clock", lambda: moment[0])
+    emulator.inject("saved_tracks", status=429, reason="QUOTA_EXCEEDED", times=1)
+    checked_at, calls = _checked_at(), emulator.api_requests["saved_tracks"]
 
-    response = stale_client.get(LIBRARY)
+    met = stale_client.get(LIBRARY)  # the check meets Spotify's quota answer
+    during = stale_client.get(LIBRARY)  # the cool-down: no call, not even the lease
+    lease_during = LibrarySync.objects.get().lease_owner
+    moment[0] += budget.BACKOFF_START + budget.QUOTA_TRIAL_GRACE + 0.1
+    trial = stale_client.get(LIBRARY)  # a check may now be the trial: the quota is back
 
-    assert response.context["view"].unchecked == Unchecked(since=_checked_at(), quota_exhausted=True)
-    assert _notice(response).endswith("; the app's Spotify quota is used up for now.")
-    assert emulator.api_requests["saved_tracks"] == calls
-    assert LibrarySync.objects.get().lease_owner == ""  # not even the lease was taken
+    assert met.context["view"].unchecked == Unchecked(since=checked_at, quota_exhausted=True)
+    assert during.context["view"].unchecked.quota_exhausted
+    assert _notice(during).endswith("; the app's Spotify quota is used up for now.")
+    assert lease_during == ""
+    assert emulator.api_requests["saved_tracks"] - calls == 2  # the one answered 429, then the trial
+    assert trial.context["view"].unchecked is None and _notice(trial) is None
+    assert not budget.standing().quota_exhausted
 
 
 def test_a_check_that_fails_says_so_and_the_next_view_asks_again(stale_client, emulator):
