@@ -64,6 +64,7 @@ class Progress:
     wait: float | None = None  # the app's Spotify budget is spent: ask again after this
     paused_until: datetime | None = None  # Spotify answered 429: nobody calls until then
     resting: bool = False  # Spotify kept failing: the app's circuit breaker holds calls
+    quota: bool = False  # with `paused_until`: the app's quota is used up, tried again then
 
     @classmethod
     def of(cls, sync: LibrarySync | None, **state: Any) -> Progress:
@@ -75,6 +76,11 @@ class Progress:
 
     @property
     def message(self) -> str:
+        if self.quota:
+            return (
+                "The app's Spotify quota is used up for now; loading resumes when Spotify takes "
+                f"calls again (next try at {self.paused_until:%H:%M:%S} UTC)."
+            )
         if self.paused_until is not None:
             return f"Spotify asked us to pause until {self.paused_until:%H:%M:%S} UTC; loading resumes then."
         if self.resting:
@@ -236,7 +242,13 @@ def _load_batch(user: AbstractBaseUser, owner: str) -> Progress:
         return _busy(user)
     if not sync.missing_offsets(PAGE_SIZE) and outcome.recheck is not None:
         return _finish(load, *outcome.recheck)
-    return Progress.of(sync, wait=outcome.wait, paused_until=outcome.paused_until, resting=outcome.resting)
+    return Progress.of(
+        sync,
+        wait=outcome.wait,
+        paused_until=outcome.paused_until,
+        resting=outcome.resting,
+        quota=outcome.quota and outcome.paused_until is not None,
+    )
 
 
 def _finish(load: _Load, first: list[Track], total: int) -> Progress:
@@ -298,6 +310,7 @@ class _Outcome:
     wait: float | None = None  # the budget refused more calls for this long
     paused_until: datetime | None = None  # Spotify answered 429
     resting: bool = False  # the circuit breaker refused
+    quota: bool = False  # the 429, or the budget's refusal, says the app's quota is used up
     failure: SpotifyError | None = None
     permits: dict[Future, tuple[int, budget.Permit]] = field(default_factory=dict)  # in flight
 
@@ -350,6 +363,7 @@ def _fetch_missing(client: Any, load: _Load) -> _Outcome:
                     offsets = []
                 if refused is not None and refused.paused_until is not None:
                     outcome.paused_until = datetime.fromtimestamp(refused.paused_until, tz=UTC)
+                    outcome.quota = refused.quota
                 elif refused is not None and refused.wait > patience:
                     # The page asks again this much later, plus up to 20 % of jitter: a
                     # little early, as the next batch may wait up to SPOTIFY_MAX_WAIT for
@@ -390,8 +404,9 @@ def _collect(
     try:
         tracks, total = future.result()
     except RateLimited as exc:
-        budget.release(permit, retry_after=exc.retry_after)
-        outcome.paused_until = datetime.now(tz=UTC) + timedelta(seconds=max(1, exc.retry_after))
+        paused_for = budget.release(permit, retry_after=exc.retry_after)
+        outcome.paused_until = datetime.now(tz=UTC) + timedelta(seconds=max(1.0, paused_for))
+        outcome.quota = getattr(exc.retry_after, "quota", False)
         return [offset, *offsets]
     except SpotifyError as exc:
         # A lost answer, or a token that could not be stored, is no news of Spotify's health.

@@ -115,6 +115,22 @@ def test_a_429_during_loading_pauses_every_call_and_says_until_when(large_client
         assert _load_everything(large_client)[-1]["done"]
 
 
+def test_with_the_quota_used_up_loading_says_so_and_asks_again_after_the_cool_down(large_client, emulator):
+    large_client.get(LIBRARY)
+    emulator.inject("saved_tracks", status=429, reason="QUOTA_EXCEEDED", times=None)
+
+    met = large_client.post(LOAD)  # the batch meets Spotify's quota answer
+    calls = emulator.api_requests["saved_tracks"]
+    again = large_client.post(LOAD)  # the cool-down: the budget refuses, Spotify hears nothing
+
+    for response in (met, again):
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert response.json()["message"].startswith("The app's Spotify quota is used up for now")
+        assert 1 <= int(response["Retry-After"]) <= 5  # the cool-down, not a day
+    assert again.json()["loaded"] == 50
+    assert emulator.api_requests["saved_tracks"] == calls
+
+
 def test_loading_stops_when_the_budget_is_spent_and_carries_on_later(large_client, emulator, settings, waits):
     settings.SPOTIFY_RATE_LIMIT = "6/30"
     large_client.get(LIBRARY)  # the first page: 1 call
