@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -35,14 +34,6 @@ logger = logging.getLogger(__name__)
 
 # A visit is recorded (for LIBRARY_RETENTION_DAYS) at most this often: not a write per view.
 VISIT_RESOLUTION = timedelta(hours=1)
-
-
-@contextmanager
-def _bookkeeping(what: str, user_id: int) -> Iterator[None]:
-    """A write the page can do without: skipped, and logged, while the database takes no
-    writes. In a savepoint, so that a refused write leaves a transaction around it usable."""
-    with suppress(WriteRefused), guarded_write(f"{what} of user {user_id}"):
-        yield
 
 
 def _lease_end():
@@ -86,7 +77,9 @@ def lease_renew(*, user: AbstractBaseUser, owner: str) -> bool:
 
 def lease_free(*, user: AbstractBaseUser, owner: str) -> None:
     # Not freed while the database takes no writes: it ends by itself within the lease.
-    with _bookkeeping("lease release", user.pk):
+    # Bookkeeping the page can do without: skipped, and logged, while the database takes
+    # no writes (a lease not released ends by itself within LIBRARY_LEASE_SECONDS).
+    with suppress(WriteRefused), guarded_write(f"lease release of user {user.pk}"):
         LibrarySync.objects.filter(pk=user.pk, lease_owner=owner).update(lease_owner="", lease_until=None)
 
 
@@ -205,7 +198,7 @@ def mark_checked(*, sync: LibrarySync) -> None:
     sync.checked_at = timezone.now()
     # Not recorded while the database takes no writes: the next view checks again, once
     # the database takes the check's lease again.
-    with _bookkeeping("library checked", sync.pk):
+    with suppress(WriteRefused), guarded_write(f"library checked of user {sync.pk}"):
         LibrarySync.objects.filter(pk=sync.pk, version=sync.version).update(checked_at=sync.checked_at)
 
 
@@ -245,7 +238,7 @@ def visit_record(*, sync: LibrarySync) -> None:
     now = timezone.now()
     if sync.visited_at < now - VISIT_RESOLUTION:
         sync.visited_at = now
-        with _bookkeeping("visit", sync.pk):
+        with suppress(WriteRefused), guarded_write(f"visit of user {sync.pk}"):
             LibrarySync.objects.filter(pk=sync.pk).update(visited_at=now)
 
 

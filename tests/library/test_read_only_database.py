@@ -191,3 +191,22 @@ def test_bookkeeping_that_the_database_refuses_is_logged_and_skipped(stale_clien
     ]
     assert skipped == ["Not recorded (visit", "Not recorded (library checked", "Not recorded (lease release"]
     assert LibrarySync.objects.get().lease_owner == owner  # it ends by itself within the lease
+
+
+def test_bookkeeping_whose_connection_cannot_even_open_is_skipped(stale_client, monkeypatch, caplog):
+    from django.db import OperationalError
+    from django.db.transaction import Atomic
+
+    stored = LibrarySync.objects.get()
+    owner = services.lease_take(user=stored.user)
+
+    def shutting_down(self):
+        raise OperationalError("FATAL:  the database system is shutting down")
+
+    monkeypatch.setattr(Atomic, "__enter__", shutting_down)  # as when PostgreSQL stops
+
+    services.lease_free(user=stored.user, owner=owner)  # no error: the lease ends by itself
+    services.mark_checked(sync=stored)
+
+    assert "Not recorded (lease release of user" in caplog.text
+    assert "Not recorded (library checked of user" in caplog.text
