@@ -455,6 +455,7 @@ class Drill:
     browsing: threading.Event = field(default_factory=threading.Event)
     # What a row notes when its fault starts, for what it measures after.
     rate_before: float | None = None
+    rate_dropped: bool = False
     calls_before: int = 0
 
     def stats(self) -> dict:
@@ -601,6 +602,7 @@ def _quota_measure(drill: Drill, hold: float) -> str:
     served, moments = drill.faults_served(), []
     deadline = time.monotonic() + hold
     while time.monotonic() < deadline:
+        drill.rate_dropped = drill.rate_dropped or drill.budget_rate() != drill.rate_before
         now_served = drill.faults_served()
         moments += [time.monotonic()] * (now_served - served)
         served = now_served
@@ -621,11 +623,12 @@ def _quota_after(drill: Drill, cleared: float) -> str:
         if back is None and drill.budget_rate() == drill.rate_before:
             back = time.monotonic() - cleared
         time.sleep(0.25)
-    return (
-        f"calls resume {'never' if resumed is None else f'{resumed:.1f} s'} after it lifts; "
-        f"rate back {'not within the bound' if back is None else f'in {back:.1f} s'} "
-        f"(bound {2 * RATE_WINDOW:g} s)"
-    )
+    if not drill.rate_dropped and back is not None:
+        rate = "the rate never dropped"
+    else:
+        rate = f"rate back {'not within the bound' if back is None else f'in {back:.1f} s'}"
+    after = "never" if resumed is None else f"{resumed:.1f} s"
+    return f"calls resume {after} after it lifts; {rate} (bound {2 * RATE_WINDOW:g} s)"
 
 
 def _pause_then(drill: Drill, *, retry_after: int) -> float | None:
