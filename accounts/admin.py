@@ -16,7 +16,7 @@ from spotifysite.admin_lookups import StrictModelAdmin
 
 from . import budget, services
 from .exceptions import SpotifyError
-from .models import SpotifyBudget, SpotifyToken
+from .models import SpotifyAccount, SpotifyBudget, SpotifyToken
 
 
 def mask(secret: str) -> str:
@@ -131,6 +131,29 @@ class SpotifyTokenAdmin(StrictModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: SpotifyToken | None = None) -> bool:
         # Viewing is allowed (view permission); editing a token by hand never is.
+        return False
+
+
+@admin.register(SpotifyAccount)
+class SpotifyAccountAdmin(StrictModelAdmin):
+    """Which user is which Spotify account, to look up either way. Read-only: the link is
+    made by signing in, and an account unlinked or relinked by hand would sign its owner
+    in to someone else's user, or to none."""
+
+    list_display = ("account_id", "user")
+    search_fields = ("account_id", "user__username")
+    list_select_related = ("user",)
+    fields = ("user", "account_id")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SpotifyAccount | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SpotifyAccount | None = None) -> bool:
+        # It goes with its user (deleting the user deletes it).
         return False
 
 

@@ -72,6 +72,31 @@ class SpotifyToken(models.Model):
         return self.status != self.Status.VALID
 
 
+class SpotifyAccount(models.Model):
+    """Which Spotify account a user is: the identity sign-in links by.
+
+    Its own row, not a field of SpotifyToken: a token is a grant, deleted on disconnect
+    and replaced on every consent, while the account a user is stays the same, so
+    signing in again after a disconnect finds the same user. Not the username either:
+    `spotify-<account id>` remains the username new users get, for display and for
+    older tools, but an administrator may rename a user without cutting the link.
+
+    The key is `/me`'s `account_id` (2026, immutable), or `id` from a server that
+    predates it (see accounts.services.user_sign_in)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="spotify_account"
+    )
+    account_id = models.CharField("Spotify account id", max_length=255, unique=True)
+
+    class Meta:
+        verbose_name = "Spotify account"
+        verbose_name_plural = "Spotify accounts"
+
+    def __str__(self) -> str:
+        return f"Spotify account {self.account_id}"
+
+
 class SpotifyBudget(models.Model):
     """The app-wide Spotify call budget (`accounts.budget`), when it lives in the
     database: one row, read and written whole under a row lock."""
@@ -88,6 +113,11 @@ class SpotifyBudget(models.Model):
     class Meta:
         verbose_name = "Spotify call budget"
         verbose_name_plural = "Spotify call budget"
+        constraints = [
+            # Every reader and writer goes to pk=SINGLETON (1): a second row would be a
+            # budget nobody reads.
+            models.CheckConstraint(condition=models.Q(id=1), name="accounts_spotifybudget_single_row")
+        ]
 
     def __str__(self) -> str:
         return "Spotify call budget"

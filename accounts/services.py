@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -19,13 +19,14 @@ from spotifysite.db import WriteRefused, guarded_write
 
 from . import spotify
 from .exceptions import ReauthorizationRequired, SilentReauthorizationRequired, SpotifyUnavailable, TokenBusy
-from .models import SpotifyToken
+from .models import SpotifyAccount, SpotifyToken
 from .signals import spotify_disconnected
 
 logger = logging.getLogger(__name__)
 
-# Spotify-linked users are named after their account id under a prefix no person picks:
-# a legacy Spotify username like "admin" must never log in as a local account.
+# New Spotify users are named after their account id under a prefix no person picks, for
+# display and older tools. Identity is SpotifyAccount.account_id, not the name: a legacy
+# Spotify username like "admin" can never log in as a local account either way.
 USERNAME_PREFIX = "spotify-"
 
 
@@ -95,9 +96,7 @@ def user_sign_in(*, code: str, code_verifier: str | None = None) -> AbstractBase
     account_key = profile.get("account_id") or profile["id"]
     try:
         with guarded_write("a new Spotify grant"):
-            user, created = get_user_model().objects.get_or_create(username=f"{USERNAME_PREFIX}{account_key}")
-            if created:
-                user.set_unusable_password()
+            user = _account_user(account_id=account_key)
             user.first_name = (profile.get("display_name") or "")[:150]
             user.save()
             token_save(user=user, token_info=token_info, spotify_user_id=profile["id"])
@@ -105,6 +104,29 @@ def user_sign_in(*, code: str, code_verifier: str | None = None) -> AbstractBase
         # The database went read-only after the sign-in's state was spent: the grant
         # stands at Spotify, so signing in again once the site is back costs no click.
         raise TokenStoreUnavailable() from None
+    return user
+
+
+def _account_user(*, account_id: str) -> AbstractBaseUser:
+    """The user linked to the Spotify account `account_id`, created (with the account's
+    row) on its first sign-in."""
+    linked = SpotifyAccount.objects.select_related("user").filter(account_id=account_id)
+    account = linked.first()
+    if account is not None:
+        return account.user
+    try:
+        with transaction.atomic():
+            user = get_user_model()(username=f"{USERNAME_PREFIX}{account_id}")
+            user.set_unusable_password()
+            user.save()
+            SpotifyAccount.objects.create(user=user, account_id=account_id)
+    except IntegrityError:
+        # Another sign-in of the same account, at the same moment, created it first.
+        # Anything else (a user not linked to this account holding the name) is raised.
+        account = linked.first()
+        if account is None:
+            raise
+        return account.user
     return user
 
 

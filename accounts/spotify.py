@@ -105,7 +105,7 @@ QUOTA_EXCEEDED = "QUOTA_EXCEEDED"  # the 429's reason when the app's quota is us
 
 def _retry_after(headers: Mapping[str, str] | None, *, reason: str | None = None) -> RetryAfter:
     """Seconds from a Retry-After header, at most SPOTIFY_MAX_PAUSE. Spotify has sent it
-    missing or 0 (CONTRACT §3.2), and its quota answer has none: then 1, marked as not
+    missing or 0 (docs/spotify.md#rate-limits), and its quota answer has none: then 1, marked as not
     announced, so that the budget backs off by itself rather than retry every second."""
     quota = reason == QUOTA_EXCEEDED
     try:
@@ -118,7 +118,7 @@ def _retry_after(headers: Mapping[str, str] | None, *, reason: str | None = None
 
 
 def _reason(response: requests.Response) -> str | None:
-    """The error object's `reason` (CONTRACT §3.1), if the body has one."""
+    """The error object's `reason` (docs/spotify.md#web-api-errors), if the body has one."""
     try:
         reason = response.json()["error"]["reason"]
     except (ValueError, KeyError, TypeError):

@@ -15,8 +15,10 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from .config import EmulatorConfig, InvalidArgument, check_type
+from .faults import Fault
 from .responses import api_error, api_json
-from .state import EmulatorConfig, Fault, InvalidArgument, check_type, state
+from .state import state
 
 FAULT_ARGUMENTS = frozenset(each.name for each in dataclasses.fields(Fault) if each.init)
 # What `state.add_track` takes from JSON; all optional, null meaning "generate one".
@@ -94,7 +96,7 @@ def faults(request: HttpRequest) -> HttpResponse:
 
 @control_endpoint("POST")
 def revoke(request: HttpRequest) -> HttpResponse:
-    """The user removes the app's access (CONTRACT §2.5 `Refresh token revoked`)."""
+    """The user removes the app's access (docs/spotify.md#token-errors: `Refresh token revoked`)."""
     user_id = _json_object(request).get("user_id")
     check_type("user_id", user_id, str)
     if state.user(user_id) is None:

@@ -4,7 +4,6 @@ the extension-less image URLs that point at them."""
 import colorsys
 import hashlib
 import re
-from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 # Spotify's image ids are 40 hex digits whose first 16 name the kind and size
@@ -35,15 +34,6 @@ def parse_image_key(key: str) -> tuple[str, int | None] | None:
     except UnicodeDecodeError:
         return None
     return object_id, _PREFIX_SIZES[match["prefix"]]
-
-
-def origin_beside(url: str) -> str:
-    """The origin of `url` with the next port: where the emulator serves its images when
-    EMULATOR_IMAGE_ORIGIN does not say (http://127.0.0.1:8000/... -> http://127.0.0.1:8001)."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
-    return f"{parts.scheme}://{host}:{port + 1}"
 
 
 def placeholder_svg(*, object_id: str, title: str | None, size: int) -> str:

@@ -34,16 +34,13 @@ ISO_3166_ALPHA_2 = frozenset((
 ))  # fmt: skip
 
 
-def requested_market(raw: str | None, *, user_country: str | None) -> str | None:
+def requested_market(raw: str | None, *, user_country: str) -> str | None:
     """The market a request asks for: None without the parameter, the user's country for
     `from_token`, else the code itself. Raises ApiError (400) for anything else, an empty
     value included."""
     if raw is None:
         return None
     if raw == FROM_TOKEN:
-        if user_country is None:
-            # An app's own token has no user, hence no country (spotify/web-api#1451).
-            raise ApiError(HTTPStatus.FORBIDDEN, "Insufficient client scope")
         return user_country
     if raw in ISO_3166_ALPHA_2:
         return raw

@@ -6,23 +6,23 @@ import binascii
 import dataclasses
 import hashlib
 import hmac
-import ipaddress
 import re
 import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
 
 from . import scopes, tokens
-from .state import AuthorizationCode, RegisteredClient, state
+from .grants import AuthorizationCode, RegisteredClient
+from .redirect_uris import redirect_uri_matches, redirect_with
+from .state import state
 
 UNAUTHORIZED_MESSAGE = "Missing/invalid/expired access token"  # one message for all three since 2026
 # An app's own token (client credentials) on an endpoint about a user: a 401 (spotify/web-api#806),
 # worded as jwilsson/spotify-web-api-php#222 quotes it.
 APP_TOKEN_MESSAGE = "Unauthorized."  # noqa: S105 - a message, not a secret
-# Development mode's refusals (CONTRACT §3.1, §3.3), byte for byte.
+# Development mode's refusals (docs/spotify.md#development-mode), byte for byte.
 NOT_REGISTERED_MESSAGE = "User not registered in the Developer Dashboard"
 PREMIUM_REQUIRED_MESSAGE = (
     "Active premium subscription required for the owner of the app. When the subscription "
@@ -102,58 +102,12 @@ def check_authorization_request(params: Mapping[str, str]) -> AuthorizationReque
     if challenge is not None and (
         params.get("code_challenge_method") != "S256" or not _CHALLENGE.fullmatch(challenge)
     ):
-        # Spotify supports S256 only (CONTRACT §1.1).
+        # Spotify supports S256 only (docs/spotify.md#pkce).
         refused = redirect_with(redirect_uri, error="invalid_request", app_state=app_state)
         raise AuthorizeRedirectError(refused)
     return AuthorizationRequest(
         client=client, redirect_uri=redirect_uri, scope=requested, state=app_state, code_challenge=challenge
     )
-
-
-def redirect_uri_matches(*, registered: str, requested: str) -> bool:
-    """CONTRACT §1.2: character-for-character, except that a loopback IP literal registered
-    without a port accepts any port (RFC 8252); `localhost` and plain-HTTP hosts other than
-    loopback IP literals are refused outright."""
-    if not spotify_allows_redirect_uri(requested):
-        return False
-    if requested == registered:
-        return True
-    wanted, given = urlsplit(registered), urlsplit(requested)
-    try:
-        wanted_port, given_port = wanted.port, given.port
-    except ValueError:  # a port that isn't a number
-        return False
-    return (
-        wanted_port is None
-        and given_port is not None
-        and _is_loopback_ip(wanted.hostname)
-        and given.username is None
-        and _without_port(wanted) == _without_port(given)
-    )
-
-
-def _without_port(parts: SplitResult) -> tuple[str, str | None, str, str]:
-    return parts.scheme, parts.hostname, parts.path, parts.query
-
-
-def spotify_allows_redirect_uri(uri: str) -> bool:
-    parts = urlsplit(uri)
-    if parts.hostname == "localhost":
-        return False
-    if parts.scheme == "http":
-        return _is_loopback_ip(parts.hostname)
-    if parts.scheme == "https":
-        return bool(parts.hostname)
-    return bool(parts.scheme)  # custom schemes, used by mobile apps
-
-
-def redirect_with(redirect_uri: str, *, app_state: str | None, **params: str) -> str:
-    """`redirect_uri` with `params` (then `state`, if the app sent one) added to any query
-    it already has."""
-    pairs = list(params.items()) + ([("state", app_state)] if app_state is not None else [])
-    parts = urlsplit(redirect_uri)
-    query = "&".join(filter(None, [parts.query, urlencode(pairs)]))
-    return urlunsplit(parts._replace(query=query))
 
 
 def approve(request: AuthorizationRequest, *, user_id: str) -> str:
@@ -277,8 +231,8 @@ def refresh_access_token(*, client: RegisteredClient, refresh_token: str, public
         # 2026 rule: six months from the user's authorization; refreshing doesn't extend it.
         if now >= claims.authorized_at + state.config.refresh_token_lifetime:
             raise TokenError("invalid_grant", "Refresh token expired")
-        # Spotify always rotates a PKCE client's refresh token (CONTRACT §2.3): a public
-        # client can't be told apart from a thief by a secret, so each token works once.
+        # Spotify always rotates a PKCE client's refresh token (docs/spotify.md#refresh-tokens):
+        # a public client can't be told apart from a thief by a secret, so each token works once.
         rotate = state.config.rotate_refresh_tokens or claims.public
         if rotate:
             grant.serial += 1
@@ -396,10 +350,3 @@ def check_development_mode(user_id: str) -> None:
         raise ApiError(HTTPStatus.FORBIDDEN, PREMIUM_REQUIRED_MESSAGE)
     if user_id and config.registered_users is not None and user_id not in config.registered_users:
         raise ApiError(HTTPStatus.FORBIDDEN, NOT_REGISTERED_MESSAGE)
-
-
-def _is_loopback_ip(hostname: str | None) -> bool:
-    try:
-        return ipaddress.ip_address(hostname or "").is_loopback
-    except ValueError:
-        return False

@@ -1,4 +1,4 @@
-"""Spotify's app-wide rate limit (CONTRACT §3.2): a rolling window of Web API calls per
+"""Spotify's app-wide rate limit (docs/spotify.md#rate-limits): a rolling window of Web API calls per
 client id, and a record of 429s so that the emulator can count the calls a client made
 while one stood.
 

@@ -1,6 +1,6 @@
 """Spotify's JSON shapes, built from the compact demo records one page at a time.
 
-Two profiles (CONTRACT §4, §5, §7.6; emulator/README.md has the table): "dev-2026" is what
+Two profiles (docs/spotify.md#development-mode; emulator/README.md has the table): "dev-2026" is what
 a development-mode app sees since March 2026 (no email/country/product/followers/
 explicit_content on /me; no popularity, available_markets or linked_from on tracks);
 "extended" is the older, fuller field set. In both, `is_playable` and `restrictions` come
@@ -15,10 +15,12 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
+from spotifysite.origins import origin_beside
+
+from .config import PROFILE_EXTENDED
 from .demo_data import Album, Artist, DemoUser, SavedTrack, Track, image_size_unknown
 from .demo_words import MARKETS
-from .images import image_key, origin_beside
-from .state import PROFILE_EXTENDED
+from .images import image_key
 
 ALBUM_IMAGE_SIZES = (640, 300, 64)
 AVATAR_SIZES = (300, 64)
@@ -201,7 +203,7 @@ def paging_json(
     limit: int,
     extra_query: list[tuple[str, str]],
 ) -> dict:
-    """Spotify's paging object (CONTRACT §5.2): absolute URLs, query `offset`, `limit`, then
+    """Spotify's paging object (docs/spotify.md#paging): absolute URLs, query `offset`, `limit`, then
     the rest; `limit` echoes the request, not the number of items."""
 
     def page_url(page_offset: int) -> str:

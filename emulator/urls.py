@@ -17,8 +17,9 @@ urlpatterns = [
     path("v1/me", views.me, name="me"),
     path("v1/me/tracks/", views.saved_tracks, name="saved_tracks"),
     path("v1/me/tracks", views.saved_tracks, name="saved_tracks"),
-    path("v1/tracks/<str:track_id>", views.track, name="track"),
-    path("v1/users/<str:user_id>", views.user, name="user"),
+    # What the hrefs in those answers name: here, never api.spotify.com, but not emulated.
+    path("v1/tracks/<str:track_id>", views.not_emulated, name="track"),
+    path("v1/users/<str:user_id>", views.not_emulated, name="user"),
     path("v1/albums/<str:album_id>", views.not_emulated, name="album"),
     path("v1/artists/<str:artist_id>", views.not_emulated, name="artist"),
     # Anything else under /v1: Spotify's JSON error object, not Django's HTML 404.

@@ -20,11 +20,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import oauth, serializers
+from .demo_data import DemoUser
+from .faults import FAULT_TOKEN, RATE_LIMIT_MESSAGE
 from .markets import requested_market
 from .oauth import ApiError
 from .responses import accounts_page, api_error, api_json, error_page, token_error, token_json
 from .scopes import SCOPES
-from .state import FAULT_TOKEN, PROFILE_EXTENDED, RATE_LIMIT_MESSAGE, state
+from .state import state
 from .tokens import AccessToken
 
 CONSENT_SALT = "emulator.consent"
@@ -265,11 +267,17 @@ def unknown_api_path(request: HttpRequest, path: str | None = None) -> HttpRespo
     return api_error(HTTPStatus.NOT_FOUND, UNKNOWN_PATH_MESSAGE)
 
 
-@api_endpoint("me")
-def me(request: HttpRequest, access: AccessToken) -> HttpResponse:
+def _token_user(access: AccessToken) -> DemoUser:
+    """The user a token acts for; a 401 for an app's own token, which has none."""
     user = state.user(oauth.require_user(access))
     if user is None:  # not reached: authenticate_bearer only accepts demo users' tokens
         raise ApiError(HTTPStatus.UNAUTHORIZED, oauth.UNAUTHORIZED_MESSAGE)
+    return user
+
+
+@api_endpoint("me")
+def me(request: HttpRequest, access: AccessToken) -> HttpResponse:
+    user = _token_user(access)
     links = serializers.Links(request)
     return api_json(
         serializers.user_json(user, links=links, profile=state.config.profile, scope=access.scope)
@@ -278,13 +286,13 @@ def me(request: HttpRequest, access: AccessToken) -> HttpResponse:
 
 @api_endpoint("saved_tracks")
 def saved_tracks(request: HttpRequest, access: AccessToken) -> HttpResponse:
-    user_id = oauth.require_user(access)
+    user = _token_user(access)
     if "user-library-read" not in access.scope:
         raise ApiError(HTTPStatus.FORBIDDEN, "Insufficient client scope")
     limit = _query_int(request, "limit", default=20, minimum=1, maximum=50, message="Invalid limit")
     offset = _query_int(request, "offset", default=0, minimum=0, maximum=None, message="Bad request.")
-    market = _market(request, access)
-    page, total = state.library_page(user_id, offset=offset, limit=limit)
+    market = requested_market(request.GET.get("market"), user_country=user.country)
+    page, total = state.library_page(user.id, offset=offset, limit=limit)
     links = serializers.Links(request)
     profile = state.config.profile
     # Echoed as sent (`from_token` stays `from_token`).
@@ -318,35 +326,8 @@ def _query_int(
     return value
 
 
-@api_endpoint("track")
-def track(request: HttpRequest, access: AccessToken, track_id: str) -> HttpResponse:
-    market = _market(request, access)
-    found = state.find_track(track_id)
-    if found is None:
-        raise ApiError(HTTPStatus.NOT_FOUND, "Resource not found")
-    links = serializers.Links(request)
-    return api_json(serializers.track_json(found, links=links, profile=state.config.profile, market=market))
-
-
-def _market(request: HttpRequest, access: AccessToken) -> str | None:
-    user = state.user(access.user_id) if access.user_id else None
-    return requested_market(request.GET.get("market"), user_country=user.country if user else None)
-
-
-@api_endpoint("user")
-def user(request: HttpRequest, access: AccessToken, user_id: str) -> HttpResponse:
-    if state.config.profile != PROFILE_EXTENDED:
-        raise ApiError(HTTPStatus.FORBIDDEN, "Forbidden")  # removed for development mode in 2026
-    found = state.user(user_id)
-    if found is None:
-        raise ApiError(HTTPStatus.NOT_FOUND, "No such user")
-    links = serializers.Links(request)
-    data = serializers.user_json(found, links=links, profile=PROFILE_EXTENDED, scope=())
-    del data["account_id"]  # only on the private profile
-    return api_json(data)
-
-
 @api_endpoint("not_emulated")
 def not_emulated(request: HttpRequest, access: AccessToken, **ids: str) -> HttpResponse:
-    """Albums and artists have URLs (every href points back here) but no content."""
+    """Tracks, albums, artists and users have URLs (every href points back here, never to
+    api.spotify.com) but no content: the site never fetches them (docs/spotify.md#endpoints)."""
     raise ApiError(HTTPStatus.NOT_FOUND, "Resource not found")

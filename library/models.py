@@ -45,6 +45,22 @@ class LibrarySync(models.Model):
     class Meta:
         verbose_name = "library"
         verbose_name_plural = "libraries"
+        constraints = [
+            # A load stores no more songs than Spotify's total when it started (both 0
+            # when no load is under way); missing_offsets relies on the total.
+            models.CheckConstraint(
+                condition=models.Q(loaded__lte=models.F("loading_total")),
+                name="library_sync_loaded_within_total",
+            ),
+            # A lease is an owner's ticket until a time: both, or neither (free). An expiry
+            # alone would block every taker with nobody to renew or free it; an owner
+            # alone would be a lease taken for no time.
+            models.CheckConstraint(
+                condition=models.Q(lease_owner="", lease_until__isnull=True)
+                | (~models.Q(lease_owner="") & models.Q(lease_until__isnull=False)),
+                name="library_sync_lease_owner_with_expiry",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Library of {self.user}"

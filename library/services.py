@@ -137,9 +137,11 @@ def load_start(*, user: AbstractBaseUser, owner: str, first: list[Track], total:
         sync.loading_generation, sync.loading_total = generation, total
         sync.loaded, sync.loaded_pages = len(first), [0]
         sync.lease_until = _lease_end()
-        sync.save()
         if total <= len(first):
+            # Saved once, complete: a first page with more songs than Spotify's total
+            # must not be written as a load that outran its total (a check constraint).
             return _promote(user, sync)
+        sync.save()
         return sync
 
 
@@ -164,6 +166,11 @@ def pages_store(
     transaction; renews the lease. False when the lease was lost: nothing stored."""
     offsets = [*sync.loaded_pages, *pages]
     loaded = sync.loaded + sum(len(tracks) for tracks in pages.values())
+    if loaded > sync.loading_total:
+        # More songs than Spotify's total when the load started: the library changed
+        # under the load, as a changed total says (sync._collect). Start over.
+        reload_request(user=user)
+        return False
     with transaction.atomic():
         updated = LibrarySync.objects.filter(
             pk=user.pk, lease_owner=owner, loading_generation=sync.loading_generation

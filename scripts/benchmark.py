@@ -28,10 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,98 +38,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness.browser import consent_redirect  # noqa: E402
+from harness.environment import LOAD, production_environment, use_here  # noqa: E402
+from harness.servers import Stack  # noqa: E402
+
 SITE = "127.0.0.1:8000"
-CLIENT_ID, CLIENT_SECRET = "benchmark-client", "benchmark-secret"  # known to the local emulator only
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _configure(
     workdir: Path, emulator: str, cache_url: str | None, database_url: str | None = None
 ) -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
-    env = {
-        "DJANGO_SETTINGS_MODULE": "spotifysite.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": "benchmark-only-" + "x" * 40,
-        "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "ALLOWED_HOSTS": "127.0.0.1,testserver",
-        "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": database_url or f"sqlite:///{workdir / 'benchmark.sqlite3'}",
-        "STATIC_ROOT": str(workdir / "static"),
-        "SPOTIFY_CLIENT_ID": CLIENT_ID,
-        "SPOTIFY_CLIENT_SECRET": CLIENT_SECRET,
-        "SPOTIFY_REDIRECT_URI": f"http://{SITE}/accounts/callback/",
-        "SPOTIFY_ACCOUNTS_URL": f"{emulator}/accounts",
-        "SPOTIFY_API_URL": f"{emulator}/v1",
-        "LOG_LEVEL": "WARNING",
-        # The emulator here sets no app rate limit: this measures the loader, not the
-        # app-wide budget (scripts/storm.py measures that, under a limit).
-        "SPOTIFY_RATE_LIMIT": "100000/30",
-        "SPOTIFY_MAX_IN_FLIGHT": "200",
-        # Every simulated person signs in from this one address.
-        "SIGN_IN_RATE_LIMIT": "100000",
-    }
-    if cache_url:
-        env["CACHE_URL"] = cache_url
-    os.environ.update(env)
+    """The production-like environment, for Django in this process (and the emulator)."""
+    env = production_environment(
+        plain_http=True,
+        site=f"http://{SITE}",
+        emulator=emulator,
+        ALLOWED_HOSTS="127.0.0.1,testserver",
+        DATABASE_URL=database_url or f"sqlite:///{workdir / 'benchmark.sqlite3'}",
+        STATIC_ROOT=str(workdir / "static"),
+        **LOAD,  # the emulator here sets no app rate limit: this measures the loader
+        **({"CACHE_URL": cache_url} if cache_url else {}),
+    )
+    use_here(env)
     return env
 
 
-def _start_emulator(env: dict[str, str], port: int, tracks: int, latency: float) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "manage.py",
-        "runemulator",
-        "--port",
-        str(port),
-        "--library-size",
-        str(tracks),
-        "--latency",
-        str(latency),
-    ]
-    process = subprocess.Popen(  # noqa: S603 (our own manage.py)
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    import requests
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/_emulator/stats", timeout=2)
-            return process
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the emulator did not start")
-
-
 def _sign_in(client, emulator_user_index: int = 1):
-    """The OAuth round trip: our login, the emulator's consent page, our callback."""
+    """The OAuth round trip: our login (Django's test client), the emulator's consent page
+    (over HTTP), our callback."""
     from urllib.parse import urlsplit
 
-    import requests
-
-    from tests.helpers import FormParser
-
     authorize = client.post("/accounts/login/")["Location"]
-    consent_page = requests.get(authorize, timeout=10)
-    form = FormParser()
-    form.feed(consent_page.text)
-    data = dict(form.fields)
-    for name, values in form.radios.items():
-        data[name] = values[emulator_user_index]
-    name, value = form.buttons["Agree"]
-    if name:
-        data[name] = value
-    action = requests.compat.urljoin(authorize, form.action or urlsplit(authorize).path)
-    redirect = requests.post(action, data=data, allow_redirects=False, timeout=10).headers["Location"]
-    callback = urlsplit(redirect)
+    callback = urlsplit(consent_redirect(authorize, choice=emulator_user_index))
     response = client.get(f"{callback.path}?{callback.query}")
     if response.status_code != 302:
         raise SystemExit(f"sign-in failed: {response.content[:300]!r}")
@@ -175,15 +112,11 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="spotifysite-benchmark-"))
-    port = _free_port()
-    emulator = f"http://127.0.0.1:{port}"
-    env = _configure(workdir, emulator, args.cache_url, args.database_url)
-    process = _start_emulator(env, port, args.tracks, args.latency)
-    try:
-        run(args, emulator)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with Stack(workdir) as servers:  # the emulator only: the site runs in this process
+        env = _configure(workdir, servers.emulator, args.cache_url, args.database_url)
+        options = ["--library-size", str(args.tracks), "--latency", str(args.latency)]
+        servers.start(env, emulator=options, site=None)
+        run(args, servers.emulator)
 
 
 def run(args: argparse.Namespace, emulator: str) -> None:

@@ -41,11 +41,9 @@ import contextlib
 import itertools
 import os
 import random
-import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
@@ -61,161 +59,25 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.storm import _collect_static, _environment  # noqa: E402
-from tests.helpers import FormParser  # noqa: E402
-from tests.servers import (  # noqa: E402
-    GUNICORN,
+from harness.browser import Browser, ConsentAsked  # noqa: E402
+from harness.environment import LOAD, production_environment  # noqa: E402
+from harness.servers import (  # noqa: E402
     ServerProcess,
     SlowClients,
+    Stack,
     free_port,
-    manage,
     nginx_executable,
     nginx_site,
+    run_manage,
     self_signed_certificate,
     start_nginx,
 )
+from harness.services import Postgres, Redis  # noqa: E402
 
 HTTP_TIMEOUT = 30
-PG_BIN = Path("/usr/lib/postgresql")
 LIBRARY_SIZE = 300
 RECOVERY_TARGET = 15.0
 AFTERMATH = 25.0  # seconds after a fault cleared that still count as its own
-
-
-# --- Services of our own --------------------------------------------------------------------
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run its programs as the postgres user then."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-class Postgres:
-    """A throwaway cluster in `workdir`, on its own port; stopped and started at will."""
-
-    def __init__(self, workdir: Path) -> None:
-        versions = sorted(PG_BIN.glob("*/bin/postgres"))
-        if not versions:
-            raise SystemExit("PostgreSQL's server programs are not installed")
-        self.bin = versions[-1].parent
-        self.data, self.port = workdir / "pgdata", free_port()
-        self.process: subprocess.Popen | None = None
-        self.data.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(workdir, "postgres")
-            shutil.chown(self.data, "postgres")
-        subprocess.run(  # noqa: S603 (PostgreSQL's own initdb)
-            _as_postgres([str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust"]),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
-
-    def start(self) -> None:
-        command = [
-            str(self.bin / "postgres"),
-            "-D",
-            str(self.data),
-            "-p",
-            str(self.port),
-            "-k",
-            str(self.data),
-        ]
-        command += ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
-        self.process = subprocess.Popen(  # noqa: S603
-            _as_postgres(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _wait_for(lambda: self._ready(), "PostgreSQL")
-
-    def _ready(self) -> bool:
-        import psycopg
-
-        try:
-            with psycopg.connect(self.url, connect_timeout=1):
-                return True
-        except psycopg.OperationalError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None:
-            subprocess.run(  # noqa: S603 (PostgreSQL's own pg_ctl): a fast shutdown
-                _as_postgres([str(self.bin / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w"]),
-                check=False,
-                capture_output=True,
-                timeout=60,
-            )
-            self.process.wait(timeout=60)
-            self.process = None
-
-    def set_read_only(self, read_only: bool) -> None:
-        """Every new transaction read-only (or not): what a hot standby or a full disk's
-        emergency setting looks like to the site, whose every request opens a connection."""
-        import psycopg
-
-        with psycopg.connect(self.url, connect_timeout=5, autocommit=True) as connection:
-            connection.execute("SET default_transaction_read_only = off")  # this session may write
-            value = "on" if read_only else "off"
-            connection.execute(f"ALTER DATABASE postgres SET default_transaction_read_only = {value}")
-
-    def query(self, sql: str) -> list[tuple]:
-        import psycopg
-
-        with psycopg.connect(self.url, connect_timeout=5) as connection:
-            return connection.execute(sql).fetchall()
-
-
-class Redis:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        command = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
-        import redis
-
-        _wait_for(lambda: _pings(redis.Redis.from_url(self.url, socket_timeout=1)), "Redis")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-            self.process = None
-
-
-def _pings(client) -> bool:
-    import redis
-
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-
-
-def _wait_for(ready: Callable[[], bool], name: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{name} did not start")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -318,57 +180,14 @@ class Event:
     seconds: float = 0.0  # how long the page view took
 
 
-@dataclass
-class Person:
-    """One browser: signs in through the emulator (its cookies kept, as a browser's are)
-    and keeps opening library pages, following what the site answers as a person would."""
+class Person(Browser):
+    """One browser (harness.browser.Browser): signs in through the emulator (its cookies
+    kept, as a browser's are) and keeps opening library pages, following what the site
+    answers as a person would."""
 
-    number: int
-    consent_index: int
-    site: str
-    session: requests.Session = field(default_factory=requests.Session)
-
-    def get(self, url: str) -> requests.Response:
-        return self.session.get(urljoin(self.site, url), allow_redirects=False, timeout=HTTP_TIMEOUT)
-
-    def sign_in(self) -> None:
-        page = self.get("/accounts/login/")
-        form = FormParser()
-        form.feed(page.text)
-        response = self.session.post(
-            urljoin(self.site, "/accounts/login/"),
-            data=form.fields,
-            headers={"Referer": urljoin(self.site, "/accounts/login/")},  # as a browser sends it
-            allow_redirects=False,
-            timeout=HTTP_TIMEOUT,
-        )
-        self.through_spotify(response, consent=True)
-
-    def through_spotify(self, response: requests.Response, *, consent: bool) -> requests.Response:
-        """Follow redirects through the emulator's authorize page and back; answer its
-        consent page only when `consent` (a reconnect must not need one)."""
-        for _ in range(8):
-            if not response.is_redirect:
-                break
-            location = urljoin(response.url, response.headers["Location"])
-            response = self.session.get(location, allow_redirects=False, timeout=HTTP_TIMEOUT)
-            if response.status_code == 200 and "/accounts/authorize" in urlsplit(location).path:
-                if not consent:
-                    raise ConsentAsked()
-                response = self._agree(location, response.text)
-        return response
-
-    def _agree(self, url: str, page: str) -> requests.Response:
-        form = FormParser()
-        form.feed(page)
-        data = dict(form.fields)
-        for name, values in form.radios.items():
-            data[name] = values[self.consent_index]
-        name, value = form.buttons["Agree"]
-        if name:
-            data[name] = value
-        action = urljoin(url, form.action or urlsplit(url).path)
-        return self.session.post(action, data=data, allow_redirects=False, timeout=HTTP_TIMEOUT)
+    def __init__(self, number: int, consent_index: int, site: str) -> None:
+        super().__init__(site, consent_index=consent_index, timeout=HTTP_TIMEOUT)
+        self.number = number
 
     def load_library(self, deadline: float) -> None:
         import re
@@ -382,12 +201,7 @@ class Person:
                 "Referer": urljoin(self.site, "/library/"),
             }
             while time.monotonic() < deadline:
-                answer = self.session.post(
-                    urljoin(self.site, "/library/load/"),
-                    headers=headers,
-                    allow_redirects=False,
-                    timeout=HTTP_TIMEOUT,
-                )
+                answer = self.post("/library/load/", headers=headers)
                 data = (
                     answer.json()
                     if answer.headers.get("Content-Type", "").startswith("application/json")
@@ -432,10 +246,6 @@ class Person:
             return "consent", 1.0
         except requests.RequestException:
             return "no answer", 1.0
-
-
-class ConsentAsked(Exception):
-    pass
 
 
 # --- The drill ------------------------------------------------------------------------------
@@ -904,53 +714,48 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="spotifysite-faults-"))
     os.chmod(workdir, 0o755)  # noqa: S103 (PostgreSQL's user reads its data directory here)
     print(f"spotifysite fault drill: servers' files and logs in {workdir}", flush=True)
-    options = argparse.Namespace(workers=3, threads=8, latency=0.05)
-    static_root = _collect_static(options, workdir)
+    static_root = workdir / "static"
+    run_manage(
+        "collectstatic",
+        "--noinput",
+        "-v0",
+        env=production_environment(plain_http=True, STATIC_ROOT=str(static_root)),
+    )
     postgres, redis_server = Postgres(workdir), Redis()
     postgres.start()
     redis_server.start()
-    servers: list[ServerProcess] = []
+    servers = Stack(workdir)
+    emulator = servers.emulator
     stop = threading.Event()
     dropper: TokenAnswerDropper | None = None
     try:
-        gunicorn_port, emulator_port = free_port(), free_port()
-        emulator = f"http://127.0.0.1:{emulator_port}"
         # Spotify's accounts service as the site reaches it: through a proxy that can
         # lose token answers after Spotify acted on them.
         dropper = TokenAnswerDropper(emulator)
         # nginx in front, as production runs (deploy/nginx/); else people go to gunicorn.
         nginx = nginx_executable()
-        front = Front.start(nginx, gunicorn_port, workdir) if nginx else None
-        site = f"https://127.0.0.1:{front.port}" if front else f"http://127.0.0.1:{gunicorn_port}"
-        env = _environment(
-            options,
-            workdir,
-            emulator=emulator,
-            DATABASE_URL=postgres.url,
-            CACHE_URL=redis_server.url,
-            SPOTIFY_BUDGET_STORE=redis_server.url,
-            STATIC_ROOT=str(static_root),
-            SPOTIFY_REDIRECT_URI=f"{site}/accounts/callback/",
-            SPOTIFY_ACCOUNTS_URL=f"{dropper.url}/accounts",
-            GUNICORN_BIND=f"127.0.0.1:{gunicorn_port}",
-            TRUSTED_PROXY_COUNT="1" if front else "0",
-            LIBRARY_FRESH_FOR="5",
-            SPOTIFY_REFRESH_MARGIN="5",
-            SPOTIFY_RATE_LIMIT=RATE_LIMIT,
-            SPOTIFY_MAX_IN_FLIGHT="40",
-            LOG_LEVEL="WARNING",
-        )
-        subprocess.run(manage("migrate", "--noinput", "-v0"), cwd=ROOT, env=env, check=True, timeout=300)  # noqa: S603
-        servers.append(
-            ServerProcess(
-                "emulator", manage("runemulator", "--port", str(emulator_port)), env=env, log_dir=workdir
-            )
-        )
-        servers.append(ServerProcess("gunicorn", GUNICORN, env=env, log_dir=workdir))
+        front = Front.start(nginx, servers.site_port, workdir) if nginx else None
         if front:
-            servers.append(front.server)
-        servers[0].wait_until_serving(f"{emulator}/_emulator/stats")
-        servers[1].wait_until_serving(f"http://127.0.0.1:{gunicorn_port}/")
+            servers.add(front.server)
+        site = f"https://127.0.0.1:{front.port}" if front else servers.site
+        drill_settings = {
+            "WEB_CONCURRENCY": "3",
+            "GUNICORN_THREADS": "8",
+            "DATABASE_URL": postgres.url,
+            "CACHE_URL": redis_server.url,
+            "SPOTIFY_BUDGET_STORE": redis_server.url,
+            "STATIC_ROOT": str(static_root),
+            "SPOTIFY_ACCOUNTS_URL": f"{dropper.url}/accounts",
+            "GUNICORN_BIND": servers.gunicorn_bind,
+            "TRUSTED_PROXY_COUNT": "1" if front else "0",
+            "LIBRARY_FRESH_FOR": "5",
+            "SPOTIFY_REFRESH_MARGIN": "5",
+            "SPOTIFY_RATE_LIMIT": RATE_LIMIT,
+            "SPOTIFY_MAX_IN_FLIGHT": "40",
+        }
+        env = production_environment(plain_http=True, site=site, emulator=emulator, **(LOAD | drill_settings))
+        run_manage("migrate", "--noinput", "-v0", env=env)
+        servers.start(env, emulator=[], site=[])
         requests.post(
             f"{emulator}/_emulator/config",
             json={"rotate_refresh_tokens": True, "access_token_lifetime": 15, "latency": 0.05},
@@ -970,7 +775,9 @@ def main() -> int:
                 person.session.verify = str(front.certificate)
             person.sign_in()
             person.load_library(deadline)
-        drill = Drill(site, emulator, postgres, redis_server, servers[1], people, dropper, front)
+        drill = Drill(
+            site, emulator, postgres, redis_server, servers.server("gunicorn"), people, dropper, front
+        )
         drill.browsing.set()
         browsers = [
             threading.Thread(target=p.browse, args=(drill.events, stop, drill.browsing), daemon=True)
@@ -992,8 +799,7 @@ def main() -> int:
         stop.set()
         if dropper is not None:
             dropper.stop()
-        for server in reversed(servers):
-            server.stop()
+        servers.stop()
         redis_server.stop()
         postgres.stop()
     print(f"\nspotifysite fault drill: {args.users} people browsing, each fault held {args.hold:g} s\n")

@@ -19,7 +19,6 @@ Spotify call is made (the libraries are fresh).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -31,37 +30,25 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness.environment import production_environment, use_here  # noqa: E402
+from harness.services import scratch_database  # noqa: E402
+
 SCRATCH = "spotifysite_scale"
 HEADER = ("measure", "result", "baseline", "ratio", "target")
 
 
-def _admin_sql(server: str, statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
-        connection.execute(statement)
-
-
-def _configure(server: str, static_root: str) -> None:
-    from cryptography.fernet import Fernet
-
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "spotifysite.settings",
-            "DEBUG": "false",
-            "SECRET_KEY": "benchmark-only-" + "x" * 40,
-            "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "ALLOWED_HOSTS": "testserver",
-            "SECURE_SSL_REDIRECT": "false",
-            "DATABASE_URL": f"{server}/{SCRATCH}",
-            "STATIC_ROOT": static_root,
-            "SPOTIFY_CLIENT_ID": "scale-benchmark",
-            "SPOTIFY_CLIENT_SECRET": "scale-benchmark",
-            "SPOTIFY_REDIRECT_URI": "http://testserver/accounts/callback/",
-            "LIBRARY_FRESH_FOR": str(10**8),  # the libraries are current: no Spotify call
-            "LOG_LEVEL": "WARNING",
-        }
+def _configure(database_url: str, static_root: str) -> None:
+    """The production-like environment, for Django in this process."""
+    env = production_environment(
+        plain_http=True,
+        site="http://testserver",
+        ALLOWED_HOSTS="testserver",
+        DATABASE_URL=database_url,
+        STATIC_ROOT=static_root,
+        LIBRARY_FRESH_FOR=str(10**8),  # the libraries are current: no Spotify call
+        LOG_LEVEL="WARNING",
     )
+    use_here(env)
 
 
 # Rows made by the database itself: a user's songs, newest first, with searchable words.
@@ -241,16 +228,14 @@ def main() -> None:
     if urlsplit(server).hostname not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("scale.py only runs against a PostgreSQL server on loopback")
 
-    _admin_sql(server, f"DROP DATABASE IF EXISTS {SCRATCH}")
-    _admin_sql(server, f"CREATE DATABASE {SCRATCH}")
-    _configure(server, tempfile.mkdtemp(prefix="spotifysite-scale-"))
-    try:
-        rows = run(args)
-    finally:
-        from django.db import connections
+    with scratch_database(server, SCRATCH) as database_url:
+        _configure(database_url, tempfile.mkdtemp(prefix="spotifysite-scale-"))
+        try:
+            rows = run(args)
+        finally:
+            from django.db import connections
 
-        connections.close_all()
-        _admin_sql(server, f"DROP DATABASE IF EXISTS {SCRATCH}")
+            connections.close_all()
     print(f"\nspotifysite at scale: PostgreSQL, {args.users:,} users x {args.songs:,} songs\n")
     widths = [max(len(str(row[i])) for row in [HEADER, *rows]) for i in range(len(HEADER))]
     for row in [HEADER, tuple("-" * w for w in widths), *rows]:

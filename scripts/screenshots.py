@@ -15,62 +15,36 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.servers import ServerProcess, free_port, manage, run_manage  # noqa: E402
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"The demo site stopped (exit code {server.returncode}).")
-        try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 (loopback)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"The demo site did not answer at {url} within {timeout} s.")
-
-
-def _demo_site(workdir: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+def _demo_site(workdir: Path) -> tuple[ServerProcess, str]:
+    """runserver in demo mode, as on a fresh clone: DEBUG and no Spotify credentials."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        # Demo mode as on a fresh clone: DEBUG and no Spotify credentials.
         "DEBUG": "true",
         "SPOTIFY_CLIENT_ID": "",
         "SPOTIFY_CLIENT_SECRET": "",
-        "SPOTIFY_REDIRECT_URI": f"http://127.0.0.1:{port}/accounts/callback/",
+        "SPOTIFY_REDIRECT_URI": f"{url}/accounts/callback/",
         "DATABASE_URL": f"sqlite:///{workdir / 'demo.sqlite3'}",
         "LOG_LEVEL": "WARNING",
     }
-    python = sys.executable
-    manage = [python, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
-    server = subprocess.Popen(  # noqa: S603 (our own manage.py)
-        [*manage, "runserver", "--noreload", f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    _wait_until_up(f"{url}/", server)
+    run_manage("migrate", "--noinput", "-v0", env=env)
+    command = manage("runserver", "--noreload", f"127.0.0.1:{port}")
+    server = ServerProcess("demo", command, env=env, log_dir=workdir)
+    server.wait_until_serving(f"{url}/")
     return server, url
 
 
@@ -121,8 +95,7 @@ def main() -> None:
             print(f"Demo site at {url}; screenshots:")
             _take(url, args.out.resolve())
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            server.stop()
 
 
 if __name__ == "__main__":

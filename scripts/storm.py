@@ -78,7 +78,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 
@@ -86,9 +86,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from accounts.budget import parse_rate  # noqa: E402
-from scripts.benchmark import _configure, _p, _sign_in, _stats  # noqa: E402
-from tests.helpers import FormParser  # noqa: E402
-from tests.servers import ServerProcess, clean_environment, free_port, manage  # noqa: E402
+from harness.browser import Browser  # noqa: E402
+from harness.environment import LOAD, production_environment  # noqa: E402
+from harness.servers import Stack, manage, run_manage  # noqa: E402
+from harness.services import scratch_database  # noqa: E402
+from scripts.benchmark import _p, _stats  # noqa: E402
 
 HTTP_TIMEOUT = 30  # seconds, for one request to the site
 NEW_USER_AFTER = 3.0  # seconds into the storm
@@ -126,7 +128,7 @@ SCENARIOS = {
     ),
     "Q": Scenario("Q", "quota used up", budget="60/6", spotify_limit="60/6", quota=(3.0, 20.0)),
 }
-# Spotify's quota answer (CONTRACT §3.1): 429, reason QUOTA_EXCEEDED, no Retry-After.
+# Spotify's quota answer (docs/spotify.md#rate-limits): 429, reason QUOTA_EXCEEDED, no Retry-After.
 QUOTA_FAULT = {"endpoint": "api", "status": 429, "reason": "QUOTA_EXCEEDED", "times": None}
 
 
@@ -175,43 +177,6 @@ def _send(
         return method(url, **kwargs)
 
 
-class _Answer:
-    """A requests response, read the way benchmark._sign_in reads Django's test responses."""
-
-    def __init__(self, response: requests.Response) -> None:
-        self.response, self.status_code, self.content = response, response.status_code, response.content
-
-    def __getitem__(self, header: str) -> str:
-        return self.response.headers[header]
-
-
-class LiveClient:
-    """The two calls benchmark._sign_in makes on Django's test client, made over HTTP to
-    the live site with a browser's cookies (and, for a POST, the form's CSRF token)."""
-
-    def __init__(self, site: str, tally: Tally | None = None) -> None:
-        self.site, self.tally = site, tally
-        self.session = requests.Session()
-        self.last: requests.Response | None = None
-
-    def _seen(self, response: requests.Response) -> _Answer:
-        self.last = response
-        if self.tally is not None:
-            self.tally.add(response)
-        return _Answer(response)
-
-    def get(self, path: str) -> _Answer:
-        return self._seen(self.session.get(self.site + path, allow_redirects=False, timeout=HTTP_TIMEOUT))
-
-    def post(self, path: str) -> _Answer:
-        """Submit the page's form, as its button does."""
-        form = FormParser()
-        form.feed(self.session.get(self.site + path, timeout=HTTP_TIMEOUT).text)
-        return self._seen(
-            self.session.post(self.site + path, data=form.fields, allow_redirects=False, timeout=HTTP_TIMEOUT)
-        )
-
-
 def _retry_after(response: requests.Response | None) -> float:
     try:
         return float(response.headers.get("Retry-After") or 0) if response is not None else 0.0
@@ -230,19 +195,17 @@ def sign_in_and_open(site: str, consent_index: int, *, deadline: float, tally: T
     """Sign in, then open /library/, as a person would: on a 503 ("try again in N s") wait
     that long and try again (the sign-in if it failed, else only the page)."""
     start = time.perf_counter()
-    client, signed_in = LiveClient(site, tally), False
+    browser, signed_in = None, False
     for attempt in itertools.count(1):
-        try:
-            if not signed_in:
-                client = LiveClient(site, tally)
-                _sign_in(client, emulator_user_index=consent_index)
-                signed_in = True
-            client.get("/library/")
-        except (KeyError, SystemExit):
-            pass  # benchmark._sign_in: no redirect to Spotify, or the callback failed
-        last = client.last
+        if not signed_in:
+            seen = tally.add if tally is not None else None
+            browser = Browser(site, consent_index=consent_index, timeout=HTTP_TIMEOUT, seen=seen)
+            signed_in = browser.sign_in().is_redirect  # our callback's redirect to the library
+        if signed_in:
+            browser.get("/library/")
+        last = browser.last
         if signed_in and last is not None and last.status_code == 200:
-            return SignIn(time.perf_counter() - start, attempt, client.session)
+            return SignIn(time.perf_counter() - start, attempt, browser.session)
         if last is None or last.status_code != 503 or time.monotonic() > deadline:
             status = "no answer" if last is None else f"{last.status_code}: {last.text[:300]!r}"
             raise RuntimeError(f"sign-in of emulator user #{consent_index} failed ({status})")
@@ -383,12 +346,21 @@ def _in_threads(targets: list) -> list[threading.Thread]:
 
 
 @dataclass
-class Stack:
-    site: str
-    emulator: str
-    servers: list[ServerProcess]
+class ScenarioStack:
+    """A scenario's servers (harness.servers.Stack: the emulator, then gunicorn) and
+    their environment."""
+
+    servers: Stack
     workdir: Path
     env: dict[str, str]
+
+    @property
+    def site(self) -> str:
+        return self.servers.site
+
+    @property
+    def emulator(self) -> str:
+        return self.servers.emulator
 
     def emulator_config(self, **changes: object) -> None:
         requests.post(f"{self.emulator}/_emulator/config", json=changes, timeout=10).raise_for_status()
@@ -402,11 +374,11 @@ class Stack:
     def cpu_seconds(self) -> dict[str, float]:
         """CPU time used so far by the site (gunicorn and its workers), the emulator and
         this driver: on a small machine they all share the same cores."""
-        emulator, site = (server.process.pid for server in self.servers)  # as started
+        emulator, site = (self.servers.server(name).process.pid for name in ("emulator", "gunicorn"))
         return {"site": _cpu_seconds(site), "emulator": _cpu_seconds(emulator), "driver": time.process_time()}
 
     def logs(self) -> str:
-        return "\n".join(f"--- {server.name} ---\n{server.log()}" for server in self.servers)
+        return self.servers.logs()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -427,41 +399,16 @@ def _database(url: str | None, workdir: Path, scenario: Scenario) -> Iterator[st
     if not url:
         yield f"sqlite:///{workdir / 'site.sqlite3'}"
         return
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = f"{parts.path.strip('/') or 'postgres'}_storm_{scenario.key.lower()}_{workdir.name[-8:]}".lower()
-    name = re.sub(r"[^a-z0-9_]", "_", name)
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    database = urlsplit(url).path.strip("/") or "postgres"
+    with scratch_database(url, f"{database}_storm_{scenario.key}_{workdir.name[-8:]}") as scratch:
+        yield scratch
 
 
-def _environment(
-    args: argparse.Namespace,
-    workdir: Path,
-    *,
-    emulator: str = "http://127.0.0.1:9",  # collectstatic talks to no emulator
-    **overrides: str,
-) -> dict[str, str]:
-    """benchmark.py's production-like settings, for processes of our own (a clean
-    environment, as the end-to-end tests start them)."""
-    settings = {
-        **_configure(workdir, emulator, None),
-        "SESSION_COOKIE_SECURE": "false",  # plain HTTP on loopback
-        "CSRF_COOKIE_SECURE": "false",
-        "SECURE_HSTS_SECONDS": "0",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "WEB_CONCURRENCY": str(args.workers),
-        "GUNICORN_THREADS": str(args.threads),
-        **overrides,
-    }
-    return clean_environment(**settings)
+def _environment(args: argparse.Namespace, **overrides: str) -> dict[str, str]:
+    """harness's production-like environment over plain HTTP on loopback, loaded from
+    one machine (harness.environment.LOAD), with gunicorn's workers and threads."""
+    workers = {"WEB_CONCURRENCY": str(args.workers), "GUNICORN_THREADS": str(args.threads)}
+    return production_environment(plain_http=True, **(LOAD | workers | overrides))
 
 
 def _forget_budget(store: str | None) -> None:
@@ -475,51 +422,33 @@ def _forget_budget(store: str | None) -> None:
 
 
 @contextmanager
-def stack(scenario: Scenario, args: argparse.Namespace, workdir: Path, static_root: Path) -> Iterator[Stack]:
-    site_port, emulator_port = free_port(), free_port()
-    site, emulator = f"http://127.0.0.1:{site_port}", f"http://127.0.0.1:{emulator_port}"
-    servers: list[ServerProcess] = []
-    with _database(args.database_url, workdir, scenario) as database_url:
+def stack(
+    scenario: Scenario, args: argparse.Namespace, workdir: Path, static_root: Path
+) -> Iterator[ScenarioStack]:
+    with _database(args.database_url, workdir, scenario) as database_url, Stack(workdir) as servers:
         env = _environment(
             args,
-            workdir,
-            emulator=emulator,
+            site=servers.site,
+            emulator=servers.emulator,
             DATABASE_URL=database_url,
             STATIC_ROOT=str(static_root),
-            SPOTIFY_REDIRECT_URI=f"{site}/accounts/callback/",
             SPOTIFY_RATE_LIMIT=scenario.budget,
-            GUNICORN_BIND=f"127.0.0.1:{site_port}",
+            GUNICORN_BIND=servers.gunicorn_bind,
             **scenario.env,
         )
         if args.budget_store:
             env["SPOTIFY_BUDGET_STORE"] = args.budget_store
-        try:
-            _forget_budget(args.budget_store)  # the database is new; a Redis key is not
-            subprocess.run(  # noqa: S603 (our own manage.py)
-                manage("migrate", "--noinput", "-v0"), cwd=ROOT, env=env, check=True, timeout=300
-            )
-            emulator_command = manage(
-                "runemulator", "--port", str(emulator_port), "--latency", str(args.latency)
-            )
-            emulator_command += ["--app-rate-limit", scenario.spotify_limit]
-            gunicorn = [sys.executable, "-m", "gunicorn", "spotifysite.wsgi", "-c", "gunicorn.conf.py"]
-            servers.append(ServerProcess("emulator", emulator_command, env=env, log_dir=workdir))
-            servers.append(ServerProcess("gunicorn", gunicorn, env=env, log_dir=workdir))
-            servers[0].wait_until_serving(f"{emulator}/_emulator/stats")
-            servers[1].wait_until_serving(f"{site}/")
-            yield Stack(site=site, emulator=emulator, servers=servers, workdir=workdir, env=env)
-        finally:
-            for server in reversed(servers):  # the site first: its calls need the emulator
-                server.stop()
+        _forget_budget(args.budget_store)  # the database is new; a Redis key is not
+        run_manage("migrate", "--noinput", "-v0", env=env)
+        emulator = ["--latency", str(args.latency), "--app-rate-limit", scenario.spotify_limit]
+        servers.start(env, emulator=emulator, site=[])
+        yield ScenarioStack(servers=servers, workdir=workdir, env=env)
 
 
 def _collect_static(args: argparse.Namespace, workdir: Path) -> Path:
     """Once for every scenario: gunicorn runs without DEBUG, on the manifest's names."""
     static_root = workdir / "static"
-    env = _environment(args, workdir, STATIC_ROOT=str(static_root))
-    subprocess.run(  # noqa: S603 (our own manage.py)
-        manage("collectstatic", "--noinput", "-v0"), cwd=ROOT, env=env, check=True, timeout=300
-    )
+    run_manage("collectstatic", "--noinput", "-v0", env=_environment(args, STATIC_ROOT=str(static_root)))
     return static_root
 
 
@@ -575,7 +504,7 @@ class Storm:
     quota: dict[str, float] = field(default_factory=dict)  # Q: calls during it, resume, rate after
 
 
-def run_scenario(scenario: Scenario, args: argparse.Namespace, stack: Stack) -> Outcome:
+def run_scenario(scenario: Scenario, args: argparse.Namespace, stack: ScenarioStack) -> Outcome:
     _, window = parse_rate(scenario.spotify_limit)
     notes: list[str] = []
     storm_users = stack.create_users("storm", STORM_GROUPS)
@@ -589,9 +518,11 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, stack: Stack) -> 
     cached = _load_cached_libraries(stack, cached_users)
     storm = []
     for user in storm_users:
-        client = LiveClient(stack.site)
-        _sign_in(client, emulator_user_index=user["consent_index"])  # not opening /library/ yet
-        storm.append(Loader(user["id"], user["library_size"], client.session))
+        browser = Browser(stack.site, consent_index=user["consent_index"], timeout=HTTP_TIMEOUT)
+        signed_in = browser.sign_in()  # not opening /library/ yet
+        if not signed_in.is_redirect:
+            raise RuntimeError(f"sign-in of storm user {user['id']} failed ({signed_in.status_code})")
+        storm.append(Loader(user["id"], user["library_size"], browser.session))
     if scenario.slow_latency:
         stack.emulator_config(latency=scenario.slow_latency)
     _settle(window)
@@ -601,7 +532,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace, stack: Stack) -> 
     return Outcome(scenario=scenario, rows=_rows(scenario, args, quiet, result, notes), notes=notes)
 
 
-def _load_cached_libraries(stack: Stack, users: list[dict]) -> list[Loader]:
+def _load_cached_libraries(stack: ScenarioStack, users: list[dict]) -> list[Loader]:
     deadline = time.monotonic() + 120
     loaders = []
     for user in users:
@@ -623,7 +554,7 @@ def _load_cached_libraries(stack: Stack, users: list[dict]) -> list[Loader]:
 
 
 def _measure_quietly(
-    stack: Stack, args: argparse.Namespace, cached: list[Loader], users: list[dict], notes: list[str]
+    stack: ScenarioStack, args: argparse.Namespace, cached: list[Loader], users: list[dict], notes: list[str]
 ) -> Quiet:
     """Cached pages (after an untimed round for every worker's copy), then sign-ins."""
     calls = _api_calls(_stats(stack.emulator))
@@ -653,7 +584,7 @@ def _measure_quietly(
 
 
 def _storm(
-    stack: Stack,
+    stack: ScenarioStack,
     args: argparse.Namespace,
     scenario: Scenario,
     storm: list[Loader],
@@ -723,7 +654,9 @@ def _storm(
     )
 
 
-def _quota_fault(stack: Stack, scenario: Scenario, figures: dict[str, float], deadline: float) -> None:
+def _quota_fault(
+    stack: ScenarioStack, scenario: Scenario, figures: dict[str, float], deadline: float
+) -> None:
     """Q: Spotify's quota runs out `from` seconds into the storm and is back `for` seconds
     later. Counted: the calls that reached Spotify meanwhile, how soon after it a call was
     answered again, and the budget's effective rate then (`manage.py spotify_budget`)."""
@@ -993,10 +926,6 @@ def main() -> int:
     unknown = set(args.scenarios.upper()) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario {''.join(sorted(unknown))}; choose from {''.join(SCENARIOS)}")
-
-    from django.conf import settings
-
-    settings.configure(BASE_DIR=ROOT)  # this driver only starts the site (tests.servers needs it)
 
     began = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="spotifysite-storm-"))

@@ -5,6 +5,7 @@ process environment win. Every setting is documented in `.env.example`.
 """
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,8 +13,9 @@ from urllib.parse import urlsplit
 import environ
 from csp.constants import NONE, SELF
 
-from emulator.images import origin_beside  # stdlib only: safe to import before setup
+# No app is imported here (the emulator included): which apps exist depends on settings.
 from spotifysite.configuration import DEVELOPMENT_TOKEN_KEY, check_debug_source, check_production_secrets
+from spotifysite.origins import origin, origin_beside
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,10 +52,11 @@ DJANGO_APPS = [
     "django.contrib.humanize",
 ]
 THIRD_PARTY_APPS = ["csp", "axes"]
+# The Spotify emulator (a development tool) is not among them: it joins in demo mode and
+# wherever EMULATOR_ENABLED says so (see "Demo mode" below), never in production.
 LOCAL_APPS = [
     "accounts",
     "library",
-    "emulator",
 ]
 # accounts first: its `runserver` (which says whether demo mode is on) takes precedence
 # over staticfiles' own, which it extends.
@@ -197,7 +200,7 @@ SPOTIFY_CLIENT_SECRET = env("SPOTIFY_CLIENT_SECRET", default="")
 SPOTIFY_REDIRECT_URI = env("SPOTIFY_REDIRECT_URI", default="http://127.0.0.1:8000/accounts/callback/")
 SPOTIFY_SCOPES = env("SPOTIFY_SCOPES", default="user-library-read")
 # PKCE (S256) on top of the client secret, so a stolen authorization code cannot be
-# injected into another browser's sign-in (see the README's security section).
+# injected into another browser's sign-in (see docs/security.md).
 SPOTIFY_PKCE = env.bool("SPOTIFY_PKCE", default=True)
 SPOTIFY_ACCOUNTS_URL = env("SPOTIFY_ACCOUNTS_URL", default="https://accounts.spotify.com").rstrip("/")
 SPOTIFY_API_URL = env("SPOTIFY_API_URL", default="https://api.spotify.com/v1").rstrip("/")
@@ -213,7 +216,7 @@ SPOTIFY_RETRY_BACKOFF = env.float("SPOTIFY_RETRY_BACKOFF", default=0.5)
 SPOTIFY_MAX_WAIT = env.float("SPOTIFY_MAX_WAIT", default=1.0)
 # The app-wide call budget (accounts.budget), shared by every worker and machine: calls
 # per rolling window of seconds, and calls awaiting an answer at once. Spotify limits the
-# app over a rolling 30 s window and does not publish the threshold; see the README.
+# app over a rolling 30 s window and does not publish the threshold; see docs/reliability.md.
 SPOTIFY_RATE_LIMIT = env("SPOTIFY_RATE_LIMIT", default="90/30")
 SPOTIFY_MAX_IN_FLIGHT = env.int("SPOTIFY_MAX_IN_FLIGHT", default=10)
 # The longest pause a 429 imposes: a Retry-After beyond it is cut to it, and the cool-down
@@ -242,6 +245,12 @@ SPOTIFY_REFRESH_MARGIN = env.int("SPOTIFY_REFRESH_MARGIN", default=60)
 # `accounts.E001` refuses to start instead of falling back silently.
 SPOTIFY_DEMO_MODE = DEBUG and not SPOTIFY_CLIENT_ID
 EMULATOR_ENABLED = SPOTIFY_DEMO_MODE or env.bool("EMULATOR_ENABLED", default=False)
+# `manage.py runemulator` serves the emulator alone, beside a site that shares its
+# environment (scripts/, tests/test_budget_processes.py): only that process installs the
+# app whatever the mode, for the command to exist; it mounts nothing in the site.
+_RUNS_EMULATOR_ALONE = sys.argv[1:2] == ["runemulator"]
+if EMULATOR_ENABLED or _RUNS_EMULATOR_ALONE:
+    INSTALLED_APPS.append("emulator")
 if SPOTIFY_DEMO_MODE:
     _redirect = urlsplit(SPOTIFY_REDIRECT_URI)
     _emulator_base = f"{_redirect.scheme}://{_redirect.netloc}/emulator"
@@ -256,14 +265,9 @@ if SPOTIFY_DEMO_MODE:
 SPOTIFY_IMAGE_HOSTS = ["https://i.scdn.co", "https://mosaic.scdn.co", "https://*.spotifycdn.com"]
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 # The emulator serves its covers from a second origin, as Spotify does from i.scdn.co:
 # by default its own origin with the next port (demo mode: http://127.0.0.1:8001).
-_USES_SPOTIFY = _origin(SPOTIFY_API_URL) == "https://api.spotify.com"
+_USES_SPOTIFY = origin(SPOTIFY_API_URL) == "https://api.spotify.com"
 EMULATOR_IMAGE_ORIGIN = env(
     "EMULATOR_IMAGE_ORIGIN", default="" if _USES_SPOTIFY else origin_beside(SPOTIFY_API_URL)
 )
@@ -271,7 +275,7 @@ EMULATOR_IMAGE_ORIGIN = env(
 
 def image_sources(*, api_url: str, emulator_image_origin: str) -> list[str]:
     """img-src: this site and exactly the image origins in use, Spotify's or the emulator's."""
-    if _origin(api_url) == "https://api.spotify.com":
+    if origin(api_url) == "https://api.spotify.com":
         return [SELF, *SPOTIFY_IMAGE_HOSTS]
     return [SELF, emulator_image_origin]
 
@@ -286,7 +290,7 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
         "base-uri": [NONE],
         "frame-ancestors": [NONE],
-        "form-action": [SELF, _origin(SPOTIFY_ACCOUNTS_URL)],
+        "form-action": [SELF, origin(SPOTIFY_ACCOUNTS_URL)],
     }
 }
 

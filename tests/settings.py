@@ -15,8 +15,12 @@ from spotifysite.settings import *  # noqa: F403
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
+# The tests run the site in demo mode, against the emulator in this process; the imported
+# settings (DEBUG off) left its app out.
 EMULATOR_ENABLED = True
 SPOTIFY_DEMO_MODE = True
+if "emulator" not in INSTALLED_APPS:  # noqa: F405
+    INSTALLED_APPS = [*INSTALLED_APPS, "emulator"]  # noqa: F405
 SPOTIFY_CLIENT_ID = "spotifysite-test-client"
 SPOTIFY_CLIENT_SECRET = "spotifysite-test-secret"
 SPOTIFY_REDIRECT_URI = "http://127.0.0.1:8000/accounts/callback/"

@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
 import pytest
 import redis
@@ -27,8 +26,9 @@ from django.conf import settings
 
 from accounts.budget import RedisStore, State
 from accounts.models import SpotifyBudget
-from tests.helpers import FormParser
-from tests.servers import ServerProcess, clean_environment, database_url, free_port, manage
+from harness.browser import Browser
+from harness.servers import ServerProcess, Stack, run_manage
+from tests.servers import database_url, production_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,12 +66,9 @@ def _other_store_untouched(store: str, budget_redis: redis.Redis) -> None:
 
 def _process_env(store: str, **overrides: str) -> dict[str, str]:
     """The project's own settings (not tests.settings, whose SQLite name depends on the
-    pid), on this run's database."""
-    return clean_environment(
-        DJANGO_SETTINGS_MODULE="spotifysite.settings",
-        DEBUG="false",
-        SECRET_KEY="budget-process-tests-only-" + "x" * 40,
-        TOKEN_ENCRYPTION_KEYS=",".join(settings.TOKEN_ENCRYPTION_KEYS),
+    pid), on this run's database, over plain HTTP on loopback."""
+    return production_environment(
+        plain_http=True,
         DATABASE_URL=database_url(),
         CACHE_URL="dbcache://spotifysite_cache",  # never a developer's Redis cache
         SPOTIFY_BUDGET_STORE=store,
@@ -211,14 +208,8 @@ ACCESS_LINE = re.compile(r"^<(?P<pid>\d+)> (?P<method>[A-Z]+) (?P<path>\S+) (?P<
 def static_root(tmp_path_factory) -> Path:
     """Collected once: gunicorn runs without DEBUG, on the manifest's hashed names."""
     root = tmp_path_factory.mktemp("static")
-    env = clean_environment(
-        DJANGO_SETTINGS_MODULE="spotifysite.settings",
-        DEBUG="false",
-        SECRET_KEY="budget-process-tests-only-" + "x" * 40,
-        TOKEN_ENCRYPTION_KEYS=",".join(settings.TOKEN_ENCRYPTION_KEYS),
-        STATIC_ROOT=str(root),
-    )
-    subprocess.run(manage("collectstatic", "--noinput", "-v0"), env=env, check=True, timeout=120)
+    env = production_environment(plain_http=True, STATIC_ROOT=str(root))
+    run_manage("collectstatic", "--noinput", "-v0", env=env, timeout=120)
     return root
 
 
@@ -227,66 +218,32 @@ def stack(request, budget_redis, static_root, tmp_path) -> Iterator[dict[str, ob
     """The standalone emulator and gunicorn with several workers, on this run's database
     and the budget store of the parameter."""
     store = request.param
-    site_port, emulator_port = free_port(), free_port()
-    site, emulator = f"http://127.0.0.1:{site_port}", f"http://127.0.0.1:{emulator_port}"
-    env = _process_env(
-        store,
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback
-        SESSION_COOKIE_SECURE="false",
-        CSRF_COOKIE_SECURE="false",
-        SECURE_HSTS_SECONDS="0",
-        SPOTIFY_CLIENT_ID=settings.SPOTIFY_CLIENT_ID,
-        SPOTIFY_CLIENT_SECRET=settings.SPOTIFY_CLIENT_SECRET,
-        SPOTIFY_REDIRECT_URI=f"{site}/accounts/callback/",
-        SPOTIFY_ACCOUNTS_URL=f"{emulator}/accounts",
-        SPOTIFY_API_URL=f"{emulator}/v1",
-        STATIC_ROOT=str(static_root),
-        WEB_CONCURRENCY=str(WORKERS),
-        GUNICORN_BIND=f"127.0.0.1:{site_port}",
-    )
-    gunicorn = [sys.executable, "-m", "gunicorn", "spotifysite.wsgi", "-c", "gunicorn.conf.py"]
     access_log = ["--access-logfile", "-", "--access-logformat", "%(p)s %(m)s %(U)s %(s)s"]
-    servers = []
-    try:
-        servers.append(
-            ServerProcess(
-                "emulator", manage("runemulator", "--port", str(emulator_port)), env=env, log_dir=tmp_path
-            )
+    with Stack(tmp_path) as servers:
+        env = _process_env(
+            store,
+            site=servers.site,
+            emulator=servers.emulator,
+            STATIC_ROOT=str(static_root),
+            WEB_CONCURRENCY=str(WORKERS),
+            GUNICORN_BIND=servers.gunicorn_bind,
         )
-        servers.append(ServerProcess("gunicorn", gunicorn + access_log, env=env, log_dir=tmp_path))
-        servers[0].wait_until_serving(f"{emulator}/_emulator/stats")
-        servers[1].wait_until_serving(f"{site}/")
-        yield {"site": site, "emulator": emulator, "store": store, "gunicorn": servers[1]}
-    finally:
-        for server in servers:
-            server.stop()
+        servers.start(env, emulator=[], site=access_log)
+        yield {
+            "site": servers.site,
+            "emulator": servers.emulator,
+            "store": store,
+            "gunicorn": servers.server("gunicorn"),
+        }
 
 
 def _sign_in_over_http(site: str, consent_index: int) -> requests.Session:
     """Our sign-in button, the emulator's consent page (choosing user `consent_index`),
     our callback: a browser's session cookies, without opening the library yet."""
-    session = requests.Session()
-    login = session.get(f"{site}/accounts/login/", timeout=10)
-    form = FormParser()
-    form.feed(login.text)
-    started = session.post(f"{site}/accounts/login/", data=form.fields, allow_redirects=False, timeout=10)
-    assert started.status_code == 302, started.text[:500]
-    authorize = started.headers["Location"]
-    consent_page = requests.get(authorize, timeout=10)
-    form = FormParser()
-    form.feed(consent_page.text)
-    data = dict(form.fields)
-    for name, values in form.radios.items():
-        data[name] = values[consent_index]
-    name, value = form.buttons["Agree"]
-    if name:
-        data[name] = value
-    action = urljoin(authorize, form.action or urlsplit(authorize).path)
-    redirect = requests.post(action, data=data, allow_redirects=False, timeout=10).headers["Location"]
-    signed_in = session.get(redirect, allow_redirects=False, timeout=15)
+    browser = Browser(site, consent_index=consent_index, timeout=15)
+    signed_in = browser.sign_in()
     assert signed_in.status_code == 302 and signed_in.headers["Location"] == "/library/", signed_in.text[:500]
-    return session
+    return browser.session
 
 
 def _stats(stack: dict[str, object]) -> dict:

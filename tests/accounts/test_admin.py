@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import SpotifyToken
+from tests.factories import StoredLibraryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,10 +108,9 @@ def test_revoke_action_deletes_the_token(admin_client, token):
 
 
 def _staff_with(client, *codenames: str):
-    from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Permission
 
-    staff = get_user_model().objects.create_user("operator", password="x", is_staff=True)
+    staff = UserFactory(username="operator", password="x", staff=True)
     staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     client.force_login(staff)
     return client
@@ -134,7 +134,7 @@ def test_viewing_tokens_does_not_allow_acting_on_them(client, token, emulator, a
 def test_revoke_does_what_the_users_disconnect_does(client, token):
     from library.models import LibrarySync
 
-    LibrarySync.objects.create(user=token.user, total=3)
+    StoredLibraryFactory(user=token.user, songs=3)
     operator = _staff_with(client, "view_spotifytoken", "change_spotifytoken")
 
     operator.post(
@@ -193,10 +193,7 @@ def test_an_action_on_something_that_is_not_a_key_is_a_bad_request(admin_client,
 
 @pytest.fixture
 def stored_library(token):
-    from tests.library.test_revalidation import song
-    from tests.library.test_stored_library import _load
-
-    return _load(token.user, [song(n) for n in range(60)])
+    return StoredLibraryFactory(user=token.user, songs=60)
 
 
 def _assert_disconnected(token: SpotifyToken) -> None:

@@ -14,13 +14,14 @@ from accounts import budget
 from accounts.admin import ENDED_PAUSE, RESET_RATE
 from accounts.exceptions import RetryAfter
 from accounts.models import SpotifyBudget
+from tests.factories import UserFactory
 from tests.helpers import CANONICAL_HOST
 
 pytestmark = pytest.mark.django_db
 
 T0 = 1_700_000_000.0
 CHANGELIST = "admin:accounts_spotifybudget_changelist"
-REDIS_URL = "redis://127.0.0.1:6379/13"  # the Redis database tests/accounts/test_budget.py uses
+REDIS_URL = "redis://127.0.0.1:6379/13"  # the Redis database tests/accounts/budget/ uses
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,7 @@ def budget_settings(settings, monkeypatch) -> None:
 
 
 def _staff_client(*permissions: str) -> Client:
-    user = User.objects.create_user("operator", password="unused", is_staff=True)
+    user = UserFactory(username="operator", password="unused", staff=True)
     for codename in permissions:
         user.user_permissions.add(
             Permission.objects.get(codename=codename, content_type__app_label="accounts")

@@ -18,8 +18,8 @@ from accounts import budget
 from accounts.budget import BREAKER_FAILURES, Priority, RedisStore, State
 from accounts.exceptions import RetryAfter
 from accounts.models import SpotifyBudget
-from tests.accounts.test_budget import NO_REDIS_URL, FakeClock
-from tests.servers import free_port
+from harness.servers import free_port
+from tests.accounts.budget.helpers import NO_REDIS_URL, FakeClock
 
 pytestmark = pytest.mark.django_db
 

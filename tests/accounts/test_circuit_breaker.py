@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import budget
 from accounts.budget import BREAKER_COOLDOWN, BREAKER_FAILURES, Limits, State
-from tests.accounts.test_budget import T0, grant, refusal
+from tests.accounts.budget.helpers import T0, grant, refusal
 
 LIMITS = Limits(calls=100, window=30.0, max_in_flight=10)
 

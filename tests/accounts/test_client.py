@@ -4,13 +4,13 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
 from accounts.client import spotify_client
 from accounts.exceptions import ReauthorizationRequired
 from accounts.models import SpotifyToken
+from tests.factories import SpotifyUserFactory
 from tests.helpers import CANONICAL_HOST, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_401_with_a_revoked_grant_asks_to_reconnect(token, emulator):
 
 
 def test_user_without_a_token_is_asked_to_reconnect(emulator):
-    user = get_user_model().objects.create(username="nobody")
+    user = SpotifyUserFactory()
 
     with pytest.raises(ReauthorizationRequired):
         spotify_client(user=user).current_user_saved_tracks()

@@ -9,7 +9,8 @@ import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings
 
-from tests.servers import clean_environment, manage
+from harness.environment import clean_environment
+from harness.servers import manage
 
 PRODUCTION_ENV = {
     "DEBUG": "false",

@@ -16,7 +16,7 @@ from spotipy.exceptions import SpotifyException
 from accounts import budget, spotify
 from accounts.budget import Limits, Priority, State
 from accounts.exceptions import RetryAfter, SpotifyPaused, SpotifyQuotaExceeded
-from tests.accounts.test_budget import T0, decide, grant, refusal, release, send
+from tests.accounts.budget.helpers import T0, decide, grant, refusal, release, send
 
 INTERACTIVE, OPTIONAL, BACKGROUND = Priority.INTERACTIVE, Priority.OPTIONAL, Priority.BACKGROUND
 LIMITS = Limits(calls=60, window=6, max_in_flight=20)

@@ -2,10 +2,12 @@ from http import HTTPStatus
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import IntegrityError
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import SpotifyToken
+from accounts.models import SpotifyAccount, SpotifyToken
+from emulator import serializers
 from tests.helpers import (
     CANONICAL_HOST,
     callback_path,
@@ -61,6 +63,68 @@ def test_sign_in_creates_user_keyed_on_spotify_account_id_and_stores_granted_tok
     assert token.token_type == "Bearer"
     assert token.spotify_user_id not in user.username  # linked by account_id, not id
     assert emulator.token_requests["authorization_code"] == 1
+
+
+def test_sign_in_links_the_user_to_the_spotify_account_id(client, emulator):
+    sign_in(client)
+
+    account = SpotifyAccount.objects.select_related("user").get()
+    assert account.account_id == emulator.users[0].account_id
+    assert account.user == SpotifyToken.objects.get().user
+
+
+def test_a_renamed_user_still_signs_in_to_the_same_account(client, emulator):
+    sign_in(client)
+    user = get_user_model().objects.get()
+    user.username = "renamed-by-an-admin"
+    user.save()
+    client.post(reverse("accounts:logout"))
+
+    sign_in(client)
+
+    assert client.session["_auth_user_id"] == str(user.pk)
+    assert list(get_user_model().objects.values_list("username", flat=True)) == ["renamed-by-an-admin"]
+
+
+def test_signing_in_after_disconnecting_finds_the_same_user(signed_in_client, emulator):
+    user = get_user_model().objects.get()
+    signed_in_client.post(reverse("accounts:disconnect"))
+    assert not SpotifyToken.objects.exists()  # the grant went; the account it was stays
+
+    sign_in(signed_in_client)
+
+    assert SpotifyToken.objects.get().user == user
+    assert SpotifyAccount.objects.get().user == user
+
+
+def test_a_server_without_account_id_links_by_user_id(client, emulator, monkeypatch):
+    # Spotify's /me before May 2026: no `account_id`, so the user id is the account's key.
+    def before_account_id(*args, **kwargs):
+        profile = user_json(*args, **kwargs)
+        del profile["account_id"]
+        return profile
+
+    user_json = serializers.user_json
+    monkeypatch.setattr(serializers, "user_json", before_account_id)
+
+    sign_in(client)
+
+    spotify_id = emulator.users[0].id
+    account = SpotifyAccount.objects.select_related("user").get()
+    assert account.account_id == spotify_id
+    assert account.user.username == f"spotify-{spotify_id}"
+
+
+def test_a_local_user_bearing_the_conventional_name_is_never_signed_in_to(client, emulator):
+    # The account id is the identity: a local user who happens to bear the name new
+    # Spotify users get is not that account.
+    get_user_model().objects.create(username=f"spotify-{emulator.users[0].account_id}")
+
+    with pytest.raises(IntegrityError):
+        sign_in(client)
+
+    assert not SpotifyAccount.objects.exists()
+    assert not SpotifyToken.objects.exists()
 
 
 def test_signing_in_again_reuses_the_same_user(client, emulator):

@@ -4,9 +4,10 @@ sign-in starts per address."""
 from http import HTTPStatus
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.urls import reverse
+
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,7 @@ ADMIN_LOGIN = reverse("admin:login")
 
 @pytest.fixture
 def staff():
-    return get_user_model().objects.create_user("operator", password="right-password-123", is_staff=True)
+    return UserFactory(username="operator", password="right-password-123", staff=True)
 
 
 def _try(client, username: str, password: str, address: str = "203.0.113.7"):

@@ -6,7 +6,6 @@ import http.client
 import math
 import ssl
 import statistics
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
@@ -14,19 +13,17 @@ from http.cookies import SimpleCookie
 
 import pytest
 
-from tests.servers import (
-    GUNICORN,
-    ServerProcess,
+from harness.servers import (
     SlowClients,
-    database_url,
+    Stack,
     free_port,
-    manage,
     nginx_executable,
     nginx_site,
-    production_environment,
+    run_manage,
     self_signed_certificate,
     start_nginx,
 )
+from tests.servers import database_url, production_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the test database, for gunicorn
 
@@ -45,14 +42,15 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dict
     if nginx is None:
         pytest.fail("nginx is not installed: `apt-get install nginx` (.ci/run installs it)")
     logs = tmp_path_factory.mktemp("proxy")
-    ports = {"gunicorn": free_port(), "http": free_port(), "https": free_port()}
+    servers = Stack(logs)  # gunicorn on the stack's site port, no emulator
+    ports = {"gunicorn": servers.site_port, "http": free_port(), "https": free_port()}
     certificate, key = self_signed_certificate(logs)
     with django_db_blocker.unblock():
         db_url = database_url()
     # Production's settings (DEBUG off, HTTPS redirect, secure cookies, HSTS) behind a
-    # TLS proxy, as the README's Production section sets them.
+    # TLS proxy, as docs/operations.md's Production section sets them.
     env = production_environment(
-        ALLOWED_HOSTS="127.0.0.1",
+        plain_http=False,
         CSRF_TRUSTED_ORIGINS=f"https://127.0.0.1:{ports['https']}",
         SECURE_PROXY_SSL_HEADER="true",
         TRUSTED_PROXY_COUNT="1",
@@ -67,24 +65,20 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dict
         STATIC_ROOT=str(logs / "static"),
         WEB_CONCURRENCY="2",
         GUNICORN_THREADS="2",
-        GUNICORN_BIND=f"127.0.0.1:{ports['gunicorn']}",
+        GUNICORN_BIND=servers.gunicorn_bind,
     )
-    subprocess.run(manage("collectstatic", "--noinput", "-v0"), env=env, check=True, timeout=120)
+    run_manage("collectstatic", "--noinput", "-v0", env=env, timeout=120)
     site = nginx_site(ports, certificate=certificate, key=key, logs=logs)
-    servers = []
-    try:
-        servers.append(ServerProcess("gunicorn", GUNICORN, env=env, log_dir=logs))
-        servers[0].wait_until_serving(f"http://127.0.0.1:{ports['gunicorn']}/")
-        servers.append(start_nginx(nginx, site, log_dir=logs))
-        servers[1].wait_until_serving(f"http://127.0.0.1:{ports['http']}/")
+    with servers:
+        servers.start(env, emulator=None, site=[])
+        servers.add(start_nginx(nginx, site, log_dir=logs)).wait_until_serving(
+            f"http://127.0.0.1:{ports['http']}/"
+        )
         yield {
             **ports,
             "tls": ssl.create_default_context(cafile=certificate),
             "access_log": logs / "spotifysite.access.log",
         }
-    finally:
-        for server in reversed(servers):
-            server.stop()
 
 
 class Response:

@@ -1,20 +1,18 @@
 """The production stack: gunicorn with several workers, whitenoise, DEBUG off, talking to
 the standalone emulator in its own process; signed into with Chromium, then raced."""
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 import requests
-from django.conf import settings
 from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
 from accounts.models import SpotifyToken
-from tests.servers import ServerProcess, clean_environment, database_url, free_port, manage
+from harness.servers import Stack, run_manage
+from tests.servers import database_url, production_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,52 +24,21 @@ CONCURRENT_REQUESTS = 50
 def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dict[str, str]]:
     """Start the emulator and the site; yield their URLs."""
     logs = tmp_path_factory.mktemp("servers")
-    site_port, emulator_port = free_port(), free_port()
-    site, emulator = f"http://127.0.0.1:{site_port}", f"http://127.0.0.1:{emulator_port}"
     with django_db_blocker.unblock():
         db_url = database_url()
-    env = clean_environment(
-        DJANGO_SETTINGS_MODULE="spotifysite.settings",
-        DEBUG="false",
-        SECRET_KEY="end-to-end-tests-only-" + "x" * 40,
-        TOKEN_ENCRYPTION_KEYS=",".join(settings.TOKEN_ENCRYPTION_KEYS),
-        ALLOWED_HOSTS="127.0.0.1",
-        DATABASE_URL=db_url,
-        SECURE_SSL_REDIRECT="false",  # plain HTTP on loopback
-        SESSION_COOKIE_SECURE="false",
-        CSRF_COOKIE_SECURE="false",
-        SECURE_HSTS_SECONDS="0",
-        SPOTIFY_CLIENT_ID=settings.SPOTIFY_CLIENT_ID,
-        SPOTIFY_CLIENT_SECRET=settings.SPOTIFY_CLIENT_SECRET,
-        SPOTIFY_REDIRECT_URI=f"{site}/accounts/callback/",
-        SPOTIFY_ACCOUNTS_URL=f"{emulator}/accounts",
-        SPOTIFY_API_URL=f"{emulator}/v1",
-        STATIC_ROOT=str(logs / "static"),
-        WEB_CONCURRENCY=str(WORKERS),
-        GUNICORN_BIND=f"127.0.0.1:{site_port}",
-    )
-    subprocess.run(manage("collectstatic", "--noinput", "-v0"), env=env, check=True, timeout=120)
-    servers = [
-        ServerProcess(
-            "emulator",
-            manage("runemulator", "--port", str(emulator_port), "--rotate-refresh-tokens"),
-            env=env,
-            log_dir=logs,
-        ),
-        ServerProcess(
-            "gunicorn",
-            [sys.executable, "-m", "gunicorn", "spotifysite.wsgi", "-c", "gunicorn.conf.py"],
-            env=env,
-            log_dir=logs,
-        ),
-    ]
-    try:
-        servers[0].wait_until_serving(f"{emulator}/_emulator/stats")
-        servers[1].wait_until_serving(f"{site}/")
-        yield {"site": site, "emulator": emulator}
-    finally:
-        for server in servers:
-            server.stop()
+    with Stack(logs) as servers:
+        env = production_environment(
+            plain_http=True,  # on loopback
+            site=servers.site,
+            emulator=servers.emulator,
+            DATABASE_URL=db_url,
+            STATIC_ROOT=str(logs / "static"),
+            WEB_CONCURRENCY=str(WORKERS),
+            GUNICORN_BIND=servers.gunicorn_bind,
+        )
+        run_manage("collectstatic", "--noinput", "-v0", env=env, timeout=120)
+        servers.start(env, emulator=["--rotate-refresh-tokens"], site=[])
+        yield {"site": servers.site, "emulator": servers.emulator}
 
 
 def _refreshes(stack: dict[str, str]) -> int:

@@ -12,7 +12,7 @@ from django.urls import reverse
 SMALL_USER = "mariana.k"  # 42 tracks
 LARGE_USER = "31f6q2xq5zlrtwvgkmbnoyh7u"  # config.large_library_size tracks
 EMPTY_USER = "12149876543"  # no tracks, no avatar
-# Development mode's 403 messages, byte for byte (CONTRACT §3.1).
+# Development mode's 403 messages, byte for byte (docs/spotify.md#development-mode).
 NOT_REGISTERED_MESSAGE = "User not registered in the Developer Dashboard"
 PREMIUM_REQUIRED_MESSAGE = (
     "Active premium subscription required for the owner of the app. When the subscription "

@@ -3,14 +3,12 @@ the few corrections the emulator's tests apply to it. Each is a place where the 
 file disagrees with Spotify's own words or with recorded responses:
 
 1. `PrivateUserObject.display_name` may be null. The file's own description says "`null` if
-   not available" and its `PublicUserObject` marks the same field nullable; CONTRACT §4
-   lists it as "string or null".
-2. (Schemathesis only) `GET /me`, `/me/tracks`, `/tracks/{id}` and `/users/{user_id}` may
-   answer 400 with the error object: Spotify does for `limit=51` ("Invalid limit"), a
-   negative `offset` ("Bad request."), an unknown `market` ("Invalid market code") and a
-   non-Bearer Authorization header (CONTRACT §3.1), none of which the file declares.
-3. (Schemathesis only) `/tracks/{id}` and `/users/{user_id}` may answer 404 with the error
-   object for an id that names nothing ("Resource not found", "No such user").
+   not available" and its `PublicUserObject` marks the same field nullable;
+   docs/spotify.md#current-users-profile lists it as "string or null".
+2. (Schemathesis only) `GET /me` and `GET /me/tracks` may answer 400 with the error
+   object: Spotify does for `limit=51` ("Invalid limit"), a negative `offset` ("Bad
+   request."), an unknown `market` ("Invalid market code") and a non-Bearer Authorization
+   header (docs/spotify.md#web-api-errors), none of which the file declares.
 """
 
 import copy
@@ -20,13 +18,9 @@ from pathlib import Path
 import yaml
 
 SPEC_PATH = Path(__file__).with_name("spotify-openapi.yml")
-SCHEMATHESIS_OPERATIONS = {
-    "/me": ("400",),
-    "/me/tracks": ("400",),
-    "/tracks/{id}": ("400", "404"),
-    "/users/{user_id}": ("400", "404"),
-}
-ERROR_RESPONSE_REFS = {"400": "#/components/responses/BadRequest", "404": "#/components/responses/NotFound"}
+# The Web API operations the site calls, and the error statuses correction 2 declares.
+SCHEMATHESIS_OPERATIONS = {"/me": ("400",), "/me/tracks": ("400",)}
+ERROR_RESPONSE_REFS = {"400": "#/components/responses/BadRequest"}
 
 
 @functools.cache
@@ -44,7 +38,7 @@ def corrected_spec() -> dict:
 
 
 def schemathesis_spec() -> dict:
-    """Corrections 1 to 3, for the operations the emulator implements."""
+    """Corrections 1 and 2, for the operations the emulator implements."""
     spec = corrected_spec()
     for path, statuses in SCHEMATHESIS_OPERATIONS.items():
         responses = spec["paths"][path]["get"]["responses"]

@@ -1,4 +1,4 @@
-"""Development mode's refusals (CONTRACT §3.3): users missing from the dashboard's list and
+"""Development mode's refusals (docs/spotify.md#development-mode): users missing from the dashboard's list and
 an app owner without Premium get 403 on every Web API call, after authentication."""
 
 from http import HTTPStatus

@@ -4,13 +4,11 @@ may change them."""
 from http import HTTPStatus
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from library.models import LibrarySync
-from tests.library.test_revalidation import song
-from tests.library.test_stored_library import _load
+from tests.factories import StoredLibraryFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +17,11 @@ CHANGELIST = reverse("admin:library_librarysync_changelist")
 
 @pytest.fixture
 def library():
-    listener = get_user_model().objects.create(username="listener")
-    return _load(listener, [song(n) for n in range(120)])
+    return StoredLibraryFactory(user=UserFactory(username="listener"), songs=120)
 
 
 def _staff(client, *codenames: str):
-    staff = get_user_model().objects.create_user("operator", password="x", is_staff=True)
+    staff = UserFactory(username="operator", password="x", staff=True)
     staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     client.force_login(staff)
     return client

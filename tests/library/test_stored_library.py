@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -18,6 +17,7 @@ from library import selectors, services
 from library.models import LibrarySync, SavedTrack
 from library.query import LibraryQuery
 from library.revalidation import PAGE_SIZE
+from tests.factories import SpotifyTokenFactory, UserFactory, library_load
 from tests.library.test_revalidation import NOW, Spotify, song
 
 pytestmark = pytest.mark.django_db
@@ -27,20 +27,7 @@ SIZE = 230  # five pages, the last one partial
 
 @pytest.fixture
 def user():
-    return get_user_model().objects.create(username="listener")
-
-
-def _load(user, tracks) -> LibrarySync:
-    """Store `tracks` as a complete library the way the loader does, page by page."""
-    owner = services.lease_take(user=user, create=True)
-    sync = services.load_start(user=user, owner=owner, first=tracks[:PAGE_SIZE], total=len(tracks))
-    for offset in range(PAGE_SIZE, len(tracks), PAGE_SIZE):
-        page = {offset: tracks[offset : offset + PAGE_SIZE]}
-        assert services.pages_store(user=user, owner=owner, sync=sync, pages=page)
-    if sync.is_loading:
-        sync = services.load_complete(user=user, owner=owner, sync=sync)
-    services.lease_free(user=user, owner=owner)
-    return sync
+    return UserFactory(username="listener")
 
 
 def _rows(user) -> list[tuple]:
@@ -108,13 +95,13 @@ def test_pages_are_stored_as_they_arrive_and_readers_wait_for_the_whole(user):
 
 
 def test_a_complete_load_replaces_the_previous_generation_in_one_step(user):
-    old = _load(user, [song(n) for n in range(SIZE)])
+    old = library_load(user, [song(n) for n in range(SIZE)])
     services.reload_request(user=user)
     reloading = LibrarySync.objects.get(pk=user.pk)
     assert reloading.state == LibrarySync.State.RELOADING
     assert _rows(user) == [(t.id, t.added_at) for t in [song(n) for n in range(SIZE)]]  # readers keep it
 
-    new = _load(user, [song(n) for n in range(1000, 1000 + SIZE + 7)])
+    new = library_load(user, [song(n) for n in range(1000, 1000 + SIZE + 7)])
 
     assert new.generation > old.generation and new.version != old.version
     assert new.total == SIZE + 7
@@ -153,7 +140,7 @@ TIED = [song(n, added=NOW) for n in range(4)] + STORED[4:]
     ],
 )
 def test_revalidation_writes_only_what_changed(user, stored, spotify):
-    before = _load(user, stored)
+    before = library_load(user, stored)
     library = selectors.library_get(sync=before)
     untouched = SavedTrack.objects.filter(user=user).order_by("position").last().pk
     tracks = Spotify(spotify).reconcile(library.tracks)
@@ -183,14 +170,14 @@ def test_what_the_diff_cannot_explain_is_a_reload_and_nothing_is_written(user, s
     stored = (
         [*STORED[:100], song(100, song_id=None), *STORED[101:]] if None in {t.id for t in spotify} else STORED
     )
-    before = _load(user, stored)
+    before = library_load(user, stored)
 
     assert Spotify(spotify).reconcile(selectors.library_get(sync=before).tracks) is None
     assert _rows(user) == [(t.id, t.added_at) for t in stored]
 
 
 def test_a_second_request_with_the_same_answer_does_not_apply_it_twice(user):
-    before = _load(user, STORED)
+    before = library_load(user, STORED)
     library = selectors.library_get(sync=before)
     tracks = Spotify(_now(STORED, added=[song(-1)])).reconcile(library.tracks)
     other = LibrarySync.objects.get(pk=user.pk)
@@ -204,7 +191,7 @@ def test_a_second_request_with_the_same_answer_does_not_apply_it_twice(user):
 
 
 def test_a_worker_reads_a_library_once_per_version(user):
-    sync = _load(user, STORED)
+    sync = library_load(user, STORED)
     selectors.forget(user_id=user.pk)
     selectors.library_get(sync=sync).index.select(LibraryQuery(sort="title"))
 
@@ -212,12 +199,12 @@ def test_a_worker_reads_a_library_once_per_version(user):
         again = selectors.library_get(sync=sync)
     assert len(queries) == 0 and again.total == SIZE
     services.reload_request(user=user)
-    changed = _load(user, STORED[:100])
+    changed = library_load(user, STORED[:100])
     assert selectors.library_get(sync=changed).total == 100
 
 
 def test_a_page_in_spotifys_order_is_one_query(user):
-    sync = _load(user, STORED)
+    sync = library_load(user, STORED)
     with CaptureQueriesContext(connection) as queries:
         page = selectors.InOrder(sync)[100:150]
 
@@ -228,13 +215,10 @@ def test_a_page_in_spotifys_order_is_one_query(user):
 
 
 def test_purge_deletes_libraries_unvisited_or_unauthorized_for_the_retention_period(user, settings):
-    User = get_user_model()
-    recent, lapsed = User.objects.create(username="recent"), User.objects.create(username="lapsed")
+    recent, lapsed = UserFactory(username="recent"), UserFactory(username="lapsed")
     for someone in (user, recent, lapsed):
-        _load(someone, STORED[:60])
-    SpotifyToken.objects.create(
-        user=lapsed, spotify_user_id="x", access_token="", refresh_token="", expires_at=timezone.now()
-    )
+        library_load(someone, STORED[:60])
+    SpotifyTokenFactory(user=lapsed, expired=True)
     SpotifyToken.objects.filter(user=lapsed).update(
         reauthorization_required=True,
         updated_at=timezone.now() - timedelta(days=settings.LIBRARY_RETENTION_DAYS + 1),
@@ -250,7 +234,7 @@ def test_purge_deletes_libraries_unvisited_or_unauthorized_for_the_retention_per
 
 
 def test_a_visit_is_recorded_at_most_hourly(user):
-    sync = _load(user, STORED[:10])
+    sync = library_load(user, STORED[:10])
     with time_machine.travel(timezone.now() + timedelta(hours=2)):
         services.visit_record(sync=sync)
         recorded = LibrarySync.objects.get(pk=user.pk).visited_at

@@ -17,8 +17,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.servers.basehttp import run
 
 from emulator import image_server
+from emulator.config import PROFILES
 from emulator.rate_limit import AppRateLimit, parse_app_rate_limit
-from emulator.state import PROFILES, state
+from emulator.state import state
 
 
 class Command(BaseCommand):
