@@ -96,7 +96,7 @@ def user_sign_in(*, code: str, code_verifier: str | None = None) -> AbstractBase
     account_key = profile.get("account_id") or profile["id"]
     try:
         with guarded_write("a new Spotify grant"):
-            user = _account_user(account_id=account_key)
+            user = user_for_account(account_id=account_key)
             user.first_name = (profile.get("display_name") or "")[:150]
             user.save()
             token_save(user=user, token_info=token_info, spotify_user_id=profile["id"])
@@ -107,7 +107,7 @@ def user_sign_in(*, code: str, code_verifier: str | None = None) -> AbstractBase
     return user
 
 
-def _account_user(*, account_id: str) -> AbstractBaseUser:
+def user_for_account(*, account_id: str) -> AbstractBaseUser:
     """The user linked to the Spotify account `account_id`, created (with the account's
     row) on its first sign-in."""
     linked = SpotifyAccount.objects.select_related("user").filter(account_id=account_id)

@@ -46,9 +46,9 @@ class SpotifyUserFactory(DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *, account_id: str, first_name: str = "", **fields) -> AbstractBaseUser:
-        from accounts.services import _account_user
+        from accounts.services import user_for_account
 
-        user = _account_user(account_id=account_id)
+        user = user_for_account(account_id=account_id)
         user.first_name = first_name
         for name, value in fields.items():
             setattr(user, name, value)

@@ -8,11 +8,6 @@ from django.db import connection
 
 from harness import environment
 
-# tests/emulator/ still imports these from here; harness.servers and harness.environment
-# are their home.
-from harness.environment import clean_environment  # noqa: F401
-from harness.servers import free_port  # noqa: F401
-
 
 def database_url() -> str:
     """The URL of the database this test run uses, for a server in another process."""

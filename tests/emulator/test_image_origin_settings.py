@@ -10,7 +10,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from tests.servers import clean_environment
+from harness.environment import clean_environment
 
 PRINT_POLICY = (
     "import json, spotifysite.settings as s;"

@@ -10,8 +10,8 @@ import requests
 from emulator import image_server
 from emulator.images import image_key
 from emulator.state import EmulatorState
+from harness.servers import free_port
 from tests.emulator.helpers import EMPTY_STATS, LARGE_USER, SMALL_USER, bearer, url
-from tests.servers import free_port
 
 
 @pytest.fixture
