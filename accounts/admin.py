@@ -7,12 +7,12 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import DELETION, LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from spotifysite.admin_lookups import StrictModelAdmin
+from spotifysite.admin_lookups import ReadOnlyModelAdmin, StrictModelAdmin
 
 from . import budget, services
 from .exceptions import SpotifyError
@@ -127,7 +127,7 @@ class SpotifyTokenAdmin(StrictModelAdmin):
         return mask(token.refresh_token)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
+        return False  # a grant comes from Spotify's consent, never from a form
 
     def has_change_permission(self, request: HttpRequest, obj: SpotifyToken | None = None) -> bool:
         # Viewing is allowed (view permission); editing a token by hand never is.
@@ -135,7 +135,7 @@ class SpotifyTokenAdmin(StrictModelAdmin):
 
 
 @admin.register(SpotifyAccount)
-class SpotifyAccountAdmin(StrictModelAdmin):
+class SpotifyAccountAdmin(ReadOnlyModelAdmin):
     """Which user is which Spotify account, to look up either way. Read-only: the link is
     made by signing in, and an account unlinked or relinked by hand would sign its owner
     in to someone else's user, or to none."""
@@ -146,16 +146,6 @@ class SpotifyAccountAdmin(StrictModelAdmin):
     fields = ("user", "account_id")
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: SpotifyAccount | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: SpotifyAccount | None = None) -> bool:
-        # It goes with its user (deleting the user deletes it).
-        return False
-
 
 # What the budget panel's buttons do, in the admin's history (LogEntry).
 ENDED_PAUSE = "Ended the pause: calls to Spotify may go again (429 pause, quota hold, circuit breaker)."
@@ -163,7 +153,7 @@ RESET_RATE = "Reset the adaptive rate to the configured one."
 
 
 @admin.register(SpotifyBudget)
-class SpotifyBudgetAdmin(StrictModelAdmin):
+class SpotifyBudgetAdmin(ReadOnlyModelAdmin):
     """The app-wide Spotify call budget (`accounts.budget`), for operators: one page of
     figures instead of a list of rows. It reads the state where it lives (database or
     Redis) and never writes it, nor creates the row, except through its two buttons
@@ -201,15 +191,6 @@ class SpotifyBudgetAdmin(StrictModelAdmin):
         self.log_change(request, row, message)
         self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(reverse(f"{self.admin_site.name}:accounts_spotifybudget_changelist"))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -5,14 +5,14 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from spotifysite.admin_lookups import StrictModelAdmin
+from spotifysite.admin_lookups import ReadOnlyModelAdmin
 
 from . import services
 from .models import LibrarySync
 
 
 @admin.register(LibrarySync)
-class LibrarySyncAdmin(StrictModelAdmin):
+class LibrarySyncAdmin(ReadOnlyModelAdmin):
     list_display = ("user", "total", "loading", "checked_at", "state", "visited_at")
     list_select_related = ("user",)
     search_fields = ("user__username",)
@@ -30,15 +30,6 @@ class LibrarySyncAdmin(StrictModelAdmin):
     @admin.display(description="state")
     def state(self, sync: LibrarySync) -> str:
         return sync.state.label
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: LibrarySync | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: LibrarySync | None = None) -> bool:
-        return False
 
     def has_reload_permission(self, request: HttpRequest) -> bool:
         # Changes what the user sees next, so it takes the change permission, not view.

@@ -95,3 +95,17 @@ class StrictModelAdmin(admin.ModelAdmin):
                 raise
             raise DisallowedModelAdminLookup(f"The database refused this changelist's query: {exc}") from exc
         return response
+
+
+class ReadOnlyModelAdmin(StrictModelAdmin):
+    """Rows an administrator inspects but never adds, edits or deletes by hand: they are
+    written by the site's own services (actions, where offered, go through those)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
