@@ -128,3 +128,46 @@ def waits(monkeypatch) -> list[float]:
     monkeypatch.setattr(budget, "sleep", recorded.append)
     monkeypatch.setattr(budget, "clock", lambda: time.time() + sum(recorded))
     return recorded
+
+
+class ReadOnlyDatabase:
+    """This test's connection made to take no writes, the way its database refuses them: a
+    read-only transaction on PostgreSQL (inside the test's own transaction, never the
+    server's setting; rolling back to the savepoint before it ends it), `query_only` on
+    SQLite (writes fail with "attempt to write a readonly database")."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        self.connection = connection
+        self.savepoint: str | None = None
+
+    def on(self) -> None:
+        from django.db import transaction
+
+        with self.connection.cursor() as cursor:
+            if self.connection.vendor == "postgresql":
+                self.savepoint = self.savepoint or transaction.savepoint()
+                cursor.execute("SET TRANSACTION READ ONLY")
+            else:
+                cursor.execute("PRAGMA query_only = ON")
+
+    def off(self) -> None:
+        from django.db import transaction
+
+        if self.connection.vendor == "postgresql":
+            if self.savepoint is not None:
+                transaction.savepoint_rollback(self.savepoint)
+                self.savepoint = None
+        else:
+            with self.connection.cursor() as cursor:
+                cursor.execute("PRAGMA query_only = OFF")
+
+
+@pytest.fixture
+def read_only_database() -> Iterator[ReadOnlyDatabase]:
+    """`.on()` and the database takes no more writes; taken back (`.off()`) when the test
+    ends, before the teardown's own writes."""
+    database = ReadOnlyDatabase()
+    yield database
+    database.off()

@@ -4,20 +4,21 @@ grant: no token request is sent whose answer could not be stored.
 PostgreSQL refuses with "cannot execute UPDATE in a read-only transaction" (psycopg's
 ReadOnlySqlTransaction, SQLSTATE 25006), which Django raises as InternalError: checked
 against PostgreSQL 15 with psycopg 3.3 and `SET TRANSACTION READ ONLY`. Here that refusal
-is raised where the SQL would run (the write compilers); SQLite's own read-only mode
-(`PRAGMA query_only`, an OperationalError) is the second way in.
+is raised where the SQL would run (the write compilers); the second way in is the test's
+connection really read-only (`SET TRANSACTION READ ONLY` on PostgreSQL, `PRAGMA
+query_only` on SQLite, whose refusal is an OperationalError).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
 
 import psycopg
 import pytest
 import time_machine
-from django.db import InternalError, ProgrammingError, connection
+from django.db import InternalError, ProgrammingError
 from django.db.models import Model
 from django.db.models.sql.compiler import SQLDeleteCompiler, SQLInsertCompiler, SQLUpdateCompiler
 from django.urls import reverse
@@ -67,23 +68,13 @@ def refuse_writes(monkeypatch) -> Callable[..., None]:
     return refuse
 
 
-@pytest.fixture
-def sqlite_read_only() -> Iterator[None]:
-    """SQLite's real read-only mode on this test's connection: every write fails with
-    "attempt to write a readonly database" (OperationalError)."""
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA query_only = ON")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA query_only = OFF")
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def read_only(request, refuse_writes) -> Callable[[], None]:
-    """Turns the database read-only, as PostgreSQL or SQLite refuse writes."""
-    if request.param == "postgresql":
+@pytest.fixture(params=["postgresql-error", "read-only-connection"])
+def read_only(request, refuse_writes, read_only_database) -> Callable[[], None]:
+    """Turns the database read-only: PostgreSQL's error raised for the token's writes, or
+    this test's connection really read-only (whichever database the suite runs on)."""
+    if request.param == "postgresql-error":
         return lambda: refuse_writes(SpotifyToken)
-    return lambda: request.getfixturevalue("sqlite_read_only")
+    return read_only_database.on
 
 
 @pytest.fixture
@@ -102,17 +93,17 @@ def test_a_token_due_for_refresh_serves_as_it_is_while_nothing_can_be_stored(
     assert emulator.token_requests["refresh_token"] == 0
 
 
-def test_an_expired_token_sends_no_refresh_and_the_grant_survives(token, emulator, read_only, refuse_writes):
+def test_an_expired_token_sends_no_refresh_and_the_grant_survives(
+    token, emulator, read_only, refuse_writes, read_only_database
+):
     read_only()
     with time_machine.travel(token.expires_at + timedelta(seconds=1)):
         with pytest.raises(services.TokenStoreUnavailable):
             services.access_token_for(user=token.user)
         assert emulator.token_requests["refresh_token"] == 0
 
-        refuse_writes()  # the database takes writes again (the PostgreSQL variant)
-        if connection.vendor == "sqlite":
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA query_only = OFF")
+        refuse_writes()  # the database takes writes again (either variant)
+        read_only_database.off()
         assert services.access_token_for(user=token.user) != token.access_token
 
     assert emulator.token_requests["refresh_token"] == 1

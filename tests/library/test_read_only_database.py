@@ -4,7 +4,7 @@ still served, marked unchecked, and no Spotify call is made whose answer could n
 stored. Bookkeeping writes that fail are logged and skipped; any other database error
 still raises."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import psycopg
@@ -15,8 +15,6 @@ from django.db import (
     InternalError,
     OperationalError,
     ProgrammingError,
-    connection,
-    transaction,
 )
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -40,29 +38,9 @@ def emulator_profile() -> str:
 
 
 @pytest.fixture
-def refuse_writes() -> Iterator[Callable[[], None]]:
-    """Call it and this test's connection takes no more writes, the way its database
-    refuses them: a read-only transaction on PostgreSQL (inside this test's own
-    transaction, never the server's setting), `query_only` on SQLite. Taken back when the
-    test ends, before the teardown's own writes."""
-    savepoints = []
-
-    def refuse() -> None:
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # A savepoint first: rolling back to it ends the read-only mode.
-                savepoints.append(transaction.savepoint())
-                cursor.execute("SET TRANSACTION READ ONLY")
-            else:
-                cursor.execute("PRAGMA query_only = ON")
-
-    yield refuse
-    if connection.vendor == "postgresql":
-        if savepoints:
-            transaction.savepoint_rollback(savepoints[0])
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA query_only = OFF")
+def refuse_writes(read_only_database) -> Callable[[], None]:
+    """Call it and this test's connection takes no more writes (see tests/conftest.py)."""
+    return read_only_database.on
 
 
 def _as_postgresql_refuses() -> InternalError:
