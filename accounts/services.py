@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from contextlib import suppress
@@ -115,18 +116,24 @@ def user_for_account(*, account_id: str) -> AbstractBaseUser:
     if account is not None:
         return account.user
     try:
-        with transaction.atomic():
-            user = get_user_model()(username=f"{USERNAME_PREFIX}{account_id}")
-            user.set_unusable_password()
-            user.save()
-            SpotifyAccount.objects.create(user=user, account_id=account_id)
+        return _account_user_create(account_id=account_id, username=f"{USERNAME_PREFIX}{account_id}")
     except IntegrityError:
-        # Another sign-in of the same account, at the same moment, created it first.
-        # Anything else (a user not linked to this account holding the name) is raised.
+        # Another sign-in of the same account, at the same moment, created it first...
         account = linked.first()
-        if account is None:
-            raise
-        return account.user
+        if account is not None:
+            return account.user
+    # ... or a user not linked to this account holds the name new users get: the name is
+    # no identity, so the account gets a user of its own under another name.
+    suffix = secrets.token_hex(4)
+    return _account_user_create(account_id=account_id, username=f"{USERNAME_PREFIX}{account_id}-{suffix}")
+
+
+def _account_user_create(*, account_id: str, username: str) -> AbstractBaseUser:
+    with transaction.atomic():
+        user = get_user_model()(username=username)
+        user.set_unusable_password()
+        user.save()
+        SpotifyAccount.objects.create(user=user, account_id=account_id)
     return user
 
 

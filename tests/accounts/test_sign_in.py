@@ -2,7 +2,6 @@ from http import HTTPStatus
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError
 from django.test import Client
 from django.urls import reverse
 
@@ -117,14 +116,17 @@ def test_a_server_without_account_id_links_by_user_id(client, emulator, monkeypa
 
 def test_a_local_user_bearing_the_conventional_name_is_never_signed_in_to(client, emulator):
     # The account id is the identity: a local user who happens to bear the name new
-    # Spotify users get is not that account.
-    get_user_model().objects.create(username=f"spotify-{emulator.users[0].account_id}")
+    # Spotify users get is not that account, which gets a user of its own.
+    account_id = emulator.users[0].account_id
+    squatter = get_user_model().objects.create(username=f"spotify-{account_id}")
 
-    with pytest.raises(IntegrityError):
-        sign_in(client)
+    sign_in(client)
 
-    assert not SpotifyAccount.objects.exists()
-    assert not SpotifyToken.objects.exists()
+    account = SpotifyAccount.objects.get(account_id=account_id)
+    assert account.user != squatter
+    assert account.user.username.startswith(f"spotify-{account_id}-")
+    assert int(client.session["_auth_user_id"]) == account.user.pk
+    assert not SpotifyToken.objects.filter(user=squatter).exists()
 
 
 def test_signing_in_again_reuses_the_same_user(client, emulator):
