@@ -115,17 +115,17 @@ def user_for_account(*, account_id: str) -> AbstractBaseUser:
     account = linked.first()
     if account is not None:
         return account.user
-    try:
-        return _account_user_create(account_id=account_id, username=f"{USERNAME_PREFIX}{account_id}")
-    except IntegrityError:
-        # Another sign-in of the same account, at the same moment, created it first...
-        account = linked.first()
-        if account is not None:
-            return account.user
-    # ... or a user not linked to this account holds the name new users get: the name is
-    # no identity, so the account gets a user of its own under another name.
-    suffix = secrets.token_hex(4)
-    return _account_user_create(account_id=account_id, username=f"{USERNAME_PREFIX}{account_id}-{suffix}")
+    # The name new users get, or, if a user not linked to this account holds it (a name is
+    # no identity), another one of the account's own.
+    for username in (f"{USERNAME_PREFIX}{account_id}", f"{USERNAME_PREFIX}{account_id}-{secrets.token_hex(4)}"):
+        try:
+            return _account_user_create(account_id=account_id, username=username)
+        except IntegrityError:
+            # Another sign-in of the same account, at the same moment, created it first?
+            account = linked.first()
+            if account is not None:
+                return account.user
+    raise IntegrityError(f"No user could be created for Spotify account {account_id}")
 
 
 def _account_user_create(*, account_id: str, username: str) -> AbstractBaseUser:
