@@ -117,7 +117,8 @@ def user_for_account(*, account_id: str) -> AbstractBaseUser:
         return account.user
     # The name new users get, or, if a user not linked to this account holds it (a name is
     # no identity), another one of the account's own.
-    for username in (f"{USERNAME_PREFIX}{account_id}", f"{USERNAME_PREFIX}{account_id}-{secrets.token_hex(4)}"):
+    name = f"{USERNAME_PREFIX}{account_id}"
+    for username in (name, f"{name}-{secrets.token_hex(4)}"):
         try:
             return _account_user_create(account_id=account_id, username=username)
         except IntegrityError:
