@@ -10,6 +10,7 @@
   const TYPING_PAUSE = 250; // ms after the last key before searching
   let controller = null;
   let typing = null;
+  let requested = null; // the URL of the view asked for last (its page may be on its way)
 
   // The form's URL without empty fields or menus left at their first (default) entry.
   function formUrl() {
@@ -53,6 +54,7 @@
 
   // Fetches `url` and swaps `names`; false when it could not (the caller falls back).
   async function update(url, names) {
+    requested = url;
     if (controller) controller.abort();
     controller = new AbortController();
     const results = document.querySelector('[data-swap="results"]');
@@ -115,8 +117,9 @@
 
   document.addEventListener("library:loaded", async (event) => {
     event.preventDefault();
-    // The address bar follows every applied search; a search still being typed wins.
-    const url = form && typing !== null ? formUrl() : window.location.href;
+    // The address bar follows every applied search; a search still being typed wins, and
+    // so does one whose page is still on its way (the address bar shows the one before).
+    const url = form && typing !== null ? formUrl() : requested || window.location.href;
     window.clearTimeout(typing);
     typing = null;
     if (await update(url, ["count", "loading", "results"])) return;
