@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 
-from .exceptions import (
+from spotify.exceptions import (
     RateLimited,
     ReauthorizationRequired,
     SilentReauthorizationRequired,

@@ -16,10 +16,15 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from spotify import api, oauth
+from spotify.exceptions import (
+    ReauthorizationRequired,
+    SilentReauthorizationRequired,
+    SpotifyUnavailable,
+    TokenBusy,
+)
 from spotifysite.db import WriteRefused, guarded_write
 
-from . import spotify
-from .exceptions import ReauthorizationRequired, SilentReauthorizationRequired, SpotifyUnavailable, TokenBusy
 from .models import SpotifyAccount, SpotifyToken
 from .signals import spotify_disconnected
 
@@ -54,13 +59,11 @@ class TokenStoreUnavailable(SpotifyUnavailable):
         super().__init__(retryable=False)
 
 
-def _expires_at(token_info: spotify.TokenInfo) -> datetime:
+def _expires_at(token_info: oauth.TokenInfo) -> datetime:
     return datetime.fromtimestamp(token_info["expires_at"], tz=UTC)
 
 
-def token_save(
-    *, user: AbstractBaseUser, token_info: spotify.TokenInfo, spotify_user_id: str
-) -> SpotifyToken:
+def token_save(*, user: AbstractBaseUser, token_info: oauth.TokenInfo, spotify_user_id: str) -> SpotifyToken:
     """Store a fresh grant (after consent): a new 6-month refresh-token life starts."""
     token, _ = SpotifyToken.objects.update_or_create(
         user=user,
@@ -86,12 +89,12 @@ def user_sign_in(*, code: str, code_verifier: str | None = None) -> AbstractBase
     A code exchange whose answer was lost raises SignInAnswerLost (never sent again:
     the code may be spent)."""
     try:
-        token_info = spotify.exchange_code(code=code, code_verifier=code_verifier)
+        token_info = oauth.exchange_code(code=code, code_verifier=code_verifier)
     except SpotifyUnavailable as exc:
-        if spotify.answer_lost(exc):
+        if api.answer_lost(exc):
             raise SignInAnswerLost() from None
         raise
-    profile = spotify.current_profile(access_token=token_info["access_token"])
+    profile = api.current_profile(access_token=token_info["access_token"])
     # `account_id` (2026) is Spotify's immutable id for linking; `id` can change, so it is
     # only the fallback for servers that predate it. Never e-mail or display name.
     account_key = profile.get("account_id") or profile["id"]
@@ -267,7 +270,7 @@ def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> s
         except WriteRefused:
             return _without_refresh(token, rejected)
         try:
-            token_info = spotify.refresh(refresh_token=token.refresh_token)
+            token_info = oauth.refresh(refresh_token=token.refresh_token)
         except ReauthorizationRequired:
             _refused(user, token, spent_by_us=was_uncertain)
             raise SilentReauthorizationRequired() if was_uncertain else ReauthorizationRequired() from None

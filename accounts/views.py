@@ -10,10 +10,11 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
+from spotify import budget, oauth
+from spotify.exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
 from spotifysite.db import WriteRefused
 
-from . import budget, pending, services, spotify, throttle
-from .exceptions import ReauthorizationRequired, SpotifyAccessDenied, SpotifyError, SpotifyPaused
+from . import pending, services, throttle
 
 # A sign-in started again after its code answer was lost carries this before its random
 # state ("." is not in token_urlsafe's alphabet), so that a second loss ends on the
@@ -71,8 +72,8 @@ def _start_sign_in(
     state = (RESTARTED if restarted else "") + secrets.token_urlsafe(32)  # 256 bits
     # PKCE: a code is worth nothing without this browser's verifier, so a code stolen
     # from another user's sign-in cannot be injected into a callback here.
-    verifier = spotify.pkce_verifier() if settings.SPOTIFY_PKCE else None
-    response = redirect(spotify.authorize_url(state=state, show_dialog=show_dialog, code_verifier=verifier))
+    verifier = oauth.pkce_verifier() if settings.SPOTIFY_PKCE else None
+    response = redirect(oauth.authorize_url(state=state, show_dialog=show_dialog, code_verifier=verifier))
     pending.add(request, response, state, pending.Pending(next_url=next_url, code_verifier=verifier))
     return response
 

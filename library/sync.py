@@ -30,11 +30,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
-from accounts import budget, spotify
 from accounts import services as accounts
-from accounts.budget import Priority
-from accounts.client import spotify_client
-from accounts.exceptions import (
+from spotify import api, budget
+from spotify.budget import Priority
+from spotify.client import spotify_client
+from spotify.exceptions import (
     RateLimited,
     ReauthorizationRequired,
     SpotifyError,
@@ -323,7 +323,7 @@ def _fetch_missing(client: Any, load: _Load) -> _Outcome:
     """Store missing pages of `load`, as far as the app's Spotify budget allows this batch.
 
     This thread asks the budget for a background permit before each call and hands it to
-    a pool thread (`spotify.with_permit`), so the budget sees every call while the calls
+    a pool thread (`api.with_permit`), so the budget sees every call while the calls
     run in parallel; pages are stored from this thread, which also renews the lease.
     When the budget refuses, the batch waits at most SPOTIFY_MAX_WAIT in all, then ends
     and tells the page when to ask again: a request never idles long on somebody else's
@@ -354,7 +354,7 @@ def _fetch_missing(client: Any, load: _Load) -> _Outcome:
                         break
                     offset = offsets.pop(0)
                     future = pool.submit(
-                        _in_thread, spotify.with_permit, decision.permit, _page, client, max(offset, 0)
+                        _in_thread, api.with_permit, decision.permit, _page, client, max(offset, 0)
                     )
                     in_flight[future] = (offset, decision.permit)
                 first_wave = False  # it always goes out (budget allowing): every batch moves on
@@ -410,7 +410,7 @@ def _collect(
         return [offset, *offsets]
     except SpotifyError as exc:
         # A lost answer, or a token that could not be stored, is no news of Spotify's health.
-        neutral = spotify.answer_lost(exc) or isinstance(exc, accounts.TokenStoreUnavailable)
+        neutral = api.answer_lost(exc) or isinstance(exc, accounts.TokenStoreUnavailable)
         budget.release(permit, failed=isinstance(exc, SpotifyUnavailable) and not neutral, lost=neutral)
         outcome.failure = outcome.failure or exc
         return [offset, *offsets]

@@ -129,11 +129,11 @@ def run(args: argparse.Namespace, emulator: str) -> None:
     from django.shortcuts import render
     from django.test import Client, RequestFactory
 
-    from accounts import budget
     from accounts.services import access_token_for
     from library import selectors, services, sync
     from library.models import LibrarySync
     from library.query import LibraryQuery
+    from spotify import budget
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", verbosity=0, interactive=False)
@@ -173,7 +173,7 @@ def run(args: argparse.Namespace, emulator: str) -> None:
 
     # ... and the app: first page, then batches as the page's script requests them. Once
     # with a fresh budget (as after a deploy or a reset: Spotify has confirmed nothing yet,
-    # so the budget probes, widening as Spotify accepts: see accounts/budget.py), once as
+    # so the budget probes, widening as Spotify accepts: see spotify/budget/), once as
     # on a site that has run a while, where Spotify has already confirmed the rate.
     def cold_load(*, seeded: bool) -> float:
         services.library_forget(user=user)

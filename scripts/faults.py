@@ -300,7 +300,7 @@ class Drill:
 
         import redis
 
-        from accounts.budget import RedisStore
+        from spotify.budget import RedisStore
 
         try:
             raw = redis.Redis.from_url(self.redis.url, socket_timeout=2).get(RedisStore.KEY)

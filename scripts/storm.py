@@ -85,12 +85,12 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from accounts.budget import parse_rate  # noqa: E402
 from harness.browser import Browser  # noqa: E402
 from harness.environment import LOAD, production_environment  # noqa: E402
 from harness.servers import Stack, manage, run_manage  # noqa: E402
 from harness.services import scratch_database  # noqa: E402
 from scripts.benchmark import _p, _stats  # noqa: E402
+from spotify.budget import parse_rate  # noqa: E402
 
 HTTP_TIMEOUT = 30  # seconds, for one request to the site
 NEW_USER_AFTER = 3.0  # seconds into the storm
@@ -415,7 +415,7 @@ def _forget_budget(store: str | None) -> None:
     if store and store.startswith(("redis://", "rediss://", "unix://")):
         import redis
 
-        from accounts.budget import RedisStore
+        from spotify.budget import RedisStore
 
         with redis.Redis.from_url(store, socket_timeout=2) as client:
             client.delete(RedisStore.KEY)

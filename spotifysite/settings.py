@@ -56,6 +56,7 @@ THIRD_PARTY_APPS = ["csp", "axes"]
 # wherever EMULATOR_ENABLED says so (see "Demo mode" below), never in production.
 LOCAL_APPS = [
     "accounts",
+    "spotify",
     "library",
 ]
 # accounts first: its `runserver` (which says whether demo mode is on) takes precedence
@@ -214,7 +215,7 @@ SPOTIFY_RETRY_BACKOFF = env.float("SPOTIFY_RETRY_BACKOFF", default=0.5)
 # The longest a web request waits for the app's budget or for a 429's pause to end;
 # beyond, it answers at once (503 with Retry-After) rather than hold a worker.
 SPOTIFY_MAX_WAIT = env.float("SPOTIFY_MAX_WAIT", default=1.0)
-# The app-wide call budget (accounts.budget), shared by every worker and machine: calls
+# The app-wide call budget (spotify.budget), shared by every worker and machine: calls
 # per rolling window of seconds, and calls awaiting an answer at once. Spotify limits the
 # app over a rolling 30 s window and does not publish the threshold; see docs/reliability.md.
 SPOTIFY_RATE_LIMIT = env("SPOTIFY_RATE_LIMIT", default="90/30")

@@ -69,7 +69,7 @@ def _budget_bursts(monkeypatch) -> None:
     tests/accounts/budget/test_pace_and_probe.py; across processes in
     tests/test_budget_processes.py) and are measured against the emulator's app rate
     limit by scripts/storm.py."""
-    from accounts import budget
+    from spotify import budget
 
     monkeypatch.setattr(budget, "PACE_SLICE", 0)
     monkeypatch.setattr(budget, "PROBE", False)
@@ -121,10 +121,10 @@ def waits(monkeypatch) -> list[float]:
     budget's clock moves on by each wait, as if it had been slept."""
     import time
 
-    from accounts import budget, spotify
+    from spotify import api, budget
 
     recorded: list[float] = []
-    monkeypatch.setattr(spotify, "sleep", recorded.append)
+    monkeypatch.setattr(api, "sleep", recorded.append)
     monkeypatch.setattr(budget, "sleep", recorded.append)
     monkeypatch.setattr(budget, "clock", lambda: time.time() + sum(recorded))
     return recorded

@@ -15,7 +15,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.exceptions import SpotifyUnavailable
+from spotify.exceptions import SpotifyUnavailable
 from spotifysite import urls
 from tests.helpers import callback_path, consent, query, start_sign_in
 

@@ -71,8 +71,8 @@ def test_revoked_grant_shows_as_needing_reauthorization(admin_client, token, emu
 
     import time_machine
 
-    from accounts.client import spotify_client
-    from accounts.exceptions import ReauthorizationRequired
+    from spotify.client import spotify_client
+    from spotify.exceptions import ReauthorizationRequired
 
     emulator.revoke(token.spotify_user_id)
     with time_machine.travel(token.expires_at + timedelta(seconds=1)), pytest.raises(ReauthorizationRequired):

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.client import spotify_client
 from accounts.models import SpotifyToken
 from emulator.state import PROFILE_DEV_2026
+from spotify.client import spotify_client
 from tests.helpers import at_once, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -138,7 +138,7 @@ def test_a_running_refresh_renews_its_lease(client, emulator, settings):
 
 def test_waiting_for_another_refresh_backs_off(client, emulator, settings, monkeypatch):
     from accounts import services
-    from accounts.exceptions import TokenBusy
+    from spotify.exceptions import TokenBusy
 
     class Clock:
         now = 0.0

@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import spotify
 from accounts.models import SpotifyToken
+from spotify import oauth
 from tests.helpers import callback_path
 
 LIBRARY = reverse("library:saved_tracks")
@@ -29,7 +29,7 @@ def _worker_killed_mid_refresh() -> SpotifyToken:
     """What a worker killed after Spotify answered (and rotated) leaves behind: the old
     refresh token, marked uncertain, and a lease nobody renews."""
     token = SpotifyToken.objects.get()
-    spotify.refresh(refresh_token=token.refresh_token)  # Spotify acted; the answer died with the worker
+    oauth.refresh(refresh_token=token.refresh_token)  # Spotify acted; the answer died with the worker
     SpotifyToken.objects.update(
         refresh_uncertain=True,
         refreshing_until=timezone.now() - timedelta(seconds=1),

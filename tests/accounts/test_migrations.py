@@ -1,7 +1,8 @@
 """The schema migrations of identity and invariants, run forward and back on rows as the
 previous schema held them: accounts 0007-0008 (SpotifyAccount, filled from the
 `spotify-<account id>` usernames) and library 0004-0005 (LibrarySync's rows mended,
-then its check constraints)."""
+then its check constraints); and the budget's move from accounts to the spotify app
+(accounts 0009, spotify 0001)."""
 
 from datetime import timedelta
 
@@ -19,11 +20,12 @@ LIBRARY_BEFORE = ("library", "0003_song_links")
 LIBRARY_AFTER = ("library", "0005_sync_constraints")
 
 
-def migrate(*targets: tuple[str, str]) -> Apps:
-    """Migrate to `targets`; the models as they stand there."""
+def migrate(*targets: tuple[str, str | None]) -> Apps:
+    """Migrate to `targets` (None: before an app's first migration); the models as they
+    stand there."""
     executor = MigrationExecutor(connection)
     executor.migrate(list(targets))
-    return executor.loader.project_state(list(targets)).apps
+    return executor.loader.project_state([target for target in targets if target[1]]).apps
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +107,35 @@ def test_library_rows_that_break_the_constraints_are_mended_first():
 
     syncs.filter(pk=fine.pk).update(loaded=50)
     migrate(LIBRARY_AFTER)  # and forward again
+
+
+# (spotify 0001 depends on accounts 0008 only: going back to it alone would leave it applied.)
+BUDGET_IN_ACCOUNTS = [("accounts", "0008_spotify_account_from_username"), ("spotify", None)]
+BUDGET_IN_SPOTIFY = [
+    ("accounts", "0009_spotify_budget_to_spotify"),
+    ("spotify", "0001_spotify_budget_from_accounts"),
+]
+
+
+def test_the_budget_moves_to_the_spotify_app_with_its_row_and_its_permissions_and_back():
+    apps = migrate(*BUDGET_IN_ACCOUNTS)
+    apps.get_model("accounts", "SpotifyBudget").objects.create(pk=1, state='{"rate_limited": 3}')
+    types = apps.get_model("contenttypes", "ContentType").objects
+    budget_type, _ = types.get_or_create(app_label="accounts", model="spotifybudget")
+    operator = apps.get_model("auth", "User").objects.create(username="operator")
+    permission, _ = apps.get_model("auth", "Permission").objects.get_or_create(
+        codename="change_spotifybudget", content_type=budget_type, defaults={"name": "Can change"}
+    )
+    operator.user_permissions.add(permission)
+
+    apps = migrate(*BUDGET_IN_SPOTIFY)
+    assert apps.get_model("spotify", "SpotifyBudget").objects.get().state == '{"rate_limited": 3}'
+    moved = apps.get_model("contenttypes", "ContentType").objects.get(pk=budget_type.pk)
+    assert moved.app_label == "spotify"  # the operator's permission went with it
+    assert operator.user_permissions.get().content_type_id == moved.pk
+
+    apps = migrate(*BUDGET_IN_ACCOUNTS)
+    assert apps.get_model("accounts", "SpotifyBudget").objects.get().state == '{"rate_limited": 3}'
+    assert (
+        apps.get_model("contenttypes", "ContentType").objects.get(pk=budget_type.pk).app_label == "accounts"
+    )

@@ -23,9 +23,10 @@ from django.db.models import Model
 from django.db.models.sql.compiler import SQLDeleteCompiler, SQLInsertCompiler, SQLUpdateCompiler
 from django.urls import reverse
 
-from accounts import services, spotify
+from accounts import services
 from accounts.models import SpentSignIn, SpotifyToken
 from emulator.state import PROFILE_DEV_2026
+from spotify import oauth
 from tests.helpers import callback_path, consent, start_sign_in
 
 pytestmark = pytest.mark.django_db
@@ -143,14 +144,14 @@ def test_a_database_turning_read_only_during_a_refresh_costs_no_grant(
     keeps its "uncertain" mark, so Spotify's refusal of the old token next time leads to a
     silent reconnect, not to "sign in again". This request still gets its token."""
     emulator.config.rotate_refresh_tokens = True
-    refresh = spotify.refresh
+    refresh = oauth.refresh
 
-    def read_only_once_answered(**kwargs: str) -> spotify.TokenInfo:
+    def read_only_once_answered(**kwargs: str) -> oauth.TokenInfo:
         answer = refresh(**kwargs)
         refuse_writes(SpotifyToken)
         return answer
 
-    monkeypatch.setattr(spotify, "refresh", read_only_once_answered)
+    monkeypatch.setattr(oauth, "refresh", read_only_once_answered)
     with time_machine.travel(token.expires_at + timedelta(seconds=1)):
         served = services.access_token_for(user=token.user)
 

@@ -5,7 +5,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from accounts.models import SpotifyAccount, SpotifyBudget
+from accounts.models import SpotifyAccount
+from spotify.models import SpotifyBudget
 
 pytestmark = pytest.mark.django_db
 

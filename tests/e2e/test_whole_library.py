@@ -86,7 +86,7 @@ def test_export_before_the_library_is_loaded_prepares_then_downloads(page: Page,
 
 
 def test_loading_during_spotifys_pause_says_until_when_and_resumes(page: Page, live_server, live_emulator):
-    from accounts import budget
+    from spotify import budget
 
     _sign_in_large(page, live_server, live_emulator)
     permit = budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit

@@ -4,9 +4,9 @@ parses into a stored song: images of unknown size, no `is_playable` without a ma
 
 import pytest
 
-from accounts.client import spotify_client
 from accounts.models import SpotifyToken
 from library.tracks import Track
+from spotify.client import spotify_client
 
 pytestmark = pytest.mark.django_db
 

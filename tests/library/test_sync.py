@@ -8,9 +8,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import budget
 from library import selectors, services
 from library.models import LibrarySync, SavedTrack
+from spotify import budget
 from tests.library.conftest import LARGE_SIZE
 
 pytestmark = pytest.mark.django_db(transaction=True)  # loading uses worker threads

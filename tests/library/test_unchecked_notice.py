@@ -10,12 +10,12 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from accounts import budget
-from accounts.budget import BREAKER_FAILURES, Priority
-from accounts.exceptions import BudgetBusy, SpotifyPaused, SpotifyResting, SpotifyUnavailable
 from emulator.state import PROFILE_DEV_2026
 from library.models import LibrarySync
 from library.sync import Unchecked
+from spotify import budget
+from spotify.budget import BREAKER_FAILURES, Priority
+from spotify.exceptions import BudgetBusy, SpotifyPaused, SpotifyResting, SpotifyUnavailable
 from tests.helpers import sign_in
 from tests.library.conftest import FEW
 
@@ -201,7 +201,7 @@ def test_the_line_is_a_status_that_screen_readers_find(stale_client):
 
 
 class _QuotaUsedUp(SpotifyPaused):
-    """A 429 whose reason is the app's quota (accounts.spotify says so with `quota`)."""
+    """A 429 whose reason is the app's quota (spotify.api says so with `quota`)."""
 
     quota = True
 

@@ -53,7 +53,7 @@ def test_a_cleared_cache_changes_nothing(loaded, emulator):
 
 
 def test_redis_down_is_no_error_and_costs_no_spotify_call(loaded, emulator, settings, caplog, monkeypatch):
-    from accounts import budget
+    from spotify import budget
 
     monkeypatch.setattr(budget, "_redis_warned_at", float("-inf"))  # no earlier test's warning
     settings.CACHES = {
