@@ -39,6 +39,8 @@ class SpotifyToken(models.Model):
     # Spotify refused a refresh token we may have spent ourselves: the user's next page
     # goes through the authorize URL again, which Spotify answers without a consent page.
     reconnect_silently = models.BooleanField(default=False, editable=False)
+    # The refresh lease (spotifysite.leases): one request refreshes, the others wait for it.
+    refresh_owner = models.CharField(max_length=32, blank=True, default="", editable=False)
     refreshing_until = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="A request is refreshing this token (a lease)."
     )

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import DatabaseError, IntegrityError, connections, transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from spotify import api, oauth
@@ -24,6 +22,7 @@ from spotify.exceptions import (
     TokenBusy,
 )
 from spotifysite.db import WriteRefused, guarded_write
+from spotifysite.leases import Lease
 
 from .models import SpotifyAccount, SpotifyToken
 from .signals import spotify_disconnected
@@ -159,57 +158,17 @@ REFRESH_POLL_SECONDS = 0.05
 REFRESH_POLL_MAX = 1.0
 
 
-def _lease_seconds() -> float:
-    return settings.SPOTIFY_REFRESH_LEASE_SECONDS
-
-
-def _claim(token: SpotifyToken) -> datetime | None:
-    """Take the refresh lease on `token`'s row, if nobody holds a live one: the lease's
-    end (the holder's ticket), or None.
-
-    One conditional UPDATE, committed at once: no transaction or lock is held while we
-    talk to Spotify, so other users and other writes never wait on the network. The
-    holder renews the lease every third of it (`_Heartbeat`); one not renewed for two
-    thirds of it belongs to a worker that died, and is taken over.
-    """
-    now = timezone.now()
-    lease = timedelta(seconds=_lease_seconds())
-    unclaimed = Q(refreshing_until__isnull=True) | Q(refreshing_until__lt=now + lease / 3)
-    lease_end = now + lease
-    taken = SpotifyToken.objects.filter(unclaimed, pk=token.pk).update(refreshing_until=lease_end)
-    return lease_end if taken else None
-
-
-class _Heartbeat:
-    """Renews a refresh lease from a thread while the refresh waits on Spotify (the
-    token endpoint may take SPOTIFY_TOKEN_TIMEOUT and more), so the lease can be short
-    and a dead worker's lease is taken over within two thirds of it."""
-
-    def __init__(self, pk: int, lease_end: datetime) -> None:
-        self.pk, self.lease_end = pk, lease_end
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="refresh-lease", daemon=True)
-
-    def __enter__(self) -> _Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stopped.set()
-        self.thread.join()
-
-    def _run(self) -> None:
-        try:
-            while not self.stopped.wait(_lease_seconds() / 3):
-                renewed = timezone.now() + timedelta(seconds=_lease_seconds())
-                mine = SpotifyToken.objects.filter(pk=self.pk, refreshing_until=self.lease_end)
-                if not mine.update(refreshing_until=renewed):
-                    return  # taken over (we stalled): the other request's refresh counts
-                self.lease_end = renewed
-        except DatabaseError:
-            logger.warning("Could not renew a Spotify token's refresh lease", exc_info=True)
-        finally:
-            connections.close_all()  # this thread's own connection
+def _refresh_lease(token: SpotifyToken) -> Lease | None:
+    """The refresh lease on `token`'s row, if nobody holds a live one. The holder keeps
+    it renewed while the refresh waits on Spotify (the token endpoint may take
+    SPOTIFY_TOKEN_TIMEOUT and more), so the lease can be short and a dead worker's is
+    taken over once it expires."""
+    return Lease.take(
+        SpotifyToken.objects.filter(pk=token.pk),
+        seconds=settings.SPOTIFY_REFRESH_LEASE_SECONDS,
+        owner_field="refresh_owner",
+        until_field="refreshing_until",
+    )
 
 
 def access_token_for(*, user: AbstractBaseUser, rejected: str | None = None) -> str:
@@ -231,12 +190,15 @@ def access_token_for(*, user: AbstractBaseUser, rejected: str | None = None) -> 
             return token.access_token
         try:
             with guarded_write(f"refresh lease of Spotify token {token.pk}"):
-                lease_end = _claim(token)
+                lease = _refresh_lease(token)
         except WriteRefused:
             return _without_refresh(token, rejected)
-        if lease_end is not None:
-            with _Heartbeat(token.pk, lease_end):
-                return _refresh_claimed(user, token.pk, rejected)
+        if lease is not None:
+            with lease.kept():
+                try:
+                    return _refresh_claimed(user, token.pk, rejected)
+                finally:
+                    lease.release()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             logger.warning("Gave up waiting for another request to refresh a Spotify token")
@@ -255,54 +217,48 @@ def _without_refresh(token: SpotifyToken, rejected: str | None) -> str:
 
 
 def _refresh_claimed(user: AbstractBaseUser, pk: int, rejected: str | None) -> str:
-    try:
-        # Read again: another request may have finished a refresh since our first read.
-        token = _usable(SpotifyToken.objects.get(pk=pk))
-        if _fresh(token, rejected):
-            return token.access_token
-        # Until Spotify's answer is stored, the refresh token may be spent (rotated) at
-        # Spotify without our knowing: a worker killed now, or an answer lost, leaves
-        # this mark for whoever refreshes next.
-        was_uncertain = token.refresh_uncertain
-        try:
-            with guarded_write(f"refresh of Spotify token {pk} under way"):
-                SpotifyToken.objects.filter(pk=pk).update(refresh_uncertain=True)
-        except WriteRefused:
-            return _without_refresh(token, rejected)
-        try:
-            token_info = oauth.refresh(refresh_token=token.refresh_token)
-        except ReauthorizationRequired:
-            _refused(user, token, spent_by_us=was_uncertain)
-            raise SilentReauthorizationRequired() if was_uncertain else ReauthorizationRequired() from None
-        token.refresh_uncertain = False
-        token.access_token = token_info["access_token"]
-        # spotipy copies the old refresh token in when Spotify omits it; when Spotify
-        # rotates it, the new one replaces the old, which is now dead.
-        token.refresh_token = token_info["refresh_token"]
-        token.token_type = token_info.get("token_type", token.token_type)
-        token.scope = token_info.get("scope") or token.scope
-        token.expires_at = _expires_at(token_info)
-        # The database may have turned read-only during the call. The row then keeps its
-        # "uncertain" mark, so Spotify's refusal of the old refresh token next time means
-        # a silent reconnect, not a lost grant; this request has its token anyway.
-        with suppress(WriteRefused), guarded_write(f"refreshed Spotify token {pk}"):
-            token.save(
-                update_fields=[
-                    "access_token",
-                    "refresh_token",
-                    "token_type",
-                    "scope",
-                    "expires_at",
-                    "refresh_uncertain",
-                    "updated_at",
-                ]
-            )
+    # Read again: another request may have finished a refresh since our first read.
+    token = _usable(SpotifyToken.objects.get(pk=pk))
+    if _fresh(token, rejected):
         return token.access_token
-    finally:
-        # Not released while the database takes no writes: no longer renewed, the lease
-        # is taken over within two thirds of it.
-        with suppress(WriteRefused), guarded_write(f"release of Spotify token {pk}'s refresh lease"):
-            SpotifyToken.objects.filter(pk=pk).update(refreshing_until=None)
+    # Until Spotify's answer is stored, the refresh token may be spent (rotated) at
+    # Spotify without our knowing: a worker killed now, or an answer lost, leaves
+    # this mark for whoever refreshes next.
+    was_uncertain = token.refresh_uncertain
+    try:
+        with guarded_write(f"refresh of Spotify token {pk} under way"):
+            SpotifyToken.objects.filter(pk=pk).update(refresh_uncertain=True)
+    except WriteRefused:
+        return _without_refresh(token, rejected)
+    try:
+        token_info = oauth.refresh(refresh_token=token.refresh_token)
+    except ReauthorizationRequired:
+        _refused(user, token, spent_by_us=was_uncertain)
+        raise SilentReauthorizationRequired() if was_uncertain else ReauthorizationRequired() from None
+    token.refresh_uncertain = False
+    token.access_token = token_info["access_token"]
+    # spotipy copies the old refresh token in when Spotify omits it; when Spotify
+    # rotates it, the new one replaces the old, which is now dead.
+    token.refresh_token = token_info["refresh_token"]
+    token.token_type = token_info.get("token_type", token.token_type)
+    token.scope = token_info.get("scope") or token.scope
+    token.expires_at = _expires_at(token_info)
+    # The database may have turned read-only during the call. The row then keeps its
+    # "uncertain" mark, so Spotify's refusal of the old refresh token next time means
+    # a silent reconnect, not a lost grant; this request has its token anyway.
+    with suppress(WriteRefused), guarded_write(f"refreshed Spotify token {pk}"):
+        token.save(
+            update_fields=[
+                "access_token",
+                "refresh_token",
+                "token_type",
+                "scope",
+                "expires_at",
+                "refresh_uncertain",
+                "updated_at",
+            ]
+        )
+    return token.access_token
 
 
 def _refused(user: AbstractBaseUser, token: SpotifyToken, *, spent_by_us: bool) -> None:

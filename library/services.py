@@ -23,8 +23,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import SpotifyToken
+from accounts import selectors as accounts
 from spotifysite.db import WriteRefused, guarded_write
+from spotifysite.leases import Lease
 
 from . import selectors
 from .models import LibrarySync, SavedTrack
@@ -46,21 +47,20 @@ def _new_version() -> str:
 
 def lease_take(
     *, user: AbstractBaseUser, create: bool = False, stale_before: datetime | None = None
-) -> str | None:
-    """The user's load lease for LIBRARY_LEASE_SECONDS: the owner's ticket, or None
-    while another request holds it (or, unless `create`, when nothing is stored). With
-    `stale_before`, only while Spotify has not confirmed the library since then."""
+) -> Lease | None:
+    """The user's load lease for LIBRARY_LEASE_SECONDS, or None while another request
+    holds it (or, unless `create`, when nothing is stored). With `stale_before`, only
+    while Spotify has not confirmed the library since then."""
     if create:
         LibrarySync.objects.get_or_create(pk=user.pk)
-    owner = uuid.uuid4().hex
-    free = Q(lease_until__isnull=True) | Q(lease_until__lt=timezone.now())
+    when = None
     if stale_before is not None:
-        free &= Q(checked_at__isnull=True) | Q(checked_at__lt=stale_before)
-    taken = LibrarySync.objects.filter(free, pk=user.pk).update(lease_owner=owner, lease_until=_lease_end())
-    return owner if taken else None
+        when = Q(checked_at__isnull=True) | Q(checked_at__lt=stale_before)
+    rows = LibrarySync.objects.filter(pk=user.pk)
+    return Lease.take(rows, seconds=settings.LIBRARY_LEASE_SECONDS, when=when)
 
 
-def check_lease_take(*, user: AbstractBaseUser, stale_before: datetime) -> str | None:
+def check_lease_take(*, user: AbstractBaseUser, stale_before: datetime) -> Lease | None:
     """The lease for a freshness check: one check per user at a time, on any worker, and
     none once another request has just made it (the library is then no longer stale).
     Taken before Spotify is called: a database that takes no writes refuses it (a
@@ -68,19 +68,6 @@ def check_lease_take(*, user: AbstractBaseUser, stale_before: datetime) -> str |
     not be stored."""
     with transaction.atomic():  # a savepoint: a refused write leaves a transaction around it usable
         return lease_take(user=user, stale_before=stale_before)
-
-
-def lease_renew(*, user: AbstractBaseUser, owner: str) -> bool:
-    """Keep the lease while the load runs; False when it was lost."""
-    return bool(LibrarySync.objects.filter(pk=user.pk, lease_owner=owner).update(lease_until=_lease_end()))
-
-
-def lease_free(*, user: AbstractBaseUser, owner: str) -> None:
-    # Not freed while the database takes no writes: it ends by itself within the lease.
-    # Bookkeeping the page can do without: skipped, and logged, while the database takes
-    # no writes (a lease not released ends by itself within LIBRARY_LEASE_SECONDS).
-    with suppress(WriteRefused), guarded_write(f"lease release of user {user.pk}"):
-        LibrarySync.objects.filter(pk=user.pk, lease_owner=owner).update(lease_owner="", lease_until=None)
 
 
 def _held(user: AbstractBaseUser, owner: str, **conditions):
@@ -262,8 +249,8 @@ def libraries_purge(*, days: int) -> int:
     have needed re-authorization for that long (Spotify's terms: keep content only while
     it is needed). The number of libraries deleted."""
     cutoff = timezone.now() - timedelta(days=days)
-    lapsed = SpotifyToken.objects.filter(reauthorization_required=True, updated_at__lt=cutoff)
-    stale = LibrarySync.objects.filter(Q(visited_at__lt=cutoff) | Q(pk__in=lapsed.values("user_id")))
+    lapsed = accounts.lapsed_grant_users(before=cutoff)
+    stale = LibrarySync.objects.filter(Q(visited_at__lt=cutoff) | Q(pk__in=lapsed))
     users = list(stale.values_list("pk", flat=True))
     for start in range(0, len(users), 500):
         chunk = users[start : start + 500]

@@ -236,8 +236,8 @@ SPOTIFY_TOKEN_TIMEOUT = env.float("SPOTIFY_TOKEN_TIMEOUT", default=10.0)
 # How long a request waits for another one that is refreshing the same user's token.
 SPOTIFY_TOKEN_LOCK_TIMEOUT = env.float("SPOTIFY_TOKEN_LOCK_TIMEOUT", default=5.0)
 # The refresh lease, renewed while the refresh runs: a dead worker's lease is taken over
-# within two thirds of it.
-SPOTIFY_REFRESH_LEASE_SECONDS = env.float("SPOTIFY_REFRESH_LEASE_SECONDS", default=6.0)
+# once it expires, within SPOTIFY_TOKEN_LOCK_TIMEOUT, while the others still wait for it.
+SPOTIFY_REFRESH_LEASE_SECONDS = env.float("SPOTIFY_REFRESH_LEASE_SECONDS", default=4.0)
 # Refresh an access token this many seconds before Spotify would reject it.
 SPOTIFY_REFRESH_MARGIN = env.int("SPOTIFY_REFRESH_MARGIN", default=60)
 

@@ -113,14 +113,15 @@ class TrackFactory(factory.Factory):
 def library_load(user: AbstractBaseUser, tracks: list[Track]) -> LibrarySync:
     """Store `tracks` as `user`'s complete library the way the loader does, page by page
     (library.services: the lease, the first page, the others, the switch)."""
-    owner = services.lease_take(user=user, create=True)
+    lease = services.lease_take(user=user, create=True)
+    owner = lease.owner
     sync = services.load_start(user=user, owner=owner, first=tracks[:PAGE], total=len(tracks))
     for offset in range(PAGE, len(tracks), PAGE):
         page = {offset: tracks[offset : offset + PAGE]}
         assert services.pages_store(user=user, owner=owner, sync=sync, pages=page)
     if sync.is_loading:
         sync = services.load_complete(user=user, owner=owner, sync=sync)
-    services.lease_free(user=user, owner=owner)
+    lease.release()
     return sync
 
 

@@ -219,7 +219,7 @@ def test_any_other_database_error_is_raised_not_hidden_as_maintenance(token, emu
     def broken(token: SpotifyToken) -> None:
         raise ProgrammingError('relation "accounts_spotifytoken" does not exist')
 
-    monkeypatch.setattr(services, "_claim", broken)
+    monkeypatch.setattr(services, "_refresh_lease", broken)
 
     with (
         time_machine.travel(token.expires_at + timedelta(seconds=1)),

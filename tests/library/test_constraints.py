@@ -56,7 +56,7 @@ def test_whole_leases_and_full_loads_are_accepted(user):
 
 def test_a_first_page_longer_than_spotifys_total_completes_the_library(user):
     # Spotify's total and its page disagree: what the page holds is the library.
-    owner = services.lease_take(user=user, create=True)
+    owner = services.lease_take(user=user, create=True).owner
 
     sync = services.load_start(user=user, owner=owner, first=[song(n) for n in range(7)], total=5)
 
@@ -65,7 +65,7 @@ def test_a_first_page_longer_than_spotifys_total_completes_the_library(user):
 
 
 def test_pages_with_more_songs_than_the_total_start_the_load_over(user):
-    owner = services.lease_take(user=user, create=True)
+    owner = services.lease_take(user=user, create=True).owner
     sync = services.load_start(user=user, owner=owner, first=[song(n) for n in range(PAGE_SIZE)], total=60)
     grown = {PAGE_SIZE: [song(n) for n in range(PAGE_SIZE, 2 * PAGE_SIZE)]}  # 100 songs in all
 

@@ -157,18 +157,21 @@ def test_turning_read_only_during_the_check_costs_one_call_and_no_error(
 def test_bookkeeping_that_the_database_refuses_is_logged_and_skipped(stale_client, refuse_writes, caplog):
     stored = LibrarySync.objects.get()
     stored.visited_at -= services.VISIT_RESOLUTION * 2
-    owner = services.lease_take(user=stored.user)
+    lease = services.lease_take(user=stored.user)
     refuse_writes()
 
     services.visit_record(sync=stored)
     services.mark_checked(sync=stored)
-    services.lease_free(user=stored.user, owner=owner)
+    lease.release()
 
-    skipped = [
-        record.getMessage().split(" of user")[0] for record in caplog.records if "Not recorded" in record.msg
+    messages = [record.getMessage() for record in caplog.records if "Not recorded" in record.msg]
+    skipped = [message.split(" of user")[0].split(":")[0] for message in messages]
+    assert skipped == [
+        "Not recorded (visit",
+        "Not recorded (library checked",
+        "Not recorded (release of a lease on LibrarySync)",
     ]
-    assert skipped == ["Not recorded (visit", "Not recorded (library checked", "Not recorded (lease release"]
-    assert LibrarySync.objects.get().lease_owner == owner  # it ends by itself within the lease
+    assert LibrarySync.objects.get().lease_owner == lease.owner  # it ends by itself within the lease
 
 
 def test_bookkeeping_whose_connection_cannot_even_open_is_skipped(stale_client, monkeypatch, caplog):
@@ -176,15 +179,15 @@ def test_bookkeeping_whose_connection_cannot_even_open_is_skipped(stale_client, 
     from django.db.transaction import Atomic
 
     stored = LibrarySync.objects.get()
-    owner = services.lease_take(user=stored.user)
+    lease = services.lease_take(user=stored.user)
 
     def shutting_down(self):
         raise OperationalError("FATAL:  the database system is shutting down")
 
     monkeypatch.setattr(Atomic, "__enter__", shutting_down)  # as when PostgreSQL stops
 
-    services.lease_free(user=stored.user, owner=owner)  # no error: the lease ends by itself
+    lease.release()  # no error: the lease ends by itself
     services.mark_checked(sync=stored)
 
-    assert "Not recorded (lease release of user" in caplog.text
+    assert "Not recorded (release of a lease on LibrarySync)" in caplog.text
     assert "Not recorded (library checked of user" in caplog.text

@@ -46,15 +46,16 @@ def test_one_load_at_a_time_and_a_dead_workers_lease_frees_within_the_lease(user
     assert first and services.lease_take(user=user) is None
     with time_machine.travel(timezone.now() + timedelta(seconds=settings.LIBRARY_LEASE_SECONDS + 0.5)):
         second = services.lease_take(user=user)
-    assert second and second != first
+    assert second and second.owner != first.owner
 
 
 def test_a_renewed_lease_holds_and_a_lost_one_writes_nothing(user, settings):
-    owner = services.lease_take(user=user, create=True)
+    lease = services.lease_take(user=user, create=True)
+    owner = lease.owner
     sync = services.load_start(user=user, owner=owner, first=[song(n) for n in range(50)], total=SIZE)
     later = timezone.now() + timedelta(seconds=settings.LIBRARY_LEASE_SECONDS * 0.8)
     with time_machine.travel(later):
-        assert services.lease_renew(user=user, owner=owner)
+        assert lease.renew()
     with time_machine.travel(later + timedelta(seconds=settings.LIBRARY_LEASE_SECONDS * 0.8)):
         assert services.lease_take(user=user) is None  # renewed: still held
     with time_machine.travel(later + timedelta(seconds=settings.LIBRARY_LEASE_SECONDS + 1)):
@@ -64,7 +65,7 @@ def test_a_renewed_lease_holds_and_a_lost_one_writes_nothing(user, settings):
         )
 
     assert thief and not stored
-    assert not services.lease_renew(user=user, owner=owner)
+    assert not lease.renew()
     assert SavedTrack.objects.filter(user=user).count() == 50
 
 
@@ -81,7 +82,7 @@ def test_the_lease_is_a_conditional_update_on_the_library_row(user):
 
 def test_pages_are_stored_as_they_arrive_and_readers_wait_for_the_whole(user):
     tracks = [song(n) for n in range(SIZE)]
-    owner = services.lease_take(user=user, create=True)
+    owner = services.lease_take(user=user, create=True).owner
     sync = services.load_start(user=user, owner=owner, first=tracks[:50], total=SIZE)
     services.pages_store(user=user, owner=owner, sync=sync, pages={100: tracks[100:150]})
 
@@ -109,7 +110,7 @@ def test_a_complete_load_replaces_the_previous_generation_in_one_step(user):
 
 
 def test_a_library_that_fits_in_one_page_is_complete_at_once(user):
-    owner = services.lease_take(user=user, create=True)
+    owner = services.lease_take(user=user, create=True).owner
     sync = services.load_start(user=user, owner=owner, first=[song(n) for n in range(7)], total=7)
 
     assert sync.state == LibrarySync.State.COMPLETE and sync.total == 7 and sync.checked_at

@@ -1,0 +1,14 @@
+"""Reads of Spotify accounts for other apps, so that they need not query our models."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from .models import SpotifyToken
+
+
+def lapsed_grant_users(*, before: datetime) -> QuerySet:
+    """The ids of users whose Spotify grant has needed re-authorization since before
+    `before` (a subquery: evaluated by the database, in the caller's query)."""
+    lapsed = SpotifyToken.objects.filter(reauthorization_required=True, updated_at__lt=before)
+    return lapsed.values("user_id")
