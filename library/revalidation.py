@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .tracks import Track
+from spotify.pages import PAGE_SIZE
 
-PAGE_SIZE = 50  # Spotify's maximum `limit` for /me/tracks
+from .tracks import Track
 
 GetPage = Callable[[int], list[Track]]
 
