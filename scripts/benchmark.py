@@ -134,6 +134,7 @@ def run(args: argparse.Namespace, emulator: str) -> None:
     from library.models import LibrarySync
     from library.query import LibraryQuery
     from spotify import budget
+    from spotify.budget.stores import with_store
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", verbosity=0, interactive=False)
@@ -179,7 +180,7 @@ def run(args: argparse.Namespace, emulator: str) -> None:
         services.library_forget(user=user)
         budget.reset()
         if seeded:
-            budget._with_store(lambda store: store.update(lambda state: setattr(state, "confirmed", 100_000)))
+            with_store(lambda store: store.update(lambda state: setattr(state, "confirmed", 100_000)))
         start = time.perf_counter()
         client.get("/library/")
         while not client.post("/library/load/").json()["done"]:

@@ -15,6 +15,7 @@ from spotifysite.admin_lookups import ReadOnlyModelAdmin
 
 from . import budget
 from .models import SpotifyBudget
+from .snapshot import snapshot as budget_snapshot
 
 # What the budget panel's buttons do, in the admin's history (LogEntry).
 ENDED_PAUSE = "Ended the pause: calls to Spotify may go again (429 pause, quota hold, circuit breaker)."
@@ -66,7 +67,7 @@ class SpotifyBudgetAdmin(ReadOnlyModelAdmin):
     ) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        snapshot = budget.snapshot()
+        snapshot = budget_snapshot()
         now = datetime.fromtimestamp(budget.clock(), tz=UTC)
         paused_for = (
             max(0, math.ceil((snapshot.paused_until - now).total_seconds()))

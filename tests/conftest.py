@@ -66,13 +66,13 @@ def _budget_bursts(monkeypatch) -> None:
     """In-process tests send background calls in bursts at one instant, as a load's wave
     did before the budget paced them and probed beyond what Spotify confirmed: tests count
     pages per wave. Pacing and probing have tests of their own (`paced` and `probing` in
-    tests/accounts/budget/test_pace_and_probe.py; across processes in
-    tests/test_budget_processes.py) and are measured against the emulator's app rate
-    limit by scripts/storm.py."""
-    from spotify import budget
+    tests/spotify/budget/test_pace_and_probe.py; across processes in
+    tests/spotify/test_budget_processes.py) and are measured against the emulator's app
+    rate limit by scripts/storm.py."""
+    from spotify.budget import policy
 
-    monkeypatch.setattr(budget, "PACE_SLICE", 0)
-    monkeypatch.setattr(budget, "PROBE", False)
+    monkeypatch.setattr(policy, "PACE_SLICE", 0)
+    monkeypatch.setattr(policy, "PROBE", False)
 
 
 @pytest.fixture

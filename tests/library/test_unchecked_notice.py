@@ -14,7 +14,8 @@ from emulator.state import PROFILE_DEV_2026
 from library.models import LibrarySync
 from library.sync import Unchecked
 from spotify import budget
-from spotify.budget import BREAKER_FAILURES, Priority
+from spotify.budget import Priority, answers, policy
+from spotify.budget.answers import BREAKER_FAILURES
 from spotify.exceptions import BudgetBusy, SpotifyPaused, SpotifyResting, SpotifyUnavailable
 from tests.helpers import sign_in
 from tests.library.conftest import FEW
@@ -138,7 +139,7 @@ def test_with_the_quota_used_up_no_check_is_made_until_one_may_be_its_trial(
     met = stale_client.get(LIBRARY)  # the check meets Spotify's quota answer
     during = stale_client.get(LIBRARY)  # the cool-down: no call, not even the lease
     lease_during = LibrarySync.objects.get().lease_owner
-    moment[0] += budget.BACKOFF_START + budget.QUOTA_TRIAL_GRACE + 0.1
+    moment[0] += answers.BACKOFF_START + policy.QUOTA_TRIAL_GRACE + 0.1
     trial = stale_client.get(LIBRARY)  # a check may now be the trial: the quota is back
 
     assert met.context["view"].unchecked == Unchecked(since=checked_at, quota_exhausted=True)

@@ -12,8 +12,10 @@ from django.urls import reverse
 
 from spotify import budget
 from spotify.admin import ENDED_PAUSE, RESET_RATE
+from spotify.budget import answers, stores
 from spotify.exceptions import RetryAfter
 from spotify.models import SpotifyBudget
+from spotify.snapshot import snapshot as budget_snapshot
 from tests.factories import UserFactory
 from tests.helpers import CANONICAL_HOST
 
@@ -108,7 +110,7 @@ def test_page_works_before_the_budget_row_exists_and_does_not_create_it(admin_cl
 
 def test_page_says_when_the_state_is_in_redis(admin_client, settings):
     settings.SPOTIFY_BUDGET_STORE = REDIS_URL
-    store = budget._redis_store(REDIS_URL)
+    store = stores.redis_store(REDIS_URL)
     store.client.delete(budget.RedisStore.KEY)
     try:
         assert budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit
@@ -212,15 +214,15 @@ def test_page_says_the_quota_is_used_up(admin_client):
 
 
 def test_page_shows_an_open_circuit_breaker(admin_client):
-    for _ in range(budget.BREAKER_FAILURES):
+    for _ in range(answers.BREAKER_FAILURES):
         permit = budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit
         budget.release(permit, failed=True)
 
     text = _text(admin_client.get(reverse(CHANGELIST)))
 
-    until = datetime.fromtimestamp(T0 + budget.BREAKER_COOLDOWN, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    until = datetime.fromtimestamp(T0 + answers.BREAKER_COOLDOWN, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     assert f"Circuit breaker</th> <td> open until {until} UTC" in text
-    assert f"failed (timeouts, 5xx) {budget.BREAKER_FAILURES} times in a row" in text
+    assert f"failed (timeouts, 5xx) {answers.BREAKER_FAILURES} times in a row" in text
 
 
 def test_operators_end_a_pause_and_it_is_logged(admin_client, admin_user):
@@ -238,12 +240,12 @@ def test_operators_end_a_pause_and_it_is_logged(admin_client, admin_user):
 
 def test_operators_reset_the_adaptive_rate_and_it_is_logged(admin_client):
     _rate_limited()
-    assert budget.snapshot().effective_calls == 30
+    assert budget_snapshot().effective_calls == 30
 
     admin_client.post(reverse(RESET_RATE_URL))
 
-    assert budget.snapshot().effective_calls == 60
-    assert budget.snapshot().paused_until is not None  # the pause is another button
+    assert budget_snapshot().effective_calls == 60
+    assert budget_snapshot().paused_until is not None  # the pause is another button
     assert LogEntry.objects.get().get_change_message() == RESET_RATE
 
 
@@ -256,7 +258,7 @@ def test_the_buttons_take_the_change_permission():
 
     assert reverse(END_PAUSE_URL).encode() not in page.content
     assert all(response.status_code == HTTPStatus.FORBIDDEN for response in refused)
-    assert budget.snapshot().paused_until is not None and budget.snapshot().effective_calls == 30
+    assert budget_snapshot().paused_until is not None and budget_snapshot().effective_calls == 30
     assert not LogEntry.objects.exists()
 
     operator = User.objects.get()
@@ -268,7 +270,7 @@ def test_the_buttons_take_the_change_permission():
     client.force_login(operator)
     assert reverse(END_PAUSE_URL).encode() in client.get(reverse(CHANGELIST)).content
     assert client.post(reverse(END_PAUSE_URL)).status_code == HTTPStatus.FOUND
-    assert budget.snapshot().paused_until is None
+    assert budget_snapshot().paused_until is None
 
 
 def test_the_buttons_answer_only_post(admin_client):
@@ -276,7 +278,7 @@ def test_the_buttons_answer_only_post(admin_client):
 
     assert admin_client.get(reverse(END_PAUSE_URL)).status_code == HTTPStatus.METHOD_NOT_ALLOWED
     assert admin_client.get(reverse(RESET_RATE_URL)).status_code == HTTPStatus.METHOD_NOT_ALLOWED
-    assert budget.snapshot().paused_until is not None
+    assert budget_snapshot().paused_until is not None
 
 
 def test_the_buttons_need_a_csrf_token(admin_user):
@@ -285,4 +287,4 @@ def test_the_buttons_need_a_csrf_token(admin_user):
     _rate_limited()
 
     assert client.post(reverse(END_PAUSE_URL)).status_code == HTTPStatus.FORBIDDEN
-    assert budget.snapshot().paused_until is not None
+    assert budget_snapshot().paused_until is not None

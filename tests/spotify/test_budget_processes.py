@@ -59,7 +59,7 @@ def _shared_state(store: str, budget_redis: redis.Redis) -> State:
 
 def _other_store_untouched(store: str, budget_redis: redis.Redis) -> None:
     """Nothing fell back silently: with Redis configured, the database row stays empty
-    (`budget._with_store` falls back to it when Redis fails), and the other way round."""
+    (`stores.with_store` falls back to it when Redis fails), and the other way round."""
     other = REDIS_URL if store == "database" else "database"
     assert _shared_state(other, budget_redis) == State()
 
@@ -82,7 +82,7 @@ def _process_env(store: str, **overrides: str) -> dict[str, str]:
 PROCESSES = 3
 RATE = 20
 LOOP_SECONDS = 1.5
-# Background calls are paced (one per budget.PACE_SLICE at 20 per minute): the 17 of the
+# Background calls are paced (one per policy.PACE_SLICE at 20 per minute): the 17 of the
 # room take 4 s to go out.
 BACKGROUND_LOOP_SECONDS = 5.0
 
@@ -95,9 +95,10 @@ CALLER = textwrap.dedent(
     django.setup()
     from spotify import budget
     from spotify.budget import Priority
+    from spotify.snapshot import snapshot
 
     priority, user_key, seconds = Priority(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-    budget.snapshot()  # connected (database or Redis) before the start
+    snapshot()  # connected (database or Redis) before the start
     print("ready", flush=True)
     sys.stdin.readline()
     granted = refused = 0
@@ -174,14 +175,14 @@ def test_processes_sharing_a_store_get_one_window_of_calls_between_them(store, b
 @pytest.mark.parametrize("store", STORES, ids=STORE_IDS)
 def test_background_loads_in_separate_processes_leave_the_reserve_free(store, budget_redis):
     """Background permits, one user per process: together they stay within the window
-    minus the reserve kept for calls a person waits for (`budget.RESERVE_SHARE`), paced
+    minus the reserve kept for calls a person waits for (`policy.RESERVE_SHARE`), paced
     one per slice between them, each probe beyond what Spotify confirmed answered before
     the next."""
-    from spotify.budget import PACE_SLICE, _reserve
+    from spotify.budget.policy import PACE_SLICE, reserve
 
     results = _run_callers(store, "background", BACKGROUND_LOOP_SECONDS)
 
-    room = RATE - _reserve(RATE)
+    room = RATE - reserve(RATE)
     granted = [result["granted"] for result in results]
     # Fairness may leave a slot or two of the room unused while every user is at its
     # share (a share is the room divided evenly, rounded down); never more than the room.

@@ -16,7 +16,8 @@ from django.urls import reverse
 
 from harness.servers import free_port
 from spotify import budget
-from spotify.budget import BREAKER_FAILURES, Priority, RedisStore, State
+from spotify.budget import Priority, RedisStore, State, answers, stores
+from spotify.budget.answers import BREAKER_FAILURES
 from spotify.exceptions import RetryAfter
 from spotify.models import SpotifyBudget
 from tests.spotify.budget.helpers import NO_REDIS_URL, FakeClock
@@ -79,14 +80,14 @@ def clock(monkeypatch) -> FakeClock:
     clock = FakeClock(now=float(int(time.time())))
     monkeypatch.setattr(budget, "clock", clock)
     monkeypatch.setattr(budget, "sleep", clock.sleep)
-    monkeypatch.setattr(budget, "_redis_was_down", False)
+    monkeypatch.setattr(stores, "redis_was_down", False)
     return clock
 
 
 @pytest.fixture
 def shared_redis(settings) -> Iterator[redis.Redis]:
     settings.SPOTIFY_BUDGET_STORE = SHARED_REDIS_URL
-    client = budget._redis_store(SHARED_REDIS_URL).client
+    client = stores.redis_store(SHARED_REDIS_URL).client
     client.delete(RedisStore.KEY)
     yield client
     client.delete(RedisStore.KEY)
@@ -132,7 +133,7 @@ def test_the_quota_and_the_breaker_survive_a_lost_key(shared_redis, clock):
 
     standing = budget.standing()
     assert standing.quota_exhausted
-    assert standing.breaker_open_until == datetime.fromtimestamp(clock.now + budget.BREAKER_COOLDOWN, tz=UTC)
+    assert standing.breaker_open_until == datetime.fromtimestamp(clock.now + answers.BREAKER_COOLDOWN, tz=UTC)
 
 
 def test_ending_the_pause_is_kept_in_the_database_too(shared_redis, clock):
@@ -148,11 +149,11 @@ def test_an_older_hold_never_overwrites_a_newer_one(clock):
     newer = State(pause_until=clock.now + 60, hold_at=clock.now)
     older = State(pause_until=clock.now + 5, hold_at=clock.now - 1)
 
-    budget._keep_hold(newer)
-    budget._keep_hold(older)  # a slower worker's write, arriving last
+    stores.keep_hold(newer)
+    stores.keep_hold(older)  # a slower worker's write, arriving last
 
     row = SpotifyBudget.objects.get()
-    assert (row.hold_at, budget._restore(State(), row.hold, row.hold_at).pause_until) == (
+    assert (row.hold_at, stores.restore(State(), row.hold, row.hold_at).pause_until) == (
         clock.now,
         clock.now + 60,
     )

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from spotify import budget
-from spotify.budget import BREAKER_COOLDOWN, BREAKER_FAILURES, Limits, State
+from spotify.budget import Limits, State, answers, policy
+from spotify.budget.answers import BREAKER_COOLDOWN, BREAKER_FAILURES
 from tests.spotify.budget.helpers import T0, grant, refusal
 
 LIMITS = Limits(calls=100, window=30.0, max_in_flight=10)
@@ -19,7 +20,7 @@ LIMITS = Limits(calls=100, window=30.0, max_in_flight=10)
 def _fail(state: State, at: float, times: int = 1) -> None:
     for _ in range(times):
         permit = grant(state, LIMITS, at)
-        budget._released(state, permit, None, True, LIMITS, T0 + at)
+        answers.released(state, permit, None, True, LIMITS, T0 + at)
 
 
 def test_repeated_failures_stop_every_call_for_a_cool_down():
@@ -41,8 +42,8 @@ def test_after_the_cool_down_one_call_tries_and_its_success_resumes_the_rest():
     later = BREAKER_COOLDOWN + 0.1
 
     trial = grant(state, LIMITS, later)
-    assert refusal(state, LIMITS, later).wait == budget.BREAKER_TRIAL_POLL  # one at a time
-    budget._released(state, trial, None, False, LIMITS, T0 + later)
+    assert refusal(state, LIMITS, later).wait == policy.BREAKER_TRIAL_POLL  # one at a time
+    answers.released(state, trial, None, False, LIMITS, T0 + later)
 
     grant(state, LIMITS, later)
     assert (state.failures, state.open_until, state.cooldown) == (0, 0.0, 0.0)
@@ -58,7 +59,7 @@ def test_a_failed_trial_doubles_the_cool_down_up_to_a_limit():
         cooldowns.append(state.cooldown)
 
     assert cooldowns[:3] == [2 * BREAKER_COOLDOWN, 4 * BREAKER_COOLDOWN, 8 * BREAKER_COOLDOWN]
-    assert max(cooldowns) == budget.BREAKER_MAX_COOLDOWN
+    assert max(cooldowns) == answers.BREAKER_MAX_COOLDOWN
 
 
 @pytest.mark.django_db
@@ -90,7 +91,7 @@ def test_a_lost_answer_neither_counts_as_a_failure_nor_ends_a_streak():
     _fail(state, 0, BREAKER_FAILURES - 1)
 
     lost = grant(state, LIMITS, 0.1)
-    budget._released(state, lost, None, False, LIMITS, T0 + 0.1, lost=True)
+    answers.released(state, lost, None, False, LIMITS, T0 + 0.1, lost=True)
     streak = state.failures
     _fail(state, 0.2)
 

@@ -27,7 +27,7 @@ from django.utils import timezone
 from accounts.models import SpotifyToken
 from emulator.state import PROFILE_DEV_2026
 from spotify import api, oauth
-from spotify.budget import BREAKER_FAILURES
+from spotify.budget.answers import BREAKER_FAILURES
 from spotify.client import spotify_client
 from spotify.exceptions import SpotifyResting, SpotifyUnavailable
 from tests.helpers import callback_path, consent, query, start_sign_in

@@ -14,8 +14,9 @@ from django.utils import timezone
 from spotipy.exceptions import SpotifyException
 
 from spotify import api, budget
-from spotify.budget import Limits, Priority, State
+from spotify.budget import Limits, Priority, State, answers, policy
 from spotify.exceptions import RetryAfter, SpotifyPaused, SpotifyQuotaExceeded
+from spotify.snapshot import snapshot as budget_snapshot
 from tests.spotify.budget.helpers import T0, decide, grant, refusal, release, send
 
 INTERACTIVE, OPTIONAL, BACKGROUND = Priority.INTERACTIVE, Priority.OPTIONAL, Priority.BACKGROUND
@@ -98,8 +99,8 @@ def test_429s_of_one_burst_double_the_cool_down_once():
     for permit in burst:
         release(state, LIMITS, permit, 0.1, retry_after=QUOTA)
 
-    assert state.backoff == budget.BACKOFF_START
-    assert state.pause_until == T0 + 0.1 + budget.BACKOFF_START
+    assert state.backoff == answers.BACKOFF_START
+    assert state.pause_until == T0 + 0.1 + answers.BACKOFF_START
     assert state.rate_limited == 8
 
 
@@ -132,7 +133,7 @@ def test_after_the_cool_down_one_call_a_page_needs_is_the_trial():
     load = refusal(state, LIMITS, 1, priority=BACKGROUND, user="u")
 
     assert state.quota_trial == trial.id
-    assert again.quota and again.wait == budget.BREAKER_TRIAL_POLL
+    assert again.quota and again.wait == policy.BREAKER_TRIAL_POLL
     assert optional.quota and load.quota
     assert grant(state, LIMITS, 1, counted=False)  # a sign-in's token request is not the Web API's
 
@@ -146,7 +147,7 @@ def test_a_refused_trial_doubles_the_cool_down_and_drops_no_rate():
         assert refusal(state, LIMITS, at + 0.2).quota
         at = state.pause_until - T0
 
-    assert pauses == [2, 4, 8, budget.QUOTA_MAX_COOLDOWN]  # then no longer apart
+    assert pauses == [2, 4, 8, answers.QUOTA_MAX_COOLDOWN]  # then no longer apart
     assert state.effective is None and state.quota
 
 
@@ -173,7 +174,7 @@ def test_a_call_sent_before_the_quota_answer_and_accepted_does_not_lift_it():
 
 def test_a_waiting_load_is_the_trial_when_no_page_needed_one_within_the_grace():
     state = quota_used_up()
-    grace_over = 1 + budget.QUOTA_TRIAL_GRACE
+    grace_over = 1 + policy.QUOTA_TRIAL_GRACE
 
     refused = refusal(state, LIMITS, 1, priority=BACKGROUND, user="u")
     assert refused.paused_until == T0 + grace_over  # when the load's page asks again
@@ -218,7 +219,7 @@ def test_standing_and_snapshot_report_the_used_up_quota(settings, monkeypatch):
     monkeypatch.setattr(budget, "clock", lambda: T0)
     budget.release(budget.acquire(priority=INTERACTIVE), retry_after=QUOTA)
 
-    standing, snapshot = budget.standing(), budget.snapshot()
+    standing, snapshot = budget.standing(), budget_snapshot()
 
     assert standing.quota_exhausted and standing.holding_back
     assert snapshot.quota_exhausted and snapshot.backoff == 1
@@ -261,10 +262,10 @@ def test_a_used_up_quota_answers_503_and_calls_spotify_once_per_cool_down(client
         assert client.get(LIBRARY).status_code == HTTPStatus.SERVICE_UNAVAILABLE  # the trial, refused
         assert client.get(LIBRARY).status_code == HTTPStatus.SERVICE_UNAVAILABLE  # its cool-down: 2 s
     assert emulator.api_requests["saved_tracks"] == 2
-    assert budget.snapshot().effective_calls == budget.configured().calls
+    assert budget_snapshot().effective_calls == budget.configured().calls
 
     emulator.clear_faults()
     with time_machine.travel(now + timedelta(seconds=4)):
         assert client.get(LIBRARY).status_code == HTTPStatus.OK  # the trial finds the quota back
     assert not budget.standing().quota_exhausted
-    assert math.isclose(budget.snapshot().backoff, 0)
+    assert math.isclose(budget_snapshot().backoff, 0)

@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from spotify import budget
 from spotify.exceptions import RetryAfter
+from spotify.snapshot import snapshot as budget_snapshot
 from tests.spotify.test_admin_budget import budget_settings  # noqa: F401 (autouse: 60/6 at T0)
 
 pytestmark = pytest.mark.django_db
@@ -68,4 +69,4 @@ def test_reset_goes_back_to_the_configured_rate():
 
     assert "Reset the adaptive rate" in text
     assert "effective rate:  60 calls per 6 s" in text
-    assert budget.snapshot().paused_until is not None  # the pause is --end-pause's
+    assert budget_snapshot().paused_until is not None  # the pause is --end-pause's

@@ -12,6 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from spotify import budget
+from spotify.snapshot import Snapshot
+from spotify.snapshot import snapshot as budget_snapshot
 
 
 class Command(BaseCommand):
@@ -33,10 +35,10 @@ class Command(BaseCommand):
         if options["reset"]:
             budget.reset_rate()
             self.stdout.write(self.style.SUCCESS("Reset the adaptive rate to the configured one."))
-        self.stdout.write(status_text(budget.snapshot(), now=datetime.fromtimestamp(budget.clock(), tz=UTC)))
+        self.stdout.write(status_text(budget_snapshot(), now=datetime.fromtimestamp(budget.clock(), tz=UTC)))
 
 
-def status_text(snapshot: budget.Snapshot, *, now: datetime) -> str:
+def status_text(snapshot: Snapshot, *, now: datetime) -> str:
     window = f"{snapshot.window:g}"
 
     def moment(until: datetime) -> str:

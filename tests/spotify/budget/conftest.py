@@ -7,17 +7,18 @@ from collections.abc import Iterator
 import pytest
 
 from spotify import budget
+from spotify.budget import policy, stores
 from tests.spotify.budget.helpers import REDIS_URL, FakeClock
 
 
 @pytest.fixture
 def probing(monkeypatch) -> None:
-    monkeypatch.setattr(budget, "PROBE", True)
+    monkeypatch.setattr(policy, "PROBE", True)
 
 
 @pytest.fixture
 def paced(monkeypatch) -> float:
-    monkeypatch.setattr(budget, "PACE_SLICE", 0.25)
+    monkeypatch.setattr(policy, "PACE_SLICE", 0.25)
     return 0.25
 
 
@@ -45,7 +46,7 @@ def db_budget(settings, fake_clock) -> FakeClock:
 def redis_budget(settings) -> Iterator[budget.RedisStore]:
     """The budget in a Redis database of its own, empty before and after the test."""
     settings.SPOTIFY_BUDGET_STORE = REDIS_URL
-    store = budget._redis_store(REDIS_URL)  # cached by URL: the one the budget uses
+    store = stores.redis_store(REDIS_URL)  # cached by URL: the one the budget uses
     store.client.delete(budget.RedisStore.KEY)
     yield store
     store.client.delete(budget.RedisStore.KEY)

@@ -1,15 +1,14 @@
 """What the budget tests share: times from T0, decisions asked and answered on a `State`
-(`budget._decide`, `budget._released` as the pure functions they are), a fake clock."""
+(`policy.decide`, `answers.released` as the pure functions they are), a fake clock."""
 
 from dataclasses import dataclass, field
 
-from spotify import budget
-from spotify.budget import Decision, Limits, Permit, Priority, State
+from spotify.budget import Decision, Limits, Permit, Priority, State, answers, policy
 
 INTERACTIVE = Priority.INTERACTIVE
 BACKGROUND = Priority.BACKGROUND
-POLL = budget.POLL_SECONDS
-MARGIN = budget.WINDOW_MARGIN
+POLL = policy.POLL_SECONDS
+MARGIN = policy.WINDOW_MARGIN
 # Whole seconds: T0 + 1.25 and the like are exact in floating point, so times and waits
 # compare exactly, as they would not from an arbitrary moment.
 T0 = 1_700_000_000.0
@@ -27,9 +26,7 @@ def decide(
     counted: bool = True,
 ) -> Decision:
     """Ask for one permit `at` seconds after T0."""
-    return budget._decide(
-        state, limits=limits, now=T0 + at, priority=priority, user_key=user, counted=counted
-    )
+    return policy.decide(state, limits=limits, now=T0 + at, priority=priority, user_key=user, counted=counted)
 
 
 def grant(state: State, limits: Limits, at: float, **kwargs) -> Permit:
@@ -47,7 +44,7 @@ def refusal(state: State, limits: Limits, at: float, **kwargs) -> Decision:
 def release(
     state: State, limits: Limits, permit: Permit, at: float, retry_after: float | None = None
 ) -> None:
-    budget._released(state, permit, retry_after, False, limits, T0 + at)
+    answers.released(state, permit, retry_after, False, limits, T0 + at)
 
 
 def send(state: State, limits: Limits, at: float, count: int, **kwargs) -> None:

@@ -4,8 +4,7 @@ import math
 
 import pytest
 
-from spotify import budget
-from spotify.budget import Limits, State
+from spotify.budget import Limits, State, policy
 from spotify.exceptions import RetryAfter
 from tests.spotify.budget.helpers import (
     T0,
@@ -95,10 +94,10 @@ def test_the_rate_climbs_by_whole_windows_however_long_nobody_asked():
     limits = Limits(calls=60, window=6, max_in_flight=100)
     state = dropped_after_429(limits, accepted=40)
 
-    assert budget._effective(state, limits, T0 + 5.9) == 36
-    assert budget._effective(state, limits, T0 + 3 * 6 + 1) == pytest.approx(36 + 3 * 1.2)
+    assert policy.effective(state, limits, T0 + 5.9) == 36
+    assert policy.effective(state, limits, T0 + 3 * 6 + 1) == pytest.approx(36 + 3 * 1.2)
     assert state.adjusted_at == T0 + 18  # the part-window since counts towards the next step
-    assert budget._effective(state, limits, T0 + 1000) == 60
+    assert policy.effective(state, limits, T0 + 1000) == 60
     assert state.effective is None
 
 
@@ -116,5 +115,5 @@ def test_the_climb_reaches_the_configured_rate_in_the_windows_it_needs():
     limits = Limits(calls=90, window=30, max_in_flight=10)
     state = State(effective=45.0, adjusted_at=T0)
     for window in range(1, 26):  # (90 - 45) / 1.8 = 25 windows
-        budget._effective(state, limits, T0 + window * 30 + 0.5)
+        policy.effective(state, limits, T0 + window * 30 + 0.5)
     assert state.effective is None

@@ -3,8 +3,7 @@ confirmed, one background call at a time)."""
 
 import pytest
 
-from spotify import budget
-from spotify.budget import Limits, State
+from spotify.budget import Limits, State, policy
 from tests.spotify.budget.helpers import (
     BACKGROUND,
     MARGIN,
@@ -88,7 +87,7 @@ def test_a_fresh_budget_sends_a_fifth_of_its_rate_before_probing(probing):
 
 
 def test_an_accepted_probe_raises_what_spotify_confirmed_and_lets_the_next_go(probing, monkeypatch):
-    monkeypatch.setattr(budget, "PROBE_FLOOR", 0)  # probing from the first call
+    monkeypatch.setattr(policy, "PROBE_FLOOR", 0)  # probing from the first call
     limits = Limits(calls=60, window=6, max_in_flight=100)
     state = State()
     for at in (0.0, 0.1, 0.2):

@@ -3,8 +3,7 @@ for) and fairness (background calls shared evenly between the users waiting)."""
 
 import pytest
 
-from spotify import budget
-from spotify.budget import Limits, State
+from spotify.budget import Limits, State, policy
 from tests.spotify.budget.helpers import (
     BACKGROUND,
     INTERACTIVE,
@@ -26,7 +25,7 @@ from tests.spotify.budget.helpers import (
     ("total", "reserve"), [(1, 0), (3, 0), (4, 3), (60, 3), (61, 4), (90, 5), (100, 5), (1000, 50)]
 )
 def test_the_reserve_is_5_percent_of_the_window_at_least_3_calls_when_there_is_room(total, reserve):
-    assert budget._reserve(total) == reserve
+    assert policy.reserve(total) == reserve
 
 
 def test_background_calls_leave_the_window_reserve_to_interactive_ones():
@@ -99,7 +98,7 @@ def test_a_user_stops_counting_as_waiting_when_it_no_longer_polls():
     state = State()
     send(state, limits, 0, 57, priority=BACKGROUND, user="big")
     small = refusal(state, limits, 1, priority=BACKGROUND, user="small")
-    gave_up = 1 + small.wait + budget.WAITING_FOR  # its poll was due, and did not come
+    gave_up = 1 + small.wait + policy.WAITING_FOR  # its poll was due, and did not come
 
     assert state.waiting == {"small": pytest.approx(T0 + gave_up)}
     assert granted_until_refused(state, limits, gave_up + 0.01, priority=BACKGROUND, user="big") == 57

@@ -6,8 +6,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 
-from spotify import budget
-from spotify.budget import Limits, Permit, State
+from spotify.budget import Limits, Permit, State, answers, policy
 from tests.spotify.budget.helpers import BACKGROUND, MARGIN, T0, decide, release
 
 # --- Against Spotify's window ----------------------------------------------------------------
@@ -88,13 +87,13 @@ def simulate_loads(limits: Limits, loads: dict[str, Load], *, threads: int, call
         assert now < T0 + 3600, f"still loading after an hour: {answered}"
         load = loads[user]
         if permit is not None:
-            budget._released(state, permit, None, False, limits, now)
+            answers.released(state, permit, None, False, limits, now)
             answered[user] += 1
             if answered[user] == load.calls:
                 load.finished = now - T0
         if len(load.sent) == load.calls:
             continue  # this thread has nothing left to ask for
-        decision = budget._decide(
+        decision = policy.decide(
             state, limits=limits, now=now, priority=BACKGROUND, user_key=user, counted=True
         )
         if decision.permit is None:
@@ -111,7 +110,7 @@ def most_calls_in_a_window(limits: Limits, sent: list[float]) -> int:
 
 def test_simulated_a_small_library_is_not_starved_by_a_big_one():
     limits = Limits(calls=60, window=6, max_in_flight=10)
-    background = 60 - budget._reserve(60)
+    background = 60 - policy.reserve(60)
     share = background // 2
     # Small starts when big has filled the window (4 threads, 0.2 s a call: 20 calls/s).
     loads = {"big": Load(calls=200), "small": Load(calls=20, start=3)}
@@ -130,7 +129,7 @@ def test_simulated_a_small_library_is_not_starved_by_a_big_one():
 
 def test_simulated_a_user_alone_uses_the_whole_background_share():
     limits = Limits(calls=60, window=6, max_in_flight=10)
-    background = 60 - budget._reserve(60)
+    background = 60 - policy.reserve(60)
     loads = {"big": Load(calls=200)}
 
     simulate_loads(limits, loads, threads=4, call_seconds=0.2)

@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from spotify import budget
-from spotify.budget import Limits, Permit, State
+from spotify.budget import Limits, Permit, State, stores
 from spotify.exceptions import BudgetBusy, SpotifyPaused
 from spotify.models import SpotifyBudget
+from spotify.snapshot import Snapshot
+from spotify.snapshot import snapshot as budget_snapshot
 from tests.helpers import at_once
 from tests.spotify.budget.helpers import (
     BACKGROUND,
@@ -56,7 +58,7 @@ def test_an_unreadable_state_is_logged_and_replaced_by_a_fresh_one(raw, caplog):
 
 @pytest.mark.django_db
 def test_database_store_update_persists_across_calls():
-    store = budget.DatabaseStore()
+    store = stores.DatabaseStore()
     assert store.read() == State()  # no row yet
 
     assert store.update(lambda state: state.calls.append([T0, "u", True, "p", T0]) or "result") == "result"
@@ -67,7 +69,7 @@ def test_database_store_update_persists_across_calls():
     assert State.from_json(SpotifyBudget.objects.get(pk=SpotifyBudget.SINGLETON).state).calls == expected
 
 
-def db_snapshot(**changes) -> budget.Snapshot:
+def db_snapshot(**changes) -> Snapshot:
     """What the admin shows of the `db_budget` fixture's budget, fresh unless changed."""
     fresh = {
         "configured_calls": 5,
@@ -82,13 +84,13 @@ def db_snapshot(**changes) -> budget.Snapshot:
         "confirmed_calls": 0,
         "store": "database",
     }
-    return budget.Snapshot(**(fresh | changes))
+    return Snapshot(**(fresh | changes))
 
 
 @pytest.mark.django_db
 def test_public_api_on_the_database(db_budget):
     start = db_budget.now
-    assert budget.snapshot() == db_snapshot()
+    assert budget_snapshot() == db_snapshot()
     answered = [budget.try_acquire(priority=INTERACTIVE).permit for _ in range(3)]
     refused = budget.try_acquire(priority=INTERACTIVE)
     assert (refused.permit, refused.wait) == (None, POLL)  # 3 in flight
@@ -99,13 +101,13 @@ def test_public_api_on_the_database(db_budget):
     assert token_call and rate_limited
 
     # The three answered calls are what Spotify has confirmed so far.
-    assert budget.snapshot() == db_snapshot(calls_in_window=4, in_flight=2, confirmed_calls=3)
+    assert budget_snapshot() == db_snapshot(calls_in_window=4, in_flight=2, confirmed_calls=3)
     assert budget.paused_until() is None
 
     budget.release(rate_limited, retry_after=30)
 
     assert budget.paused_until() == datetime.fromtimestamp(start + 30, tz=UTC)
-    assert budget.snapshot() == db_snapshot(
+    assert budget_snapshot() == db_snapshot(
         calls_in_window=4,
         in_flight=1,
         effective_calls=2,  # the rate dropped (to half: few calls had been made)
@@ -118,7 +120,7 @@ def test_public_api_on_the_database(db_budget):
 
     budget.reset()
 
-    assert budget.snapshot() == db_snapshot()
+    assert budget_snapshot() == db_snapshot()
     assert budget.try_acquire(priority=INTERACTIVE).permit
 
 
@@ -128,7 +130,7 @@ def test_snapshot_counts_waiting_background_users(db_budget):
         budget.release(budget.try_acquire(priority=BACKGROUND, user_key="big").permit)
     assert budget.try_acquire(priority=BACKGROUND, user_key="small").permit is None
 
-    assert budget.snapshot().waiting_users == 1
+    assert budget_snapshot().waiting_users == 1
 
 
 @pytest.mark.django_db
@@ -236,7 +238,7 @@ def test_database_store_never_grants_more_than_the_window_to_racing_threads(sett
     settings.SPOTIFY_BUDGET_STORE = "database"
 
     assert race_for_permits(close_connection=True) == 30
-    state = budget.DatabaseStore().read()
+    state = stores.DatabaseStore().read()
     assert (len(state.calls), len(state.in_flight)) == (30, 30)
 
 
@@ -265,7 +267,7 @@ def test_public_api_on_redis(redis_budget, fake_clock, settings):
     assert stored.pause_until == fake_clock.now + 20
     assert len(stored.in_flight) == 1
     assert budget.paused_until() == datetime.fromtimestamp(fake_clock.now + 20, tz=UTC)
-    snapshot = budget.snapshot()
+    snapshot = budget_snapshot()
     assert (snapshot.store, snapshot.calls_in_window, snapshot.rate_limited) == ("Redis", 2, 1)
 
     assert SpotifyBudget.objects.get().state == ""  # not the database's
@@ -300,6 +302,6 @@ def test_without_redis_the_budget_falls_back_to_the_database(settings, fake_cloc
     assert first.permit is not None
     assert second.permit is None  # the window holds: the database kept the first call
     assert caplog.text.count("Redis unavailable, using the database meanwhile") == 1  # not per call
-    state = budget.DatabaseStore().read()
+    state = stores.DatabaseStore().read()
     assert (len(state.calls), state.pause_until) == (1, fake_clock.now + 5)
     assert budget.paused_until() == datetime.fromtimestamp(fake_clock.now + 5, tz=UTC)
