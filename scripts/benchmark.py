@@ -149,7 +149,7 @@ def run(args: argparse.Namespace, emulator: str) -> None:
     plain = spotipy.Spotify(auth=access_token_for(user=user), requests_timeout=30, retries=0)
     plain.prefix = f"{settings.SPOTIFY_API_URL}/"
 
-    from library.sync import MARKET
+    from spotify.pages import MARKET
 
     def sequential_walk() -> int:
         # The same request as the app's (its `market` too), so the warm-up below builds

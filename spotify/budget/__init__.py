@@ -89,7 +89,7 @@ from ..priority import Priority
 from .answers import released
 from .policy import QUOTA_TRIAL_GRACE, decide
 from .state import HOLD_FIELDS, Decision, Limits, Permit, State, configured, parse_rate
-from .stores import REDIS_WARNING_EVERY, RedisStore, with_store
+from .stores import RedisStore, with_store
 
 __all__ = [
     "HOLD_FIELDS",  # spotify/models.py's help text points here
@@ -120,10 +120,6 @@ __all__ = [
 # call, so that one patch drives them all.
 clock = time.time
 sleep = time.sleep
-# When this process last said that Redis is down (`stores.with_store`, at most every
-# REDIS_WARNING_EVERY s); here, beside the clock, because tests start it afresh here
-# (tests/library/test_without_cache.py patches `budget._redis_warned_at`).
-_redis_warned_at = -REDIS_WARNING_EVERY
 
 
 def try_acquire(*, priority: Priority, user_key: str = "", counted: bool = True) -> Decision:

@@ -25,6 +25,8 @@ T = TypeVar("T")
 
 # While Redis is down, the fallback is said at most this often (seconds) per process.
 REDIS_WARNING_EVERY = 30.0
+# When this process last said so (`with_store`).
+redis_warned_at = -REDIS_WARNING_EVERY
 # Set when this process found Redis down: its next Redis update merges the database's hold.
 redis_was_down = False
 
@@ -185,11 +187,10 @@ def with_store(action: Callable[[Store], T]) -> T:
     try:
         return action(store)
     except redis.RedisError:
-        global redis_was_down
+        global redis_was_down, redis_warned_at
         # What the database learns meanwhile (a 429) must reach Redis when it is back.
         redis_was_down = True
-        package = _package()
-        if time.monotonic() - package._redis_warned_at > REDIS_WARNING_EVERY:  # not once per call
-            package._redis_warned_at = time.monotonic()
+        if time.monotonic() - redis_warned_at > REDIS_WARNING_EVERY:  # not once per call
+            redis_warned_at = time.monotonic()
             logger.warning("Spotify budget: Redis unavailable, using the database meanwhile")
         return action(DatabaseStore())

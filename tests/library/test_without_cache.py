@@ -53,9 +53,9 @@ def test_a_cleared_cache_changes_nothing(loaded, emulator):
 
 
 def test_redis_down_is_no_error_and_costs_no_spotify_call(loaded, emulator, settings, caplog, monkeypatch):
-    from spotify import budget
+    from spotify.budget import stores
 
-    monkeypatch.setattr(budget, "_redis_warned_at", float("-inf"))  # no earlier test's warning
+    monkeypatch.setattr(stores, "redis_warned_at", float("-inf"))  # no earlier test's warning
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}
     }

@@ -180,9 +180,9 @@ def test_nothing_can_be_added_changed_or_deleted(admin_client):
     assert SpotifyBudget.objects.get().state == before
 
 
-def test_admin_index_lists_it_under_accounts_without_an_add_link(admin_client):
+def test_admin_index_lists_it_under_the_spotify_integration_without_an_add_link(admin_client):
     index = admin_client.get(reverse("admin:index"))
-    app = admin_client.get(reverse("admin:app_list", args=["accounts"]))
+    app = admin_client.get(reverse("admin:app_list", args=["spotify"]))
 
     for response in (index, app):
         assert response.status_code == HTTPStatus.OK

@@ -292,7 +292,7 @@ def test_redis_store_replaces_an_unreadable_state(redis_budget, caplog):
 def test_without_redis_the_budget_falls_back_to_the_database(settings, fake_clock, caplog, monkeypatch):
     settings.SPOTIFY_BUDGET_STORE = NO_REDIS_URL
     settings.SPOTIFY_RATE_LIMIT = "1/60"
-    monkeypatch.setattr(budget, "_redis_warned_at", float("-inf"))  # no earlier test's warning
+    monkeypatch.setattr(stores, "redis_warned_at", float("-inf"))  # no earlier test's warning
 
     with caplog.at_level(logging.WARNING, logger="spotify.budget"):
         first = budget.try_acquire(priority=INTERACTIVE)
