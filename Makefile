@@ -46,9 +46,10 @@ ifneq ($(PORT),8000)
 run: export SPOTIFY_REDIRECT_URI = http://127.0.0.1:$(PORT)/accounts/callback/
 endif
 
-## Set up (first time) and run the site on http://127.0.0.1:$(PORT)/ (demo mode without Spotify credentials).
+## Set up (first time) and run the site on http://127.0.0.1:$(PORT)/ (demo mode without Spotify
+## credentials) and one worker (Procfile.dev); Ctrl-C stops both.
 run: setup
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
 
 ## The whole test suite, including the browser tests in Chromium.
 test: setup-dev test-programs

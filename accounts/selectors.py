@@ -12,3 +12,9 @@ def lapsed_grant_users(*, before: datetime) -> QuerySet:
     `before` (a subquery: evaluated by the database, in the caller's query)."""
     lapsed = SpotifyToken.objects.filter(reauthorization_required=True, updated_at__lt=before)
     return lapsed.values("user_id")
+
+
+def usable_grant_users() -> QuerySet:
+    """The ids of users with a usable Spotify grant (not disconnected, not refused), as a
+    subquery."""
+    return SpotifyToken.objects.filter(reauthorization_required=False).values("user_id")

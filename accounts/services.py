@@ -25,7 +25,7 @@ from spotifysite.db import WriteRefused, guarded_write
 from spotifysite.leases import Lease
 
 from .models import SpotifyAccount, SpotifyToken
-from .signals import spotify_disconnected
+from .signals import spotify_connected, spotify_disconnected
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def user_sign_in(*, code: str, code_verifier: str | None = None) -> AbstractBase
         # The database went read-only after the sign-in's state was spent: the grant
         # stands at Spotify, so signing in again once the site is back costs no click.
         raise TokenStoreUnavailable() from None
+    spotify_connected.send(sender=SpotifyToken, user=user)
     return user
 
 

@@ -6,11 +6,15 @@ class LibraryConfig(AppConfig):
     verbose_name = "Liked Songs library"
 
     def ready(self) -> None:
-        from accounts.signals import spotify_disconnected
+        from accounts.signals import spotify_connected, spotify_disconnected
 
-        from . import services
+        from . import background, services
 
         def forget_library(sender, user, **kwargs) -> None:
             services.library_forget(user=user)
 
+        def load_library(sender, user, **kwargs) -> None:
+            background.load_on_sign_in(user=user)
+
         spotify_disconnected.connect(forget_library, weak=False, dispatch_uid="library.forget")
+        spotify_connected.connect(load_library, weak=False, dispatch_uid="library.load")

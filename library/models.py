@@ -41,6 +41,12 @@ class LibrarySync(models.Model):
     lease_owner = models.CharField(max_length=32, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     visited_at = models.DateTimeField(default=timezone.now, help_text="For LIBRARY_RETENTION_DAYS.")
+    # At most one task per library in the queue (see library.background): a task is queued
+    # or running until then, and nobody queues another. It outlives a task only by a
+    # lease's length, so a dead worker's load is queued again soon after.
+    queued_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the workers next check the library with Spotify, visited or not.
+    check_due_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     class Meta:
         verbose_name = "library"

@@ -223,7 +223,9 @@ def _strict_page(read: Callable[[int], dict], number: int) -> tuple[list[Track],
     return tracks, result["total"]
 
 
-def revalidate(*, user: AbstractBaseUser, sync: LibrarySync) -> tuple[LibrarySync, Unchecked | None]:
+def revalidate(
+    *, user: AbstractBaseUser, sync: LibrarySync, priority: Priority = Priority.OPTIONAL
+) -> tuple[LibrarySync, Unchecked | None]:
     """The stale complete library `sync`, checked with Spotify when it may be: the sync
     row as it now stands, and why it was served unchecked (None: checked, or another
     request is checking it right now).
@@ -240,7 +242,7 @@ def revalidate(*, user: AbstractBaseUser, sync: LibrarySync) -> tuple[LibrarySyn
             # Another request is checking, or has just checked: what is stored now stands.
             return selectors.sync_get(user=user) or sync, None
         try:
-            return _revalidate(user, sync, lease), None
+            return _revalidate(user, sync, lease, priority), None
         finally:
             lease.release()
     except (RateLimited, SpotifyUnavailable) as exc:
@@ -255,12 +257,13 @@ def revalidate(*, user: AbstractBaseUser, sync: LibrarySync) -> tuple[LibrarySyn
         return sync, Unchecked(since=sync.checked_at)
 
 
-def _revalidate(user: AbstractBaseUser, sync: LibrarySync, lease: Lease) -> LibrarySync:
+def _revalidate(user: AbstractBaseUser, sync: LibrarySync, lease: Lease, priority: Priority) -> LibrarySync:
     """The complete library brought up to date with Spotify: changed in place when
     reconcile can tell what changed, else a reload started (readers keep the complete
     library until it is done), under `lease`."""
     library = selectors.library_get(sync=sync)
-    read = pages.reader(user=user, priority=Priority.OPTIONAL)  # none while the quota is out
+    # A page's check is optional (none while the quota is out); a worker's, background.
+    read = pages.reader(user=user, priority=priority)
     try:
         first, total = _strict_page(read, 0)
     except Mismatch:

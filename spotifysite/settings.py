@@ -51,7 +51,7 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
 ]
-THIRD_PARTY_APPS = ["csp", "axes"]
+THIRD_PARTY_APPS = ["csp", "axes", "django_tasks", "django_tasks_db"]
 # The Spotify emulator (a development tool) is not among them: it joins in demo mode and
 # wherever EMULATOR_ENABLED says so (see "Demo mode" below), never in production.
 LOCAL_APPS = [
@@ -318,6 +318,20 @@ LIBRARY_RETENTION_DAYS = env.int("LIBRARY_RETENTION_DAYS", default=90)
 # request keeps fetching before it reports progress.
 LIBRARY_FETCH_CONCURRENCY = env.int("LIBRARY_FETCH_CONCURRENCY", default=8)
 LIBRARY_LOAD_BATCH_SECONDS = env.float("LIBRARY_LOAD_BATCH_SECONDS", default=2.0)
+# Every library with a usable grant is checked with Spotify at least this often (seconds)
+# by the workers, visited or not, each at its own moment of the interval.
+LIBRARY_CHECK_EVERY = env.int("LIBRARY_CHECK_EVERY", default=86400)
+
+# --- Background work (docs/task-engine.md) --------------------------------------------------
+
+# Django's Tasks API (django-tasks, DEP 14) on its database backend: the queue is a table of
+# the site's own database, read by `manage.py worker` processes on any machine.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A worker's load task runs batches for about this long, then queues its own continuation:
+# a killed worker loses little, and other users' tasks get their turn.
+WORKER_TASK_SECONDS = env.float("WORKER_TASK_SECONDS", default=10.0)
+# How often each worker looks for due checks and for loads whose worker died (seconds).
+WORKER_TICK_SECONDS = env.float("WORKER_TICK_SECONDS", default=5.0)
 
 # --- Logging -----------------------------------------------------------------------------
 
