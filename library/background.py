@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import suppress
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -30,11 +31,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import selectors as accounts
-from spotify.exceptions import ReauthorizationRequired, SpotifyUnavailable
+from accounts import services as grants
+from spotify import pages
+from spotify.exceptions import ReauthorizationRequired, SilentReauthorizationRequired, SpotifyUnavailable
 from spotify.priority import Priority
+from spotifysite.db import WriteRefused, guarded_write
 
 from . import selectors, sync
 from .models import LibrarySync
+from .progress import Progress, Unchecked
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +50,8 @@ QUEUE_PATIENCE = timedelta(minutes=15)
 # seconds, at most RETRY_MAX_DELAY.
 LOAD_ATTEMPTS = 5
 RETRY_MAX_DELAY = 60.0
+# The library page asks how a load stands this often (seconds) while it runs on a worker.
+PROGRESS_POLL_SECONDS = 1.0
 # Task priorities (higher first): a load a person is waiting for, then the checks.
 LOAD_PRIORITY = 10
 CHECK_PRIORITY = -10
@@ -90,6 +97,49 @@ def check_enqueue(*, user_id: int) -> bool:
         return False
     check_library.using(priority=CHECK_PRIORITY).enqueue(user_id)
     return True
+
+
+def load_progress(*, user: AbstractBaseUser) -> Progress:
+    """How the user's load stands, read from the database, for the page's script: the
+    load runs on a worker (queued again here if nobody works on it), so this never calls
+    Spotify. A grant that needs the user stops it: raised, as a Spotify call would."""
+    library = selectors.sync_get(user=user)
+    if library is None or not library.is_loading:
+        return Progress.of(library)
+    if grants.needs_silent_reconnect(user=user):
+        raise SilentReauthorizationRequired()
+    if not grants.is_connected(user=user):
+        raise ReauthorizationRequired()
+    queued_quietly(load_enqueue, user_id=user.pk)
+    standing = pages.held_back()
+    return Progress.of(
+        library,
+        wait=PROGRESS_POLL_SECONDS,
+        paused_until=standing.paused_until if standing else None,
+        resting=bool(standing and standing.breaker_open_until),
+        quota=bool(standing and standing.quota_exhausted and standing.paused_until),
+    )
+
+
+def check_requested(*, library: LibrarySync) -> Unchecked | None:
+    """A stale library is being viewed: a check is queued (one, however many views),
+    unless the app's calls are held back (a pause, the breaker, a spent quota); then why
+    it stays unchecked for now, for the page to say."""
+    if (standing := pages.held_back()) is not None:
+        return Unchecked.held_back(library, standing)
+    if not queued_quietly(check_enqueue, user_id=library.pk):
+        logger.warning("Serving the stored library of user %s unchecked: a write was refused", library.pk)
+        return Unchecked(since=library.checked_at)
+    return None
+
+
+def queued_quietly(enqueue, *, user_id: int) -> bool:
+    """Queue work for a page (or find it queued), skipping it (logged, False) while the
+    database takes no writes: the page serves what is stored; a later view queues it."""
+    with suppress(WriteRefused), guarded_write(f"queueing work for user {user_id}"):
+        enqueue(user_id=user_id)
+        return True
+    return False
 
 
 def _claim(user_id: int, after: datetime | None) -> bool:

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
 
-from . import selectors, services, sync
+from . import background, selectors, services, sync
 from .models import LibrarySync
 from .query import LibraryIndex, LibraryQuery
 from .revalidation import PAGE_SIZE
@@ -77,15 +77,19 @@ def _is_fresh(state: LibrarySync) -> bool:
 
 
 def _current(user: AbstractBaseUser) -> tuple[LibrarySync, sync.Unchecked | None]:
-    """The user's library as it should be shown: loading starts (one call) when nothing
-    is stored; a complete library past LIBRARY_FRESH_FOR is checked (one call or a few),
-    or served unchecked, and why (see sync.revalidate)."""
+    """The user's library as it should be shown, at once: its first page fetched now (one
+    call) when nothing is stored, the rest loading on a worker; a complete library past
+    LIBRARY_FRESH_FOR is served as stored while a worker checks it with Spotify (or
+    served unchecked, and why, while the app's calls are held back)."""
     state = selectors.sync_get(user=user)
     if state is None or not (state.generation or state.loaded_pages):
-        return sync.start_load(user=user), None
-    if not state.generation or state.is_loading or _is_fresh(state):
+        state = sync.start_load(user=user)
+    if state.is_loading:
+        background.queued_quietly(background.load_enqueue, user_id=user.pk)  # once per library
         return state, None
-    return sync.revalidate(user=user, sync=state)
+    if not state.generation or _is_fresh(state):
+        return state, None
+    return state, background.check_requested(library=state)
 
 
 def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
@@ -123,9 +127,8 @@ def complete_library(*, user: AbstractBaseUser) -> LibrarySync | None:
     """The library to export, or None while it is loading for the first time.
 
     At most the first page is fetched here (one call; enough for a small library): an
-    export of a larger library not loaded yet gets a "preparing" page whose script drives
-    the load, batch by batch under the app's Spotify budget, rather than a request held
-    until the load is done."""
+    export of a larger library not loaded yet gets a "preparing" page, whose script
+    follows the load on a worker, rather than a request held until the load is done."""
     state, _ = _current(user)
     services.visit_record(sync=state)
     return state if state.generation else None
@@ -142,4 +145,4 @@ def export_tracks(*, library: LibrarySync, query: LibraryQuery) -> Iterable[Trac
 
 def load_progress(*, user: AbstractBaseUser) -> sync.Progress:
     """Where the load stands, without calling Spotify (for the "preparing" page)."""
-    return sync.Progress.of(selectors.sync_get(user=user))
+    return background.load_progress(user=user)

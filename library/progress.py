@@ -21,7 +21,8 @@ class Progress:
     total: int
     done: bool
     busy: bool = False  # another request holds this user's load right now
-    wait: float | None = None  # the app's Spotify budget is spent: ask again after this
+    wait: float | None = None  # ask again after this (the budget's refusal, or a poll's pace)
+    turn: bool = False  # the app's Spotify budget refused more calls for now
     paused_until: datetime | None = None  # Spotify answered 429: nobody calls until then
     resting: bool = False  # Spotify kept failing: the app's circuit breaker holds calls
     quota: bool = False  # with `paused_until`: the app's quota is used up, tried again then
@@ -45,7 +46,7 @@ class Progress:
             return f"Spotify asked us to pause until {self.paused_until:%H:%M:%S} UTC; loading resumes then."
         if self.resting:
             return "Spotify is not answering right now; loading resumes when it does."
-        if self.wait is not None:
+        if self.turn:
             return "Waiting for our turn with Spotify (other libraries are loading too)."
         return ""
 

@@ -128,13 +128,19 @@ def _load_batch(user: AbstractBaseUser, lease: Lease) -> Progress:
             return _busy(user) if sync is None else Progress.of(sync)
     load = _Load(user=user, lease=lease, sync=sync)
     halt = load.run()
-    if load.lost:
+    if load.changed or load.lost:
+        current = selectors.sync_get(user=user)
+        if current is not None and current.is_loading and not current.loaded_pages:
+            # Started over (the library changed under the load): the next batch fetches
+            # the first page again.
+            return Progress.of(current)
         return _busy(user)
     if not sync.missing_offsets(PAGE_SIZE) and load.recheck is not None:
         return _finish(load, *load.recheck)
     return Progress.of(
         sync,
         wait=halt.wait,
+        turn=halt.wait is not None and not halt.resting,
         paused_until=halt.paused_until,
         resting=halt.resting,
         quota=halt.quota and halt.paused_until is not None,
@@ -150,6 +156,7 @@ class _Load:
         self.user, self.lease, self.sync = user, lease, sync
         self.recheck: tuple[list[Track], int] | None = None  # the first page again, fetched last
         self.lost = False  # the lease went to another request (we stalled): write nothing more
+        self.changed = False  # the library changed under the load, which starts over
 
     def run(self) -> pages.Halt:
         """Fetch and store the missing pages, as far as the app's Spotify budget allows;
@@ -186,7 +193,7 @@ class _Load:
                 # The library changed under us: offsets no longer line up. Start over.
                 logger.info("Library of user %s changed during loading; restarting", self.user.pk)
                 services.reload_request(user=self.user)
-                self.lost = True
+                self.changed = True
                 return False
             else:
                 stored[page.offset] = tracks

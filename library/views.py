@@ -42,8 +42,9 @@ def saved_tracks(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def load(request: HttpRequest) -> JsonResponse:
-    """One batch of the background load; the library page's script calls it until done."""
-    return _progress_json(sync.load_batch(user=request.user))
+    """How the load stands (it runs on a worker, queued again if nobody works on it); the
+    library page's script asks until it is done."""
+    return _progress_json(pages.load_progress(user=request.user))
 
 
 def _progress_json(progress: sync.Progress) -> JsonResponse:

@@ -13,6 +13,7 @@ from emulator import image_server
 from emulator.state import EmulatorState
 from emulator.state import state as emulator_state
 from spotifysite.settings import image_sources
+from tests.workers import WorkerThread
 
 # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
 # the ORM calls that fixtures make here.
@@ -53,7 +54,8 @@ def live_emulator(live_server, settings) -> Iterator[EmulatorState]:
     )
     settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**directives, "img-src": img_src}}
     emulator_state.reset()
-    yield emulator_state
+    with WorkerThread():  # the site's worker: libraries load on it, as in production
+        yield emulator_state
     emulator_state.reset()
 
 

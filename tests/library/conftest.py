@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from emulator.state import PROFILES, EmulatorState
 from tests.helpers import sign_in
+from tests.workers import drain
 
 FEW, LARGE, EMPTY = 0, 1, 2  # demo users, in the order the emulator's consent page lists them
 LARGE_SIZE = 320  # 7 pages: enough for parallel loading, quick to build
@@ -39,6 +40,7 @@ def stale_client(client: Client, emulator: EmulatorState, settings) -> Client:
 
     sign_in(client, user_index=FEW)
     client.get(reverse("library:saved_tracks"))  # stored complete at once: it fits in one page
+    drain()  # the load the sign-in queued: a worker finds it done
     checked_at = timezone.now() - timedelta(seconds=settings.LIBRARY_FRESH_FOR + 60)
     LibrarySync.objects.update(checked_at=checked_at)
     return client

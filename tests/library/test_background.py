@@ -4,13 +4,11 @@ and what it leaves behind are the engine's. (Worker processes, and one killed mi
 tests/library/test_worker_processes.py.)"""
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 import time_machine
 from django.utils import timezone
 from django_tasks import TaskResultStatus
-from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import SpotifyToken
@@ -18,31 +16,12 @@ from library import background, services
 from library.models import LibrarySync, SavedTrack
 from tests.helpers import sign_in
 from tests.library.conftest import FEW, LARGE, LARGE_SIZE
+from tests.workers import drain
 
 pytestmark = pytest.mark.django_db
 
 LOAD = "library.tasks.load_library"
 CHECK = "library.tasks.check_library"
-
-
-def drain() -> None:
-    """Run every task that is ready, as a worker does, until none is. (The worker closes
-    old connections between tasks, as requests do; here that would close the test's.)"""
-    with mock.patch.object(db_worker, "close_old_connections"):
-        _worker().run()
-
-
-def _worker() -> db_worker.Worker:
-    return db_worker.Worker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test",
-        excluded_queue_names=[],
-    )
 
 
 def queued(task_path: str) -> int:

@@ -133,8 +133,8 @@ def test_turning_read_only_during_the_check_costs_one_call_and_no_error(
     stale_client, emulator, refuse_writes, monkeypatch
 ):
     """The lease was taken, then the database stopped taking writes while Spotify was
-    asked: `checked_at` and the lease's release are skipped, the page is served (checked:
-    Spotify did answer), and the next view makes no call while writes are refused."""
+    asked: `checked_at` and the lease's release are skipped, the check ends without an
+    error (Spotify did answer), and the next view queues nothing while writes are refused."""
     fetch = sync._strict_page
 
     def answered_then_read_only(client, number):
@@ -144,12 +144,13 @@ def test_turning_read_only_during_the_check_costs_one_call_and_no_error(
 
     monkeypatch.setattr(sync, "_strict_page", answered_then_read_only)
     calls = emulator.api_requests["saved_tracks"]
+    stored = LibrarySync.objects.get()
 
-    checked = stale_client.get(LIBRARY)
+    checked, why_not = sync.revalidate(user=stored.user, sync=stored)  # as a worker's check does
     unchecked = stale_client.get(LIBRARY)
 
-    assert checked.status_code == unchecked.status_code == 200
-    assert checked.context["view"].unchecked is None
+    assert why_not is None and checked.pk == stored.pk  # Spotify did answer
+    assert unchecked.status_code == 200
     assert unchecked.context["view"].unchecked == Unchecked(since=LibrarySync.objects.get().checked_at)
     assert emulator.api_requests["saved_tracks"] - calls == 1
 

@@ -9,6 +9,7 @@ from html import unescape
 import pytest
 import time_machine
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from emulator.state import PROFILE_DEV_2026
 from library.models import LibrarySync
@@ -19,6 +20,7 @@ from spotify.budget.answers import BREAKER_FAILURES
 from spotify.exceptions import BudgetBusy, SpotifyPaused, SpotifyResting, SpotifyUnavailable
 from tests.helpers import sign_in
 from tests.library.conftest import FEW
+from tests.workers import drain
 
 pytestmark = pytest.mark.django_db
 
@@ -136,37 +138,43 @@ def test_with_the_quota_used_up_no_check_is_made_until_one_may_be_its_trial(
     emulator.inject("saved_tracks", status=429, reason="QUOTA_EXCEEDED", times=1)
     checked_at, calls = _checked_at(), emulator.api_requests["saved_tracks"]
 
-    met = stale_client.get(LIBRARY)  # the check meets Spotify's quota answer
-    during = stale_client.get(LIBRARY)  # the cool-down: no call, not even the lease
-    lease_during = LibrarySync.objects.get().lease_owner
+    stale_client.get(LIBRARY)  # queues the check
+    drain()  # the worker's check meets Spotify's quota answer
+    during = stale_client.get(LIBRARY)  # the cool-down: no check queued, the page says why
+    queued_during = _checks_queued()
     moment[0] += answers.BACKOFF_START + policy.QUOTA_TRIAL_GRACE + 0.1
-    trial = stale_client.get(LIBRARY)  # a check may now be the trial: the quota is back
+    trial = stale_client.get(LIBRARY)  # a check may now be the trial
+    drain()  # the quota is back
 
-    assert met.context["view"].unchecked == Unchecked(since=checked_at, quota_exhausted=True)
     assert during.context["view"].unchecked.quota_exhausted
+    assert during.context["view"].unchecked.since == checked_at
     assert _notice(during).endswith("; the app's Spotify quota is used up for now.")
-    assert lease_during == ""
+    assert queued_during == 0
     assert emulator.api_requests["saved_tracks"] - calls == 2  # the one answered 429, then the trial
     assert trial.context["view"].unchecked is None and _notice(trial) is None
     assert not budget.standing().quota_exhausted
+    assert _checked_at() > checked_at
 
 
-def test_a_check_that_fails_says_so_and_the_next_view_asks_again(stale_client, emulator):
+def test_a_check_that_fails_leaves_the_library_stale_and_the_next_view_asks_again(stale_client, emulator):
     checked_at = _checked_at()
     emulator.inject("saved_tracks", status=503, times=None)
     before = emulator.api_requests["saved_tracks"]
 
-    failed = stale_client.get(LIBRARY)
+    first = stale_client.get(LIBRARY)  # queues a check, which fails on the worker
+    drain()
     tried = emulator.api_requests["saved_tracks"] - before
     emulator.clear_faults()
-    again = stale_client.get(LIBRARY)
+    again = stale_client.get(LIBRARY)  # still stale: queues another, which goes through
+    drain()
 
-    assert failed.context["view"].unchecked == Unchecked(since=checked_at, failed=True)
-    assert _notice(failed).endswith("we'll ask Spotify again on your next visit.")
-    assert tried >= 1
-    assert again.context["view"].unchecked is None and _notice(again) is None
+    assert first.context["view"].unchecked is None and again.context["view"].unchecked is None
+    assert tried >= 1 and _checked_at() > checked_at
     assert emulator.api_requests["saved_tracks"] - before == tried + 1
-    assert _checked_at() > checked_at
+
+
+def _checks_queued() -> int:
+    return DBTaskResult.objects.filter(task_path="library.tasks.check_library", status="READY").count()
 
 
 def test_a_current_library_has_no_line_and_reads_no_budget(client, emulator, monkeypatch):

@@ -1,0 +1,57 @@
+"""The task engine's worker, in this process: what `manage.py worker` runs, on the real
+queue (django-tasks-db's table), until no task is ready."""
+
+import threading
+from unittest import mock
+
+from django.db import connections
+from django_tasks_db.management.commands import db_worker
+
+
+def drain() -> None:
+    """Run every task that is ready, as a worker does, until none is. (The worker closes
+    old connections between tasks, as requests do; here that would close the test's.)"""
+    worker = db_worker.Worker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test",
+        excluded_queue_names=[],
+    )
+    with mock.patch.object(db_worker, "close_old_connections"):
+        worker.run()
+
+
+class WorkerThread:
+    """A worker running beside a live server, in a thread of this process (its own
+    database connection), as `manage.py worker` runs beside the site; stopped at the end."""
+
+    def __init__(self, *, interval: float = 0.05) -> None:
+        self.worker = db_worker.Worker(
+            queue_names=["*"],
+            interval=interval,
+            batch=False,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="test-thread",
+            excluded_queue_names=[],
+        )
+        self.thread = threading.Thread(target=self._run, name="task-worker", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.worker.run()
+        finally:
+            connections.close_all()
+
+    def __enter__(self) -> "WorkerThread":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.worker.running = False  # it stops after its task, or its next look at the queue
+        self.thread.join(timeout=30)
