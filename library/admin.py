@@ -1,5 +1,6 @@
 """Libraries in the admin: read-only, since Spotify is the source of truth; an operator
-can only ask for a reload (the user's next visit loads the library afresh)."""
+can only ask for a reload, which a worker makes. The tasks themselves (queued, running,
+failed, with their tracebacks) are the task engine's own admin page, *Task results*."""
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -7,18 +8,29 @@ from django.http import HttpRequest
 
 from spotifysite.admin_lookups import ReadOnlyModelAdmin
 
-from . import services
+from . import background, services
 from .models import LibrarySync
 
 
 @admin.register(LibrarySync)
 class LibrarySyncAdmin(ReadOnlyModelAdmin):
-    list_display = ("user", "total", "loading", "checked_at", "state", "visited_at")
+    list_display = ("user", "total", "loading", "checked_at", "check_due_at", "state", "visited_at")
     list_select_related = ("user",)
     search_fields = ("user__username",)
     ordering = ("-visited_at",)
     actions = ("reload",)
-    fields = ("user", "state", "total", "loading", "version", "checked_at", "visited_at", "lease_until")
+    fields = (
+        "user",
+        "state",
+        "total",
+        "loading",
+        "version",
+        "checked_at",
+        "check_due_at",
+        "queued_until",
+        "visited_at",
+        "lease_until",
+    )
     readonly_fields = fields
 
     @admin.display(description="loaded")
@@ -39,11 +51,8 @@ class LibrarySyncAdmin(ReadOnlyModelAdmin):
     def reload(self, request: HttpRequest, queryset: QuerySet[LibrarySync]) -> None:
         for sync in queryset.select_related("user"):
             services.reload_request(user=sync.user)
-            self.log_change(
-                request, sync, "Reload from Spotify: the library loads afresh on the user's next visit."
-            )
+            background.load_enqueue(user_id=sync.pk)
+            self.log_change(request, sync, "Reload from Spotify: queued for a worker.")
         self.message_user(
-            request,
-            f"{queryset.count()} library(ies) will load afresh from Spotify on the user's next visit.",
-            messages.SUCCESS,
+            request, f"{queryset.count()} library(ies) queued to load afresh from Spotify.", messages.SUCCESS
         )

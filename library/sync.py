@@ -20,6 +20,7 @@ no writes: the page then serves the stored library and says since when it is unc
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -78,11 +79,26 @@ def start_load(*, user: AbstractBaseUser) -> LibrarySync:
         raise ReauthorizationRequired()
     lease = services.lease_take(user=user, create=True)
     if lease is None:
-        return selectors.sync_get(user=user)
+        return _first_page_of_another(user)
     try:
         return _reload(user, lease, tracks, total)
     finally:
         lease.release()
+
+
+# How long a page waits for a worker that holds the load to store the first page.
+FIRST_PAGE_WAIT = 5.0
+
+
+def _first_page_of_another(user: AbstractBaseUser) -> LibrarySync:
+    """The library once the load's holder (a worker that took the sign-in's task at
+    once) has stored its first page: a page never shows an empty library that is not."""
+    deadline = time.monotonic() + FIRST_PAGE_WAIT
+    while True:
+        sync = selectors.sync_get(user=user)
+        if sync.generation or sync.loaded_pages or time.monotonic() > deadline:
+            return sync
+        time.sleep(0.05)  # one Spotify call away
 
 
 def _reload(user: AbstractBaseUser, lease: Lease, first: list[Track] | None, total: int = 0) -> LibrarySync:

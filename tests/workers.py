@@ -27,7 +27,15 @@ def drain() -> None:
 
 class WorkerThread:
     """A worker running beside a live server, in a thread of this process (its own
-    database connection), as `manage.py worker` runs beside the site; stopped at the end."""
+    database connection), as `manage.py worker` runs beside the site; stopped at the end
+    of its `with` block, or by `stop_all` (the browser tests' teardown)."""
+
+    started: list["WorkerThread"] = []
+
+    @classmethod
+    def stop_all(cls) -> None:
+        while cls.started:
+            cls.started.pop().__exit__()
 
     def __init__(self, *, interval: float = 0.05) -> None:
         self.worker = db_worker.Worker(
@@ -50,8 +58,11 @@ class WorkerThread:
 
     def __enter__(self) -> "WorkerThread":
         self.thread.start()
+        WorkerThread.started.append(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.worker.running = False  # it stops after its task, or its next look at the queue
         self.thread.join(timeout=30)
+        if self in WorkerThread.started:
+            WorkerThread.started.remove(self)

@@ -54,9 +54,19 @@ def live_emulator(live_server, settings) -> Iterator[EmulatorState]:
     )
     settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**directives, "img-src": img_src}}
     emulator_state.reset()
-    with WorkerThread():  # the site's worker: libraries load on it, as in production
+    try:
         yield emulator_state
+    finally:
+        WorkerThread.stop_all()  # a worker a test started (HeldLoader.release)
     emulator_state.reset()
+
+
+@pytest.fixture
+def live_worker(live_emulator) -> Iterator[WorkerThread]:
+    """The site's worker beside the live server: libraries load on it, as in production.
+    (Without it, a library stays as its first page left it: tests of the loading page.)"""
+    with WorkerThread() as worker:
+        yield worker
 
 
 class _Requests:

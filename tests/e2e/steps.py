@@ -6,6 +6,8 @@ import re
 
 from playwright.sync_api import Page, Route, expect
 
+from tests.workers import WorkerThread
+
 FEW, LARGE, EMPTY = 0, 1, 2  # demo users, in the order the emulator's consent page lists them
 
 
@@ -40,9 +42,22 @@ class Held:
         self.held.clear()
 
 
+class HeldWorker:
+    """The site's worker, not started until `release`: the load waits in the queue while
+    the page's questions about it are answered."""
+
+    def release(self) -> None:
+        WorkerThread().__enter__()  # stopped with the test (tests/e2e/conftest.py)
+
+
 class HeldLoader(Held):
-    """Holds the library page's background load (its calls to /library/load/), so a test
-    can act while the library is still loading."""
+    """Holds the library's load, so a test can act while the library is still loading:
+    no worker runs (the load waits in the queue) and the page's questions about it
+    (/library/load/) wait too; `release` starts the site's worker and lets them go."""
 
     def __init__(self, page: Page) -> None:
         super().__init__(page, "**/library/load/")
+
+    def release(self) -> None:
+        WorkerThread().__enter__()  # stopped with the test (tests/e2e/conftest.py)
+        super().release()

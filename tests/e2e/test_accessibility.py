@@ -176,7 +176,9 @@ _FOCUSED = """() => {
 }"""
 
 
-def test_the_keyboard_reaches_every_control_with_a_visible_focus(page: Page, live_server, live_emulator):
+def test_the_keyboard_reaches_every_control_with_a_visible_focus(
+    page: Page, live_server, live_emulator, live_worker
+):
     live_emulator.config.large_library_size = 120
     sign_in(page, live_server, live_emulator, user=LARGE)
     expect(page.locator("progress")).to_have_count(0, timeout=30_000)
@@ -214,7 +216,7 @@ _TOO_SMALL = """() => [...document.querySelectorAll('CONTROLS')]
 )
 
 
-def test_phone_layout(page: Page, live_server, live_emulator):
+def test_phone_layout(page: Page, live_server, live_emulator, live_worker):
     page.set_viewport_size(VIEWPORTS["phone"])
     live_emulator.config.large_library_size = 120
     sign_in(page, live_server, live_emulator, user=LARGE)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.steps import HeldLoader
 from tests.e2e.test_whole_library import LARGE_SIZE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +26,7 @@ def _violations(page: Page) -> list[str]:
     return found
 
 
-def test_no_page_of_the_app_breaks_the_policy(page: Page, live_server, live_emulator):
+def test_no_page_of_the_app_breaks_the_policy(page: Page, live_server, live_emulator, live_worker):
     found = _violations(page)
     live_emulator.config.large_library_size = LARGE_SIZE
 
@@ -53,6 +54,7 @@ def test_no_page_of_the_app_breaks_the_policy(page: Page, live_server, live_emul
 
 def test_pages_before_sign_in_and_while_loading_keep_the_policy(page: Page, live_server, live_emulator):
     found = _violations(page)
+    loader = HeldLoader(page)
     live_emulator.config.large_library_size = LARGE_SIZE
 
     page.goto(f"{live_server.url}/accounts/login/")
@@ -64,6 +66,7 @@ def test_pages_before_sign_in_and_while_loading_keep_the_policy(page: Page, live
     page.get_by_label(re.compile(re.escape(live_emulator.users[1].display_name))).check()
     page.get_by_role("button", name="Agree").click()
     expect(page.locator("progress")).to_be_visible()  # loading
+    loader.release()
     with page.expect_download(timeout=30_000):
         page.goto(f"{live_server.url}/library/export.csv")  # "Preparing your export", then the file
 

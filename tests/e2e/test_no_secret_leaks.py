@@ -29,7 +29,7 @@ LOGGERS = [
 
 
 def test_no_token_code_or_client_secret_reaches_the_logs_or_pages(
-    page: Page, live_server, live_emulator, caplog
+    page: Page, live_server, live_emulator, live_worker, caplog
 ):
     for name in LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name)

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from library.query import fold
+from tests.e2e.steps import HeldLoader, HeldWorker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,6 +17,7 @@ LARGE_SIZE = 1_250
 def test_library_loads_with_progress_then_search_sort_and_export(page: Page, live_server, live_emulator):
     live_emulator.config.large_library_size = LARGE_SIZE
     large = live_emulator.users[1]
+    loader = HeldLoader(page)  # the worker starts once the first page is seen
     page.goto(live_server.url)
     page.get_by_role("button", name="Sign in with Spotify").click()
     page.get_by_label(re.compile(re.escape(large.display_name))).check()
@@ -25,6 +27,8 @@ def test_library_loads_with_progress_then_search_sort_and_export(page: Page, liv
     expect(page.locator("tbody tr")).to_have_count(50)
     expect(page.locator("progress")).to_be_visible()
     expect(page.locator(".library-count")).to_contain_text("1,250")
+    expect(page.get_by_text("It goes on if you close this tab.")).to_be_visible()
+    loader.release()
     expect(page.locator("progress")).to_have_count(0, timeout=30_000)  # loaded; updated in place
     assert live_emulator.api_requests["saved_tracks"] == 25 + 1  # each page once, the first re-checked
 
@@ -72,7 +76,9 @@ def _sign_in_large(page: Page, live_server, live_emulator) -> None:
     expect(page.locator("tbody tr")).to_have_count(50)
 
 
-def test_export_before_the_library_is_loaded_prepares_then_downloads(page: Page, live_server, live_emulator):
+def test_export_before_the_library_is_loaded_prepares_then_downloads(
+    page: Page, live_server, live_emulator, live_worker
+):
     _sign_in_large(page, live_server, live_emulator)
 
     # Straight to the export: a "preparing" page answers at once, and its script loads
@@ -88,11 +94,13 @@ def test_export_before_the_library_is_loaded_prepares_then_downloads(page: Page,
 def test_loading_during_spotifys_pause_says_until_when_and_resumes(page: Page, live_server, live_emulator):
     from spotify import budget
 
+    worker = HeldWorker()
     _sign_in_large(page, live_server, live_emulator)
     permit = budget.try_acquire(priority=budget.Priority.INTERACTIVE).permit
     budget.release(permit, retry_after=3)  # a 429 seen elsewhere: the whole app pauses
 
-    page.reload()  # the first page is stored; the loader meets the pause
+    page.reload()  # the first page is stored; the page hears of the pause
     expect(page.locator("[data-progress-text]")).to_contain_text("Spotify asked us to pause until")
+    worker.release()
     expect(page.locator("progress")).to_have_count(0, timeout=30_000)  # resumed by itself, loaded
     expect(page.locator(".library-count")).to_contain_text("1,250")

@@ -6,6 +6,7 @@ from http import HTTPStatus
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from library.models import LibrarySync
 from tests.factories import StoredLibraryFactory, UserFactory
@@ -43,8 +44,10 @@ def test_reload_from_spotify_starts_a_reload_that_keeps_the_library_meanwhile(ad
 
     sync = LibrarySync.objects.get()
     assert response.status_code == HTTPStatus.OK
-    assert b"will load afresh" in response.content
+    assert b"queued to load afresh" in response.content
     assert sync.state == LibrarySync.State.RELOADING and sync.total == 120
+    queued = DBTaskResult.objects.get(task_path="library.tasks.load_library")
+    assert queued.args_kwargs["args"][0] == library.pk  # a worker reloads it, visited or not
     assert b"Complete, reloading" in admin_client.get(CHANGELIST).content
 
 
@@ -130,9 +133,6 @@ def test_reload_leaves_a_history_entry(admin_client, library):
 
     entry = LogEntry.objects.get()
     assert entry.action_flag == CHANGE and entry.object_id == str(library.pk)
-    assert (
-        entry.get_change_message()
-        == "Reload from Spotify: the library loads afresh on the user's next visit."
-    )
+    assert entry.get_change_message() == "Reload from Spotify: queued for a worker."
     history = admin_client.get(reverse("admin:library_librarysync_history", args=[library.pk]))
     assert b"Reload from Spotify" in history.content
