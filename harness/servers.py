@@ -90,9 +90,15 @@ class Stack:
         self.gunicorn_bind = f"127.0.0.1:{self.site_port}"  # GUNICORN_BIND
         self.servers: list[ServerProcess] = []
 
-    def start(self, env: dict[str, str], *, emulator: list[str] | None, site: list[str] | None) -> None:
-        """Start the emulator (`manage.py runemulator` with the options `emulator`) and
-        gunicorn (with the options `site`), each unless None, then wait until they answer."""
+    def start(
+        self, env: dict[str, str], *, emulator: list[str] | None, site: list[str] | None, workers: int = 0
+    ) -> None:
+        """Start the emulator (`manage.py runemulator` with the options `emulator`),
+        gunicorn (with the options `site`), each unless None, and `workers` task workers
+        (`manage.py worker`, as the Procfile's `worker`), then wait until the servers
+        answer."""
+        for number in range(1, workers + 1):
+            self.add_worker(env, number)
         started: list[tuple[ServerProcess, str]] = []
         if emulator is not None:
             command = manage("runemulator", "--port", str(self.emulator_port), *emulator)
@@ -104,6 +110,12 @@ class Stack:
             started.append((server, f"{self.site}/"))
         for server, url in started:  # started together, waited for in turn
             server.wait_until_serving(url)
+
+    def add_worker(self, env: dict[str, str], number: int) -> ServerProcess:
+        """One more `manage.py worker` process, named worker-`number`."""
+        name = f"worker-{number}"
+        command = manage("worker", "--interval", "0.1", "--no-startup-delay", f"--worker-id={name}")
+        return self.add(ServerProcess(name, command, env=env, log_dir=self.log_dir))
 
     def add(self, server: ServerProcess) -> ServerProcess:
         """A server of the caller's (nginx, say), stopped with the others."""

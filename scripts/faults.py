@@ -755,7 +755,7 @@ def main() -> int:
         }
         env = production_environment(plain_http=True, site=site, emulator=emulator, **(LOAD | drill_settings))
         run_manage("migrate", "--noinput", "-v0", env=env)
-        servers.start(env, emulator=[], site=[])
+        servers.start(env, emulator=[], site=[], workers=2)
         requests.post(
             f"{emulator}/_emulator/config",
             json={"rotate_refresh_tokens": True, "access_token_lifetime": 15, "latency": 0.05},

@@ -16,9 +16,11 @@ browsers drive it, and both are stopped afterwards:
 2. Quietly (nothing else running): p50/p95 of the cached users' page views, and how long
    a user takes to sign in (our button, the consent page, our callback) and see the first
    page of a cold library. Then the emulator's window is left to empty (W seconds).
-3. The storm: the 8 users open /library/ at once, then each POSTs /library/load/ as the
-   page's script (static/js/library.js) does: again after `wait` seconds (at once when
-   null), after Retry-After on a 503, with 0-20 % jitter and at least 0.2 s, until done.
+3. The storm: the 8 users open /library/ at once (each signed in a moment before, which
+   queued its load), and `--task-workers` worker processes load the libraries; each page
+   POSTs /library/load/ as its script (static/js/library.js) does, to follow the load:
+   again after `wait` seconds, after Retry-After on a 503, with 0-20 % jitter and at
+   least 0.2 s, until done.
    Meanwhile the cached users' pages are viewed (2 readers, 50 ms between views, as for
    the quiet baseline), and 3 s in, a new user signs in and opens the first page.
 
@@ -441,7 +443,7 @@ def stack(
         _forget_budget(args.budget_store)  # the database is new; a Redis key is not
         run_manage("migrate", "--noinput", "-v0", env=env)
         emulator = ["--latency", str(args.latency), "--app-rate-limit", scenario.spotify_limit]
-        servers.start(env, emulator=emulator, site=[])
+        servers.start(env, emulator=emulator, site=[], workers=args.task_workers)
         yield ScenarioStack(servers=servers, workdir=workdir, env=env)
 
 
@@ -874,7 +876,8 @@ def print_outcome(outcome: Outcome, args: argparse.Namespace) -> None:
     print(
         f"\nScenario {scenario.key}: {scenario.title}: budget SPOTIFY_RATE_LIMIT={scenario.budget}, "
         f"Spotify's limit {scenario.spotify_limit}, {latency * 1000:.0f} ms per call, "
-        f"{args.workers} workers x {args.threads} threads, budget in {args.budget_store or 'the database'}\n"
+        f"{args.workers} workers x {args.threads} threads, {args.task_workers} task workers, "
+        f"budget in {args.budget_store or 'the database'}\n"
     )
     cells = [
         [row.measure, row.storm, row.reference, row.ratio, row.target, _mark(row.ok)]
@@ -900,6 +903,9 @@ def main() -> int:
         "--workers", type=int, default=default_workers, help=f"gunicorn workers ({default_workers})"
     )
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (8)")
+    parser.add_argument(
+        "--task-workers", type=int, default=2, help="`manage.py worker` processes loading the libraries (2)"
+    )
     parser.add_argument(
         "--database-url",
         help="a PostgreSQL server to use (each scenario makes and drops its own database there); "

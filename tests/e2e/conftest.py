@@ -12,8 +12,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from emulator import image_server
 from emulator.state import EmulatorState
 from emulator.state import state as emulator_state
+from harness.workers import WorkerThread
 from spotifysite.settings import image_sources
-from tests.workers import WorkerThread
 
 # Playwright's sync API runs an event loop in this thread; Django would otherwise refuse
 # the ORM calls that fixtures make here.

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, Route, expect
 
-from tests.workers import WorkerThread
+from harness.workers import WorkerThread
 
 FEW, LARGE, EMPTY = 0, 1, 2  # demo users, in the order the emulator's consent page lists them
 

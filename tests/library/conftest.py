@@ -6,8 +6,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from emulator.state import PROFILES, EmulatorState
+from harness.workers import drain
 from tests.helpers import sign_in
-from tests.workers import drain
 
 FEW, LARGE, EMPTY = 0, 1, 2  # demo users, in the order the emulator's consent page lists them
 LARGE_SIZE = 320  # 7 pages: enough for parallel loading, quick to build

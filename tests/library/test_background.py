@@ -12,11 +12,11 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import SpotifyToken
+from harness.workers import drain
 from library import background, services
 from library.models import LibrarySync, SavedTrack
 from tests.helpers import sign_in
 from tests.library.conftest import FEW, LARGE, LARGE_SIZE
-from tests.workers import drain
 
 pytestmark = pytest.mark.django_db
 

@@ -12,11 +12,11 @@ import pytest
 from django.http import QueryDict
 from django.urls import reverse
 
+from harness.workers import drain
 from library.query import LibraryQuery, fold, sort_choices
 from library.templatetags.library_tags import playing_time
 from tests.helpers import sign_in
 from tests.library.conftest import FEW
-from tests.workers import drain
 
 pytestmark = pytest.mark.django_db
 

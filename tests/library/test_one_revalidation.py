@@ -10,11 +10,11 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from emulator.state import PROFILE_DEV_2026
+from harness.workers import drain
 from library import sync
 from library.models import LibrarySync
 from tests.helpers import CANONICAL_HOST, at_once
 from tests.library.conftest import FEW
-from tests.workers import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

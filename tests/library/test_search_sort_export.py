@@ -8,10 +8,10 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
+from harness.workers import drain
 from library.query import LibraryQuery, fold
 from tests.helpers import sign_in
 from tests.library.conftest import FEW
-from tests.workers import drain
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ parses into a stored song: images of unknown size, no `is_playable` without a ma
 import pytest
 
 from accounts.models import SpotifyToken
+from harness.workers import drain
 from library.tracks import Track
 from spotify.client import spotify_client
-from tests.workers import drain
 
 pytestmark = pytest.mark.django_db
 

@@ -9,12 +9,12 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
+from harness.workers import drain
 from library import selectors, services, sync
 from library.models import LibrarySync, SavedTrack
 from spotify import budget
 from spotify.exceptions import SpotifyUnavailable
 from tests.library.conftest import LARGE_SIZE
-from tests.workers import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)  # loading uses worker threads
 

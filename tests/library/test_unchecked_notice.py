@@ -12,6 +12,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from emulator.state import PROFILE_DEV_2026
+from harness.workers import drain
 from library.models import LibrarySync
 from library.sync import Unchecked
 from spotify import budget
@@ -20,7 +21,6 @@ from spotify.budget.answers import BREAKER_FAILURES
 from spotify.exceptions import BudgetBusy, SpotifyPaused, SpotifyResting, SpotifyUnavailable
 from tests.helpers import sign_in
 from tests.library.conftest import FEW
-from tests.workers import drain
 
 pytestmark = pytest.mark.django_db
 

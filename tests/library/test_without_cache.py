@@ -11,10 +11,10 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from harness.workers import drain
 from library import selectors
 from tests.library.conftest import LARGE_SIZE
 from tests.library.test_sync import LIBRARY, LOAD, _load_everything
-from tests.workers import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,8 +15,9 @@ import pytest
 import requests
 from django.db import connection
 
+from accounts.models import SpotifyToken
 from harness.browser import Browser
-from harness.servers import ServerProcess, Stack, manage, run_manage
+from harness.servers import ServerProcess, Stack, run_manage
 from library.models import LibrarySync, SavedTrack
 from tests.servers import database_url, production_environment
 
@@ -25,6 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SONGS = 3000  # 60 pages
 LATENCY = 0.05  # seconds per Spotify call: a load that lasts a few seconds
 LEASE = 2.0  # LIBRARY_LEASE_SECONDS: a dead worker's load is taken up this soon
+CHECK_EVERY = 3  # LIBRARY_CHECK_EVERY: every library is checked this often, visited or not
 
 
 class Workers:
@@ -36,12 +38,7 @@ class Workers:
 
     def start(self) -> ServerProcess:
         self.count += 1
-        command = manage(
-            "worker", "--interval", "0.1", "--no-startup-delay", f"--worker-id=test-{self.count}"
-        )
-        return self.stack.add(
-            ServerProcess(f"worker-{self.count}", command, env=self.env, log_dir=self.log_dir)
-        )
+        return self.stack.add_worker(self.env, self.count)
 
 
 @pytest.fixture
@@ -61,6 +58,8 @@ def workers(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Workers]:
             LIBRARY_LEASE_SECONDS=str(LEASE),
             WORKER_TICK_SECONDS="0.5",
             WORKER_TASK_SECONDS="1",
+            LIBRARY_CHECK_EVERY=str(CHECK_EVERY),
+            LIBRARY_FRESH_FOR="1",
             LOG_LEVEL="INFO",
         )
         run_manage("collectstatic", "--noinput", "-v0", env=env, timeout=120)
@@ -72,8 +71,8 @@ def workers(django_db_setup, django_db_blocker, tmp_path) -> Iterator[Workers]:
         yield Workers(stack, env, tmp_path)
 
 
-def _sign_in(site: str) -> Browser:
-    browser = Browser(site, consent_index=1)  # the demo user with the large library
+def _sign_in(site: str, *, consent_index: int = 1) -> Browser:
+    browser = Browser(site, consent_index=consent_index)  # 1: the demo user with the large library
     assert browser.sign_in().status_code == 302
     return browser
 
@@ -139,3 +138,30 @@ def test_a_worker_killed_mid_load_leaves_the_load_to_another_which_finishes_it(w
     calls = _saved_tracks_calls(workers.stack) - calls_at_kill
     assert calls <= (SONGS - loaded_before) / 50 + 1 + 8
     assert taken_up_in < 30
+
+
+def test_a_periodic_check_on_a_worker_notices_songs_removed_with_no_visit(workers):
+    workers.start()
+    _sign_in(workers.stack.site, consent_index=0)  # the demo user with 42 songs; no page
+    _until(_complete, seconds=30, what="the library loaded", logs=workers.stack.logs)
+    library = LibrarySync.objects.get()
+    spotify_user = SpotifyToken.objects.get().spotify_user_id
+    rows = SavedTrack.objects.filter(generation=library.generation).order_by("position")
+    removed = list(rows.values_list("spotify_id", flat=True)[:3])
+
+    for track_id in removed:  # unsaved on Spotify; nobody visits the site
+        url = f"{workers.stack.emulator}/_emulator/library/{spotify_user}/tracks/{track_id}"
+        assert requests.delete(url, timeout=5).status_code == 204
+
+    _until(
+        lambda: LibrarySync.objects.get().total == library.total - 3,
+        seconds=CHECK_EVERY * 3 + 10,
+        what="the scheduled check noticed the removals",
+        logs=workers.stack.logs,
+    )
+    current = LibrarySync.objects.get()
+    stored = set(
+        SavedTrack.objects.filter(generation=current.generation).values_list("spotify_id", flat=True)
+    )
+    assert not stored & set(removed)
+    assert "Task check_library for user" in workers.stack.logs()

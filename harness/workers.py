@@ -1,5 +1,6 @@
-"""The task engine's worker, in this process: what `manage.py worker` runs, on the real
-queue (django-tasks-db's table), until no task is ready."""
+"""The task engine's worker in this process, for tests and scripts: what `manage.py
+worker` runs, on the real queue (django-tasks-db's table), drained at once (`drain`) or
+running beside a live server (`WorkerThread`)."""
 
 import threading
 from unittest import mock
