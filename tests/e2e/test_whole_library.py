@@ -76,16 +76,16 @@ def _sign_in_large(page: Page, live_server, live_emulator) -> None:
     expect(page.locator("tbody tr")).to_have_count(50)
 
 
-def test_export_before_the_library_is_loaded_prepares_then_downloads(
-    page: Page, live_server, live_emulator, live_worker
-):
+def test_export_before_the_library_is_loaded_prepares_then_downloads(page: Page, live_server, live_emulator):
+    worker = HeldWorker()  # the load waits until the "preparing" page is up
     _sign_in_large(page, live_server, live_emulator)
 
-    # Straight to the export: a "preparing" page answers at once, and its script loads
-    # the rest and then fetches the export by itself.
+    # Straight to the export: a "preparing" page answers at once, and its script follows
+    # the load on the worker and then fetches the export by itself.
     with page.expect_download(timeout=30_000) as download_info:
         page.goto(f"{live_server.url}/library/export.json")
         expect(page.get_by_role("heading", name="Preparing your export")).to_be_visible()
+        worker.release()
 
     assert download_info.value.suggested_filename.endswith(".json")
     assert len(json.loads(download_info.value.path().read_text(encoding="utf-8"))["tracks"]) == LARGE_SIZE
