@@ -12,16 +12,7 @@ from django_tasks_db.management.commands import db_worker
 def drain() -> None:
     """Run every task that is ready, as a worker does, until none is. (The worker closes
     old connections between tasks, as requests do; here that would close the test's.)"""
-    worker = db_worker.Worker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test",
-        excluded_queue_names=[],
-    )
+    worker = _worker(interval=0, batch=True, worker_id="test")
     with mock.patch.object(db_worker, "close_old_connections"):
         worker.run()
 
@@ -39,16 +30,7 @@ class WorkerThread:
             cls.started.pop().__exit__()
 
     def __init__(self, *, interval: float = 0.05) -> None:
-        self.worker = db_worker.Worker(
-            queue_names=["*"],
-            interval=interval,
-            batch=False,
-            backend_name="default",
-            startup_delay=False,
-            max_tasks=None,
-            worker_id="test-thread",
-            excluded_queue_names=[],
-        )
+        self.worker = _worker(interval=interval, batch=False, worker_id="test-thread")
         self.thread = threading.Thread(target=self._run, name="task-worker", daemon=True)
 
     def _run(self) -> None:
@@ -67,3 +49,17 @@ class WorkerThread:
         self.thread.join(timeout=30)
         if self in WorkerThread.started:
             WorkerThread.started.remove(self)
+
+
+def _worker(*, interval: float, batch: bool, worker_id: str) -> db_worker.Worker:
+    """The engine's worker on every queue of the default backend, as `manage.py worker`."""
+    return db_worker.Worker(
+        queue_names=["*"],
+        interval=interval,
+        batch=batch,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id=worker_id,
+        excluded_queue_names=[],
+    )
