@@ -84,3 +84,19 @@ def at_once(count: int, work: Callable[[], T], *, close_connection: bool = True)
 
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(one, range(count)))
+
+
+def demo_environment(database: str, port: int) -> dict[str, str]:
+    """The environment of `make run` in a fresh clone: DEBUG on, no Spotify credentials
+    (demo mode), the database file `database`, served on `port`."""
+    import os
+
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "spotifysite.settings",
+        "DEBUG": "true",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SPOTIFY_REDIRECT_URI": f"http://127.0.0.1:{port}/accounts/callback/",
+        "SPOTIFY_CLIENT_ID": "",
+        "SPOTIFY_CLIENT_SECRET": "",
+    }

@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 
 from harness.servers import free_port
+from tests.helpers import demo_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 30  # seconds
@@ -35,13 +36,7 @@ def test_make_run_starts_the_site_and_a_worker_and_ctrl_c_stops_both(tmp_path):
     port = free_port()
     bin_dir = Path(sys.executable).parent
     env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "spotifysite.settings",
-        "DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SPOTIFY_REDIRECT_URI": f"http://127.0.0.1:{port}/accounts/callback/",
-        "SPOTIFY_CLIENT_ID": "",
-        "SPOTIFY_CLIENT_SECRET": "",
+        **demo_environment(str(tmp_path / "db.sqlite3"), port),
         "PATH": f"{bin_dir}:{os.environ['PATH']}",  # as the Makefile puts the venv first
         "PORT": str(port),
         "PYTHONUNBUFFERED": "1",

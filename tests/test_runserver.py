@@ -14,6 +14,8 @@ import threading
 import time
 from pathlib import Path
 
+from tests.helpers import demo_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 30  # seconds; Django starts in about one
 
@@ -28,16 +30,7 @@ def _run(tmp_path: Path, **settings: str) -> str:
     """Start `manage.py runserver` (with its reloader, as `make run` does) and return what
     it printed up to "Quit the server", plus a second's worth after."""
     port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "spotifysite.settings",
-        "DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SPOTIFY_REDIRECT_URI": f"http://127.0.0.1:{port}/accounts/callback/",
-        "SPOTIFY_CLIENT_ID": "",
-        "SPOTIFY_CLIENT_SECRET": "",
-        **settings,
-    }
+    env = {**demo_environment(str(tmp_path / "db.sqlite3"), port), **settings}
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)
     server = subprocess.Popen(
