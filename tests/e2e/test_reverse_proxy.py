@@ -158,7 +158,12 @@ def test_access_log_leaves_out_the_authorization_code(stack):
     assert (
         _fetch(stack, "/accounts/callback/?code=a-secret-code&state=unknown").status == HTTPStatus.BAD_REQUEST
     )
+    # nginx writes its access-log line after the response has gone: wait for it (bounded).
+    deadline = time.monotonic() + 5
     log = stack["access_log"].read_text()
+    while "GET /accounts/callback/ " not in log and time.monotonic() < deadline:
+        time.sleep(0.05)
+        log = stack["access_log"].read_text()
     assert "GET /accounts/callback/ " in log
     assert "a-secret-code" not in log
 
