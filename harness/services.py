@@ -103,11 +103,11 @@ class Postgres:
             value = "on" if read_only else "off"
             connection.execute(f"ALTER DATABASE postgres SET default_transaction_read_only = {value}")
 
-    def query(self, sql: str) -> list[tuple]:
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         import psycopg
 
         with psycopg.connect(self.url, connect_timeout=5) as connection:
-            return connection.execute(sql).fetchall()
+            return connection.execute(sql, params).fetchall()
 
 
 class Redis:

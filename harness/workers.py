@@ -8,6 +8,8 @@ from unittest import mock
 from django.db import connections
 from django_tasks_db.management.commands import db_worker
 
+from spotifysite.worker import Worker
+
 
 def drain() -> None:
     """Run every task that is ready, as a worker does, until none is. (The worker closes
@@ -51,15 +53,6 @@ class WorkerThread:
             WorkerThread.started.remove(self)
 
 
-def _worker(*, interval: float, batch: bool, worker_id: str) -> db_worker.Worker:
-    """The engine's worker on every queue of the default backend, as `manage.py worker`."""
-    return db_worker.Worker(
-        queue_names=["*"],
-        interval=interval,
-        batch=batch,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id=worker_id,
-        excluded_queue_names=[],
-    )
+def _worker(*, interval: float, batch: bool, worker_id: str) -> Worker:
+    """The engine's worker, as `manage.py worker` runs it."""
+    return Worker(interval=interval, batch=batch, worker_id=worker_id)

@@ -7,7 +7,8 @@ Boots its own PostgreSQL cluster and Redis server (temporary, on free loopback p
 the shared services are never touched), the standalone emulator (refresh tokens rotate,
 access tokens last 15 s) behind a forwarding proxy for its accounts service, gunicorn
 (DEBUG off, 3 workers x 8 threads, the budget in Redis, LIBRARY_FRESH_FOR 5 s so that
-pages keep calling Spotify) and, when nginx is installed, nginx in front of it as
+views keep queueing checks with Spotify), two task workers (`manage.py worker`, which
+do the Spotify work) and, when nginx is installed, nginx in front of gunicorn as
 deploy/nginx/ configures it. USERS people sign in, load their libraries and keep
 browsing while each fault is injected in turn:
 
@@ -17,7 +18,13 @@ browsing while each fault is injected in turn:
 - slow Web API (6 s per call, over SPOTIFY_TIMEOUT);
 - 5xx burst (every Web API call 503);
 - long 429 (Retry-After 15);
-- Redis stopped; PostgreSQL stopped;
+- Redis stopped;
+- a task worker killed (SIGKILL) in the middle of a 4,000-song load: how soon the other
+  worker takes the load up (target <= 30 s), and that it completes with each song once;
+  then a new worker replaces it, as a process manager would start one;
+- the queue store unavailable: PostgreSQL (the database, and the task queue with it)
+  stopped for 15 s in the middle of a load: the worker processes stay up, and the load
+  goes on once it is back, each song once;
 - Spotify's quota used up (429 with reason QUOTA_EXCEEDED and no Retry-After, 20 s):
   trial calls and their spacing, how soon calls resume and the rate is back after it;
 - a 429 (Retry-After 24) while Redis is flushed, stopped, and back empty: calls made
@@ -261,12 +268,17 @@ class Drill:
     people: list[Person]
     accounts_proxy: TokenAnswerDropper
     front: Front | None  # nginx in front of gunicorn, when it is installed
+    servers: Stack  # for the task workers: killed, replaced
+    env: dict[str, str]
+    newcomers: list[int]  # consent indexes of people with large libraries, not signed in yet
     events: list[Event] = field(default_factory=list)
     browsing: threading.Event = field(default_factory=threading.Event)
     # What a row notes when its fault starts, for what it measures after.
     rate_before: float | None = None
     rate_dropped: bool = False
     calls_before: int = 0
+    load: LoadWatch | None = None
+    misses: list[str] = field(default_factory=list)  # targets a row's own measure missed
 
     def stats(self) -> dict:
         return requests.get(f"{self.emulator}/_emulator/stats", timeout=10).json()
@@ -382,8 +394,167 @@ FAULTS = [
         Drill.clear_faults,
     ),
     Fault("Redis stopped", lambda d: d.redis.stop(), lambda d: d.redis.start()),
-    Fault("PostgreSQL stopped", lambda d: d.postgres.stop(), lambda d: d.postgres.start()),
 ]
+
+# --- Task workers (issue 22): the Spotify work runs on `manage.py worker` processes --------
+
+BIG_LIBRARY = 4000  # songs: a load of 80 pages, long enough to be cut in the middle
+LOAD_TASK = "library.tasks.load_library"
+TAKE_UP_TARGET = 30.0  # seconds from a worker's death to its load going on elsewhere
+
+
+@dataclass
+class LoadWatch:
+    """A new person's library loading on the task workers, followed in the database."""
+
+    user_id: int
+    cut_at_page: int = 0  # pages stored when the fault struck
+    cut: float = 0.0  # monotonic
+    killed: str = ""  # the worker killed, if one was
+
+
+def _start_big_load(drill: Drill) -> LoadWatch:
+    """A person with a large library signs in (which queues the load), and the load is
+    under way: a few pages stored."""
+    person = Person(len(drill.people) + 1, drill.newcomers.pop(), drill.site)
+    if drill.front:
+        person.session.trust_env, person.session.verify = False, str(drill.front.certificate)
+    person.sign_in()
+    user_id = drill.postgres.query("SELECT max(id) FROM auth_user")[0][0]
+    watch = LoadWatch(user_id)
+    if not _wait(lambda: _pages(drill, watch) >= 5, seconds=60):
+        raise RuntimeError("the new person's load did not start on a worker")
+    return watch
+
+
+def _pages(drill: Drill, watch: LoadWatch) -> int:
+    """Pages the load has stored (all of them once it is complete)."""
+    pages, loading, generation, total = drill.postgres.query(
+        "SELECT jsonb_array_length(loaded_pages), loading_generation, generation, total "
+        "FROM library_librarysync WHERE user_id = %s",
+        (watch.user_id,),
+    )[0]
+    return -(-total // 50) if generation and not loading else pages
+
+
+def _complete(drill: Drill, watch: LoadWatch) -> bool:
+    generation, loading = drill.postgres.query(
+        "SELECT generation, loading_generation FROM library_librarysync WHERE user_id = %s", (watch.user_id,)
+    )[0]
+    return bool(generation) and not loading
+
+
+def _wait(condition: Callable[[], bool], *, seconds: float) -> float | None:
+    """Seconds until `condition` held (polled), or None if it did not within `seconds`."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        with contextlib.suppress(Exception):  # the database may be coming back
+            if condition():
+                return time.monotonic() - start
+        time.sleep(0.1)
+    return None
+
+
+def _worker_killed(drill: Drill) -> None:
+    """SIGKILL the worker process running the new person's load, in its middle."""
+    watch = drill.load = _start_big_load(drill)
+    holder: list[str] = []
+
+    def running() -> bool:  # between two of the load's tasks, nobody runs it
+        holder[:] = [
+            row[0][-1]
+            for row in drill.postgres.query(
+                "SELECT worker_ids FROM django_tasks_db_dbtaskresult WHERE status = 'RUNNING' "
+                "AND task_path = %s AND args_kwargs->'args'->>0 = %s",
+                (LOAD_TASK, str(watch.user_id)),
+            )
+        ]
+        return bool(holder)
+
+    if _wait(running, seconds=15) is None:
+        raise RuntimeError("no worker ran the new person's load")
+    watch.cut_at_page, watch.cut, watch.killed = _pages(drill, watch), time.monotonic(), holder[0]
+    os.kill(drill.servers.server(watch.killed).process.pid, signal.SIGKILL)
+
+
+def _worker_replaced(drill: Drill) -> None:
+    """The process manager starts a new worker in place of the dead one (systemd does)."""
+    dead = drill.servers.server(drill.load.killed)
+    drill.servers.servers.remove(dead)
+    numbers = [int(s.name.split("-")[1]) for s in drill.servers.servers if s.name.startswith("worker-")]
+    drill.servers.add_worker(drill.env, max(numbers, default=0) + 2)
+
+
+def _load_taken_up(drill: Drill, hold: float) -> str:
+    """From the kill: the load going on on the other worker, then complete, each song once."""
+    watch = drill.load
+    resumed = _wait(lambda: _pages(drill, watch) > watch.cut_at_page, seconds=90)
+    taken_up = None if resumed is None else time.monotonic() - watch.cut
+    return _load_outcome(drill, watch, f"{watch.killed} killed at page {watch.cut_at_page}", taken_up)
+
+
+def _load_outcome(drill: Drill, watch: LoadWatch, what: str, taken_up: float | None) -> str:
+    done = _wait(lambda: _complete(drill, watch), seconds=120)
+    stored, distinct, total = (0, 0, BIG_LIBRARY)
+    if done is not None:
+        [(stored, distinct, total)] = drill.postgres.query(
+            "SELECT count(*), count(DISTINCT t.position), s.total FROM library_savedtrack t "
+            "JOIN library_librarysync s ON s.user_id = t.user_id AND s.generation = t.generation "
+            "WHERE t.user_id = %s GROUP BY s.total",
+            (watch.user_id,),
+        )
+    if taken_up is None or taken_up > TAKE_UP_TARGET:
+        drill.misses.append(f"load not taken up within {TAKE_UP_TARGET:g} s")
+    if done is None or stored != total or distinct != stored:
+        drill.misses.append("load incomplete, or a song stored twice")
+    went_on = "never" if taken_up is None else f"{taken_up:.1f} s later"
+    finished = "not complete" if done is None else f"complete, {stored:,} of {total:,} songs, each once"
+    target = f"target <= {TAKE_UP_TARGET:g} s"
+    return f"{BIG_LIBRARY:,}-song load: {what}; it went on {went_on} ({target}); {finished}"
+
+
+def _queue_store_down(drill: Drill) -> None:
+    """PostgreSQL, the database and the task queue both, stops in the middle of a load."""
+    watch = drill.load = _start_big_load(drill)
+    watch.cut_at_page = _pages(drill, watch)
+    drill.postgres.stop()
+
+
+def _queue_store_back(drill: Drill) -> None:
+    drill.postgres.start()
+    drill.load.cut = time.monotonic()
+
+
+def _workers_went_on(drill: Drill, cleared: float) -> str:
+    """After the queue store is back: every worker process alive, the load going on."""
+    watch = drill.load
+    alive = [
+        s.name for s in drill.servers.servers if s.name.startswith("worker-") and s.process.poll() is None
+    ]
+    workers = [s.name for s in drill.servers.servers if s.name.startswith("worker-")]
+    if len(alive) != len(workers):
+        drill.misses.append("a worker process exited")
+    taken_up = _wait(lambda: _pages(drill, watch) > watch.cut_at_page, seconds=90)
+    outcome = _load_outcome(drill, watch, f"stopped at page {watch.cut_at_page}", taken_up)
+    outcome = outcome.replace("later", "after it came back")
+    return f"{len(alive)} of {len(workers)} workers alive after it; {outcome}"
+
+
+FAULTS += [
+    Fault(
+        "worker killed mid-load (SIGKILL)",
+        _worker_killed,
+        _worker_replaced,
+        measure=_load_taken_up,
+    ),
+    Fault(
+        "queue store unavailable (PostgreSQL stopped, 15 s)",
+        _queue_store_down,
+        _queue_store_back,
+        after=_workers_went_on,
+    ),
+]
+
 
 # --- Second round: what an outside drill found (issue 20) ------------------------------------
 
@@ -438,6 +609,8 @@ def _quota_after(drill: Drill, cleared: float) -> str:
     else:
         rate = f"rate back {'not within the bound' if back is None else f'in {back:.1f} s'}"
     after = "never" if resumed is None else f"{resumed:.1f} s"
+    if resumed is None or (drill.rate_dropped and back is None):
+        drill.misses.append("calls did not resume, or the rate was not back within two windows")
     return f"calls resume {after} after it lifts; {rate} (bound {2 * RATE_WINDOW:g} s)"
 
 
@@ -466,7 +639,10 @@ def _pause_survives_redis(drill: Drill, hold: float) -> str:
     time.sleep(6)
     drill.redis.start()  # back, and empty
     time.sleep(max(0.0, answered + PAUSE_SECONDS - 0.5 - time.monotonic()))
-    return f"{drill.spotify_calls() - calls} calls during the 429 (FLUSHALL, Redis stopped, back empty)"
+    during = drill.spotify_calls() - calls
+    if during:
+        drill.misses.append("calls during the 429")
+    return f"{during} calls during the 429 (FLUSHALL, Redis stopped, back empty)"
 
 
 def _read_only(drill: Drill) -> None:
@@ -482,6 +658,8 @@ def _read_only_clear(drill: Drill) -> None:
 def _read_only_measure(drill: Drill, hold: float) -> str:
     time.sleep(hold)
     calls = drill.spotify_calls() - drill.calls_before
+    if calls > len(drill.people):
+        drill.misses.append("more than one call per person")
     return f"{calls} Spotify calls for {len(drill.people)} people (target <= 1 each)"
 
 
@@ -527,6 +705,8 @@ def _stale_views_measure(drill: Drill, hold: float) -> str:
         thread.join(timeout=HTTP_TIMEOUT + 10)
     time.sleep(1)
     made = drill.stats()["api_requests"].get("saved_tracks", 0) - calls
+    if made != 1:
+        drill.misses.append("not one call for the 20 views")
     return f"20 views: {made} call(s) for the songs, answers {dict(Counter(statuses))}"
 
 
@@ -605,10 +785,12 @@ class Result:
     calls: int
     recovery: float | None
     notes: str = ""
+    misses: list[str] = field(default_factory=list)  # the row's own targets it missed
 
 
 def run_fault(drill: Drill, fault: Fault, hold: float) -> Result:
     grants, songs = drill.grants_lost(), drill.songs()
+    drill.misses = []
     time.sleep(2)
     calls = drill.spotify_calls()
     started = time.monotonic()
@@ -636,6 +818,7 @@ def run_fault(drill: Drill, fault: Fault, hold: float) -> Result:
         calls=calls,
         recovery=None if recovered is None else recovered - cleared,
         notes="; ".join(note for note in notes if note),
+        misses=drill.misses,
     )
 
 
@@ -683,7 +866,7 @@ def _table(results: list[Result]) -> str:
                 str(r.songs_lost),
                 str(r.calls),
                 "no" if r.recovery is None else f"{r.recovery:.1f} s",
-                r.notes,
+                r.notes + "".join(f"; MISSED: {miss}" for miss in r.misses),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -700,6 +883,7 @@ def _passed(result: Result) -> bool:
         and result.songs_lost == 0
         and result.recovery is not None
         and result.recovery <= RECOVERY_TARGET
+        and not result.misses
     )
 
 
@@ -767,6 +951,11 @@ def main() -> int:
             timeout=30,
         ).json()["users"]
         people = [Person(n, user["consent_index"], site) for n, user in enumerate(users)]
+        newcomers = requests.post(  # signed in by the task-worker rows, one each
+            f"{emulator}/_emulator/users",
+            json={"users": [{"count": 2, "library_size": BIG_LIBRARY}], "prefix": "newcomer"},
+            timeout=30,
+        ).json()["users"]
         deadline = time.monotonic() + 180
         for person in people:
             if front:
@@ -776,7 +965,17 @@ def main() -> int:
             person.sign_in()
             person.load_library(deadline)
         drill = Drill(
-            site, emulator, postgres, redis_server, servers.server("gunicorn"), people, dropper, front
+            site,
+            emulator,
+            postgres,
+            redis_server,
+            servers.server("gunicorn"),
+            people,
+            dropper,
+            front,
+            servers=servers,
+            env=env,
+            newcomers=[user["consent_index"] for user in newcomers],
         )
         drill.browsing.set()
         browsers = [

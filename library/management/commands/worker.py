@@ -5,8 +5,9 @@ worker died (`library.background.tick`). Run as many as you like, on any machine
 reaches the database: every claim is a conditional UPDATE, so ticks on many workers
 queue each check once.
 
-Unlike `db_worker`, it does not reload on code changes (a reload kills the task under
-way), and its id names the machine and process, for the admin's list of tasks.
+Unlike `db_worker`, it outlives a database outage (`spotifysite.worker`), it does not
+reload on code changes (a reload kills the task under way), and its id names the machine
+and process, for the admin's list of tasks.
 """
 
 import logging
@@ -23,6 +24,7 @@ from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
 from library import background
+from spotifysite.worker import Worker
 
 logger = logging.getLogger("library.worker")
 
@@ -38,9 +40,20 @@ class Command(db_worker.Command):
         super().add_arguments(parser)
         parser.set_defaults(reload=False, worker_id=f"{socket.gethostname()}-{os.getpid()}"[:64])
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *, verbosity: int, queue_name: str, exclude_queues: str, **options) -> None:
+        self.configure_logging(verbosity)
         threading.Thread(target=_tick_forever, name="worker-tick", daemon=True).start()
-        super().handle(*args, **options)
+        worker = Worker(  # the default backend, never reloading: --backend, --reload are not ours
+            interval=options["interval"],
+            batch=options["batch"],
+            worker_id=options["worker_id"],
+            startup_delay=options["startup_delay"],
+            max_tasks=options["max_tasks"],
+            queue_names=tuple(queue_name.split(",")),
+            excluded_queue_names=tuple(exclude_queues.split(",")) if exclude_queues else (),
+        )
+        worker.configure_signals()
+        worker.run()
 
 
 def _tick_forever() -> None:
