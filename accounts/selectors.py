@@ -15,6 +15,7 @@ def lapsed_grant_users(*, before: datetime) -> QuerySet:
 
 
 def usable_grant_users() -> QuerySet:
-    """The ids of users with a usable Spotify grant (not disconnected, not refused), as a
-    subquery."""
-    return SpotifyToken.objects.filter(reauthorization_required=False).values("user_id")
+    """The ids of users with a usable Spotify grant (not disconnected, not refused, not
+    waiting for a reconnect), as a subquery."""
+    usable = SpotifyToken.objects.filter(reauthorization_required=False, reconnect_silently=False)
+    return usable.values("user_id")

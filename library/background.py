@@ -106,10 +106,7 @@ def load_progress(*, user: AbstractBaseUser) -> Progress:
     library = selectors.sync_get(user=user)
     if library is None or not library.is_loading:
         return Progress.of(library)
-    if grants.needs_silent_reconnect(user=user):
-        raise SilentReauthorizationRequired()
-    if not grants.is_connected(user=user):
-        raise ReauthorizationRequired()
+    _grant_required(user)
     queued_quietly(load_enqueue, user_id=user.pk)
     standing = pages.held_back()
     return Progress.of(
@@ -121,16 +118,26 @@ def load_progress(*, user: AbstractBaseUser) -> Progress:
     )
 
 
-def check_requested(*, library: LibrarySync) -> Unchecked | None:
+def check_requested(*, user: AbstractBaseUser, library: LibrarySync) -> Unchecked | None:
     """A stale library is being viewed: a check is queued (one, however many views),
     unless the app's calls are held back (a pause, the breaker, a spent quota); then why
-    it stays unchecked for now, for the page to say."""
+    it stays unchecked for now, for the page to say. A grant that needs its user (a
+    reconnect) stops it: raised, as the check itself would have, for the page to ask."""
+    _grant_required(user)
     if (standing := pages.held_back()) is not None:
         return Unchecked.held_back(library, standing)
     if not queued_quietly(check_enqueue, user_id=library.pk):
         logger.warning("Serving the stored library of user %s unchecked: a write was refused", library.pk)
         return Unchecked(since=library.checked_at)
     return None
+
+
+def _grant_required(user: AbstractBaseUser) -> None:
+    """Raise what a Spotify call for `user` would, when their grant needs them."""
+    if grants.needs_silent_reconnect(user=user):
+        raise SilentReauthorizationRequired()
+    if not grants.is_connected(user=user):
+        raise ReauthorizationRequired()
 
 
 def queued_quietly(enqueue, *, user_id: int) -> bool:
@@ -203,6 +210,10 @@ def check_run(*, user_id: int) -> str:
         return "nothing to check"
     try:
         current, unchecked = sync.revalidate(user=user, sync=current, priority=Priority.BACKGROUND)
+    except ReauthorizationRequired:
+        # The grant needs its user (their next view asks them to reconnect): not a failure.
+        logger.info("Check of user %s not made: the Spotify grant needs a reconnect", user_id)
+        return "reauthorization required"
     finally:
         _ended(user_id)
     if current is not None and current.is_loading:

@@ -89,7 +89,7 @@ def _current(user: AbstractBaseUser) -> tuple[LibrarySync, sync.Unchecked | None
         return state, None
     if not state.generation or _is_fresh(state):
         return state, None
-    return state, background.check_requested(library=state)
+    return state, background.check_requested(user=user, library=state)
 
 
 def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:

@@ -419,8 +419,11 @@ def _start_big_load(drill: Drill) -> LoadWatch:
     person = Person(len(drill.people) + 1, drill.newcomers.pop(), drill.site)
     if drill.front:
         person.session.trust_env, person.session.verify = False, str(drill.front.certificate)
-    person.sign_in()
-    user_id = drill.postgres.query("SELECT max(id) FROM auth_user")[0][0]
+    answer = person.sign_in()
+    if not answer.is_redirect:
+        raise RuntimeError(f"the new person could not sign in ({answer.status_code})")
+    # Everyone else's library is complete: the one never loaded is the new person's.
+    [(user_id,)] = drill.postgres.query("SELECT user_id FROM library_librarysync WHERE generation = 0")
     watch = LoadWatch(user_id)
     if not _wait(lambda: _pages(drill, watch) >= 5, seconds=60):
         raise RuntimeError("the new person's load did not start on a worker")
@@ -457,6 +460,7 @@ def _wait(condition: Callable[[], bool], *, seconds: float) -> float | None:
 
 def _worker_killed(drill: Drill) -> None:
     """SIGKILL the worker process running the new person's load, in its middle."""
+    drill.load = None
     watch = drill.load = _start_big_load(drill)
     holder: list[str] = []
 
@@ -479,6 +483,8 @@ def _worker_killed(drill: Drill) -> None:
 
 def _worker_replaced(drill: Drill) -> None:
     """The process manager starts a new worker in place of the dead one (systemd does)."""
+    if drill.load is None or not drill.load.killed:
+        return
     dead = drill.servers.server(drill.load.killed)
     drill.servers.servers.remove(dead)
     numbers = [int(s.name.split("-")[1]) for s in drill.servers.servers if s.name.startswith("worker-")]
@@ -515,6 +521,7 @@ def _load_outcome(drill: Drill, watch: LoadWatch, what: str, taken_up: float | N
 
 def _queue_store_down(drill: Drill) -> None:
     """PostgreSQL, the database and the task queue both, stops in the middle of a load."""
+    drill.load = None
     watch = drill.load = _start_big_load(drill)
     watch.cut_at_page = _pages(drill, watch)
     drill.postgres.stop()
@@ -522,7 +529,6 @@ def _queue_store_down(drill: Drill) -> None:
 
 def _queue_store_back(drill: Drill) -> None:
     drill.postgres.start()
-    drill.load.cut = time.monotonic()
 
 
 def _workers_went_on(drill: Drill, cleared: float) -> str:
@@ -795,12 +801,16 @@ def run_fault(drill: Drill, fault: Fault, hold: float) -> Result:
     calls = drill.spotify_calls()
     started = time.monotonic()
     hold = fault.hold or hold
-    fault.start(drill)
-    notes = [fault.measure(drill, hold)] if fault.measure else [time.sleep(hold) or ""]
+    try:
+        fault.start(drill)
+        notes = [fault.measure(drill, hold)] if fault.measure else [time.sleep(hold) or ""]
+    except Exception as exc:  # the row could not do what it meant to: said, and the drill goes on
+        notes = [f"the row broke off: {type(exc).__name__}: {exc}"]
+        drill.misses.append("the row broke off")
     fault.clear(drill)
     cleared = time.monotonic()
     calls = drill.spotify_calls() - calls
-    if fault.after:
+    if fault.after and not drill.misses:
         notes.append(fault.after(drill, cleared))
     deadline = cleared + 60
     while time.monotonic() < deadline and not _recovered(drill.events, cleared, len(drill.people)):

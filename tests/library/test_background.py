@@ -135,6 +135,52 @@ def test_libraries_whose_grant_is_gone_or_past_retention_are_not_checked(client,
     assert DBTaskResult.objects.get(task_path=CHECK).args_kwargs["args"] == [kept.pk]
 
 
+def test_a_library_waiting_for_a_reconnect_is_not_checked_on_schedule(client, emulator, settings):
+    settings.LIBRARY_CHECK_EVERY = 60
+    waiting, kept = _complete_libraries(client, 2)
+    SpotifyToken.objects.filter(user=waiting.user).update(reconnect_silently=True)
+    LibrarySync.objects.update(check_due_at=timezone.now() - timedelta(seconds=1))
+
+    assert background.tick()[1] == 1
+    assert DBTaskResult.objects.get(task_path=CHECK).args_kwargs["args"] == [kept.pk]
+
+
+def _stale_library(client) -> LibrarySync:
+    sign_in(client, user_index=FEW)
+    drain()
+    LibrarySync.objects.update(checked_at=timezone.now() - timedelta(days=1), queued_until=None)
+    return LibrarySync.objects.get()
+
+
+@pytest.mark.parametrize(
+    ("flag", "goes_to"),
+    [("reconnect_silently", "/accounts/reconnect/"), ("reauthorization_required", "/accounts/login/")],
+)
+def test_a_stale_view_asks_for_the_reconnect_a_check_needs_and_queues_none(client, emulator, flag, goes_to):
+    library = _stale_library(client)
+    SpotifyToken.objects.filter(user=library.user).update(**{flag: True})
+
+    page = client.get("/library/")
+
+    assert page.status_code == 302 and page["Location"].startswith(goes_to)
+    assert queued(CHECK) == 0
+
+
+def test_a_check_whose_grant_lapsed_meanwhile_ends_quietly(client, emulator):
+    library = _stale_library(client)
+    assert client.get("/library/").status_code == 200 and queued(CHECK) == 1
+    SpotifyToken.objects.filter(user=library.user).update(reconnect_silently=True)
+    calls = emulator.stats()["api_requests"].get("saved_tracks", 0)
+
+    drain()
+
+    result = DBTaskResult.objects.get(task_path=CHECK)
+    assert result.status == TaskResultStatus.SUCCESSFUL  # not a failure with a traceback
+    assert result.return_value == "reauthorization required"
+    assert emulator.stats()["api_requests"].get("saved_tracks", 0) == calls
+    assert LibrarySync.objects.get().queued_until is None  # the next view may queue again
+
+
 def test_a_check_on_a_worker_notices_songs_removed_with_no_visit(client, emulator, settings):
     sign_in(client, user_index=FEW)
     drain()
