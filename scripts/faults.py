@@ -12,8 +12,9 @@ do the Spotify work) and, when nginx is installed, nginx in front of gunicorn as
 deploy/nginx/ configures it. USERS people sign in, load their libraries and keep
 browsing while each fault is injected in turn:
 
-- worker killed during a refresh (every gunicorn worker, SIGKILL, while Spotify's token
-  answers take 2 s; Spotify rotates the refresh tokens all the same);
+- workers killed during a refresh (every gunicorn worker and every task worker, SIGKILL,
+  while Spotify's token answers take 2 s; Spotify rotates the refresh tokens all the
+  same; new task workers take the dead ones' place);
 - slow token answer (12 s, over SPOTIFY_TOKEN_TIMEOUT: the answers are lost, rotated);
 - slow Web API (6 s per call, over SPOTIFY_TIMEOUT);
 - 5xx burst (every Web API call 503);
@@ -61,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -278,6 +280,7 @@ class Drill:
     rate_dropped: bool = False
     calls_before: int = 0
     load: LoadWatch | None = None
+    workers_started: int = 2
     misses: list[str] = field(default_factory=list)  # targets a row's own measure missed
 
     def stats(self) -> dict:
@@ -340,10 +343,24 @@ class Drill:
         )
 
     def kill_workers(self) -> None:
+        """SIGKILL every gunicorn worker (its master starts new ones) and every task worker
+        (new ones started in their place, as a process manager would)."""
         master = self.gunicorn.process.pid
         children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
         for pid in children:
             os.kill(int(pid), signal.SIGKILL)
+        for worker in self.task_workers():
+            os.kill(worker.process.pid, signal.SIGKILL)
+            self.replace_task_worker(worker)
+
+    def task_workers(self) -> list[ServerProcess]:
+        return [server for server in self.servers.servers if server.name.startswith("worker-")]
+
+    def replace_task_worker(self, dead: ServerProcess) -> None:
+        dead.process.wait(timeout=10)
+        self.servers.servers.remove(dead)
+        self.workers_started += 1
+        self.servers.add_worker(self.env, self.workers_started)
 
 
 @dataclass
@@ -374,7 +391,7 @@ def _slow_token(drill: Drill) -> None:
 
 
 FAULTS = [
-    Fault("worker killed during a refresh", _killed_during_refresh, Drill.clear_faults),
+    Fault("workers killed during a refresh", _killed_during_refresh, Drill.clear_faults),
     Fault("slow token answer (12 s)", _slow_token, Drill.clear_faults),
     Fault(
         "slow Web API (6 s per call)",
@@ -451,7 +468,7 @@ def _wait(condition: Callable[[], bool], *, seconds: float) -> float | None:
     """Seconds until `condition` held (polled), or None if it did not within `seconds`."""
     start = time.monotonic()
     while time.monotonic() - start < seconds:
-        with contextlib.suppress(Exception):  # the database may be coming back
+        with contextlib.suppress(psycopg.OperationalError):  # the database may be coming back
             if condition():
                 return time.monotonic() - start
         time.sleep(0.1)
@@ -468,7 +485,7 @@ def _worker_killed(drill: Drill) -> None:
         holder[:] = [
             row[0][-1]
             for row in drill.postgres.query(
-                "SELECT worker_ids FROM django_tasks_db_dbtaskresult WHERE status = 'RUNNING' "
+                "SELECT worker_ids FROM django_tasks_database_dbtaskresult WHERE status = 'RUNNING' "
                 "AND task_path = %s AND args_kwargs->'args'->>0 = %s",
                 (LOAD_TASK, str(watch.user_id)),
             )
@@ -483,12 +500,8 @@ def _worker_killed(drill: Drill) -> None:
 
 def _worker_replaced(drill: Drill) -> None:
     """The process manager starts a new worker in place of the dead one (systemd does)."""
-    if drill.load is None or not drill.load.killed:
-        return
-    dead = drill.servers.server(drill.load.killed)
-    drill.servers.servers.remove(dead)
-    numbers = [int(s.name.split("-")[1]) for s in drill.servers.servers if s.name.startswith("worker-")]
-    drill.servers.add_worker(drill.env, max(numbers, default=0) + 2)
+    if drill.load is not None and drill.load.killed:
+        drill.replace_task_worker(drill.servers.server(drill.load.killed))
 
 
 def _load_taken_up(drill: Drill, hold: float) -> str:
@@ -534,10 +547,8 @@ def _queue_store_back(drill: Drill) -> None:
 def _workers_went_on(drill: Drill, cleared: float) -> str:
     """After the queue store is back: every worker process alive, the load going on."""
     watch = drill.load
-    alive = [
-        s.name for s in drill.servers.servers if s.name.startswith("worker-") and s.process.poll() is None
-    ]
-    workers = [s.name for s in drill.servers.servers if s.name.startswith("worker-")]
+    workers = drill.task_workers()
+    alive = [worker for worker in workers if worker.process.poll() is None]
     if len(alive) != len(workers):
         drill.misses.append("a worker process exited")
     taken_up = _wait(lambda: _pages(drill, watch) > watch.cut_at_page, seconds=90)
@@ -571,6 +582,11 @@ READ_ONLY_HOLD = 20.0
 PAUSE_SECONDS = 24  # the Retry-After of the 429 that Redis loses under
 
 
+def _rate(effective: float | None) -> float:
+    """The budget's rate in force: its effective rate, or the configured one (None)."""
+    return float(RATE_LIMIT.split("/")[0]) if effective is None else effective
+
+
 def _quota_used_up(drill: Drill) -> None:
     # Spotify's answer since July 2026 when a development-mode app's quota is spent: a
     # 429 with reason QUOTA_EXCEEDED and no Retry-After, to every Web API call.
@@ -589,7 +605,7 @@ def _quota_measure(drill: Drill, hold: float) -> str:
     served, moments = drill.faults_served(), []
     deadline = time.monotonic() + hold
     while time.monotonic() < deadline:
-        drill.rate_dropped = drill.rate_dropped or drill.budget_rate() != drill.rate_before
+        drill.rate_dropped = drill.rate_dropped or _rate(drill.budget_rate()) < _rate(drill.rate_before)
         now_served = drill.faults_served()
         moments += [time.monotonic()] * (now_served - served)
         served = now_served
@@ -607,7 +623,7 @@ def _quota_after(drill: Drill, cleared: float) -> str:
     while time.monotonic() < deadline and (resumed is None or back is None):
         if resumed is None and drill.stats()["api_requests"].get("saved_tracks", 0) > songs_calls:
             resumed = time.monotonic() - cleared
-        if back is None and drill.budget_rate() == drill.rate_before:
+        if back is None and _rate(drill.budget_rate()) >= _rate(drill.rate_before):
             back = time.monotonic() - cleared
         time.sleep(0.25)
     if not drill.rate_dropped and back is not None:
