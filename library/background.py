@@ -8,8 +8,9 @@ queued; what it does not do, this module does around it:
   conditional UPDATE before a task is queued: twenty simultaneous views of a stale
   library queue one check. A running task holds it for its own length plus a lease.
 - **Taken up again.** The engine never runs again a task whose worker was killed (its
-  row stays RUNNING). `tick` finds loads under way that nobody holds (no live lease,
-  nothing queued) and queues them again; they resume from the pages stored.
+  row stays RUNNING). `tick` finds loads under way that nobody holds (a lease left to
+  expire, or no lease and nothing queued) and queues them again; they resume from the
+  pages stored.
 - **Checked on a schedule.** Each library is due every LIBRARY_CHECK_EVERY seconds at its
   own moment of the interval (a phase from its user id), so checks are spread evenly,
   never a burst at a fixed hour. Libraries past retention, or whose grant is gone, wait.
@@ -236,12 +237,19 @@ def tick() -> tuple[int, int]:
 
 
 def _take_up_loads(now: datetime) -> int:
-    orphans = LibrarySync.objects.filter(_free(now), loading_generation__gt=0).filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    )
+    # A worker that died in a batch left its lease behind, expired: its load is taken up
+    # as soon as the lease ends, though its task's slot in the queue (queued_until) lasts
+    # longer. One that died between batches left no lease: taken up once the slot ends.
+    orphaned = Q(lease_until__lt=now) | (Q(lease_until__isnull=True) & _free(now))
+    orphans = LibrarySync.objects.filter(orphaned, loading_generation__gt=0)
     queued = 0
     for user_id in orphans.values_list("pk", flat=True)[:500]:
-        if load_enqueue(user_id=user_id):
+        # Claimed once however many workers tick: the dead lease is cleared with the claim.
+        claimed = LibrarySync.objects.filter(orphaned, pk=user_id, loading_generation__gt=0).update(
+            lease_owner="", lease_until=None, queued_until=now + QUEUE_PATIENCE
+        )
+        if claimed:
+            load_enqueue(user_id=user_id, claim=False)
             logger.info("Load of user %s taken up again (nobody held it)", user_id)
             queued += 1
     return queued

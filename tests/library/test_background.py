@@ -96,6 +96,18 @@ def test_tick_leaves_a_load_whose_lease_is_alive(client, emulator):
         assert background.tick()[0] == 1  # the lease lapsed: its worker died
 
 
+def test_a_load_whose_worker_died_in_a_batch_is_taken_up_when_its_lease_ends(client, large_user_id):
+    library = _orphaned_load(client)
+    LibrarySync.objects.update(queued_until=timezone.now() + timedelta(minutes=5))  # its task's slot
+    lease = services.lease_take(user=library.user)  # then the worker died holding it
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=lease.seconds + 1)):
+        assert background.tick()[0] == 1  # not waiting for the slot to end
+        assert background.tick()[0] == 0  # once, however many workers tick
+        drain()
+    assert LibrarySync.objects.get().total == LARGE_SIZE
+
+
 def _complete_libraries(client, count: int) -> list[LibrarySync]:
     from tests.factories import SpotifyTokenFactory, StoredLibraryFactory
 
