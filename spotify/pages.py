@@ -151,18 +151,21 @@ class Batch(Generic[T]):
 
     def _dispatch(self, pool: ThreadPoolExecutor, client: Any, first_wave: bool) -> budget.Decision | None:
         """Send calls while the budget allows and slots are free; the refusal, if any."""
-        user_key, slots = str(self.user.pk), settings.LIBRARY_FETCH_CONCURRENCY
-        while self.offsets and not self.halt.stopped and len(self.in_flight) < slots:
-            if time.monotonic() > self.deadline and not first_wave:
-                self.offsets = []
-                return None
-            decision = budget.try_acquire(priority=Priority.BACKGROUND, user_key=user_key)
-            if decision.permit is None:
-                return decision
+        free = min(settings.LIBRARY_FETCH_CONCURRENCY - len(self.in_flight), len(self.offsets))
+        if free <= 0 or self.halt.stopped:
+            return None
+        if time.monotonic() > self.deadline and not first_wave:
+            self.offsets = []
+            return None
+        # The free slots' permits in one decision of the budget (a round trip to its
+        # store each was a third of a cold load's time on a worker).
+        user_key = str(self.user.pk)
+        permits, refused = budget.try_acquire_some(free, priority=Priority.BACKGROUND, user_key=user_key)
+        for permit in permits:
             offset = self.offsets.pop(0)
-            future = pool.submit(_in_thread, api.with_permit, decision.permit, self._fetch, client, offset)
-            self.in_flight[future] = (offset, decision.permit)
-        return None
+            future = pool.submit(_in_thread, api.with_permit, permit, self._fetch, client, offset)
+            self.in_flight[future] = (offset, permit)
+        return refused
 
     def _fetch(self, client: Any, offset: int) -> T:
         result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=offset, market=MARKET)
@@ -187,17 +190,22 @@ class Batch(Generic[T]):
         done, _ = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
         if refused is not None:
             self.patience -= time.monotonic() - started
-        arrived = []
-        for future in done:
-            offset, permit = self.in_flight.pop(future)
-            if (content := self._answer(future, permit)) is not None:
-                arrived.append(Page(offset, content))
+        arrived, answered = [], []
+        try:
+            for future in done:
+                offset, permit = self.in_flight.pop(future)
+                if (content := self._answer(future, permit, answered)) is not None:
+                    arrived.append(Page(offset, content))
+        finally:
+            budget.release_answered(answered)  # together: one change of the budget's store
         return arrived
 
-    def _answer(self, future: Future, permit: budget.Permit) -> T | None:
-        """One finished call's page (None if it failed), its permit given back. (Permits
-        go back from this thread, not the pool's: one thread on the budget's store keeps
-        the pool's threads off the database altogether.)"""
+    def _answer(self, future: Future, permit: budget.Permit, answered: list[budget.Permit]) -> T | None:
+        """One finished call's page (None if it failed: its permit given back, with what
+        the failure tells the budget); an answered call's permit goes to `answered`, for
+        the caller to give back with the others. (Permits go back from this thread, not
+        the pool's: one thread on the budget's store keeps the pool's threads off the
+        database altogether.)"""
         try:
             content = future.result()
         except RateLimited as exc:
@@ -211,7 +219,7 @@ class Batch(Generic[T]):
             budget.release(permit, failed=isinstance(exc, SpotifyUnavailable) and not neutral, lost=neutral)
             self.halt.failure = self.halt.failure or exc
             return None
-        budget.release(permit)
+        answered.append(permit)
         return content
 
 

@@ -70,8 +70,9 @@ Where each part lives:
 - `stores`: the database and Redis stores, the hold kept in the database, and the
   fallback from Redis to the database (`with_store`).
 - this module: the interface the Spotify module uses (`try_acquire`, `acquire`,
-  `release`, `standing`, ...) and the clock: `clock` and `sleep` are looked up here
-  at each call, so that a test patches them once for every module.
+  `release`, `standing`, ...; a batch takes and gives back several permits at a time)
+  and the clock: `clock` and `sleep` are looked up here at each call, so that a test
+  patches them once for every module.
 - `spotify.snapshot`: the figures the admin and `manage.py spotify_budget` show.
 """
 
@@ -107,11 +108,13 @@ __all__ = [
     "parse_rate",
     "paused_until",
     "release",
+    "release_answered",
     "reset",
     "reset_rate",
     "sleep",
     "standing",
     "try_acquire",
+    "try_acquire_some",
 ]
 
 # Indirections so tests can drive time without spending it. Wall-clock time, not
@@ -132,6 +135,28 @@ def try_acquire(*, priority: Priority, user_key: str = "", counted: bool = True)
             )
         )
     )
+
+
+def try_acquire_some(
+    count: int, *, priority: Priority, user_key: str = ""
+) -> tuple[list[Permit], Decision | None]:
+    """Up to `count` permits now, decided one after another in one change of the store
+    (a batch refilling its free slots: one round trip where `count` would be); with the
+    refusal that stopped it, if one did."""
+    limits, now = configured(), clock()
+
+    def change(state: State) -> tuple[list[Permit], Decision | None]:
+        permits: list[Permit] = []
+        for _ in range(count):
+            decision = decide(
+                state, limits=limits, now=now, priority=priority, user_key=user_key, counted=True
+            )
+            if decision.permit is None:
+                return permits, decision
+            permits.append(decision.permit)
+        return permits, None
+
+    return with_store(lambda store: store.update(change))
 
 
 def acquire(
@@ -175,6 +200,20 @@ def release(
         return max(0.0, state.pause_until - now)
 
     return with_store(lambda store: store.update(change))
+
+
+def release_answered(permits: list[Permit]) -> None:
+    """Give back, in one change of the store, the permits of calls Spotify answered (a
+    batch's answers that came back together)."""
+    if not permits:
+        return
+    limits, now = configured(), clock()
+
+    def change(state: State) -> None:
+        for permit in permits:
+            released(state, permit, None, False, limits, now)
+
+    with_store(lambda store: store.update(change))
 
 
 def paused_until() -> datetime | None:

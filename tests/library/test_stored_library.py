@@ -243,3 +243,14 @@ def test_a_visit_is_recorded_at_most_hourly(user):
             services.visit_record(sync=sync)
 
     assert recorded > timezone.now() and len(queries) == 0
+
+
+def test_the_insert_passes_as_they_are_only_values_their_field_would_not_change(user):
+    """`services._insert` prepares only JSON and datetime values: every other field of a
+    stored song must take a Track's value unchanged, or it needs preparing too."""
+    track = replace(song(1), spotify_url="https://open.spotify.com/track/x", isrc="GBUM71029604")
+    values = (user.pk, 3, 7, *track.columns().values())
+    for name, value in zip(services._INSERTED, values, strict=True):
+        field = SavedTrack._meta.get_field(name)
+        if not isinstance(field, services._PREPARED):
+            assert field.get_db_prep_save(value, connection) == value, name

@@ -125,6 +125,26 @@ def test_public_api_on_the_database(db_budget):
 
 
 @pytest.mark.django_db
+def test_several_permits_are_decided_and_given_back_in_one_change_each(db_budget, monkeypatch):
+    changes = []
+    update = stores.DatabaseStore.update
+    monkeypatch.setattr(
+        stores.DatabaseStore, "update", lambda store, change: changes.append(1) or update(store, change)
+    )
+
+    permits, refused = budget.try_acquire_some(5, priority=INTERACTIVE)
+
+    assert len(permits) == 3 and len(set(permits)) == 3  # 3 in flight at most, as one by one
+    assert refused is not None and (refused.permit, refused.wait) == (None, POLL)
+    budget.release_answered(permits)
+    assert len(changes) == 2
+    # Given back as answered, one by one would: they count in the window (5 per 10 s) as
+    # calls Spotify confirmed, and nothing is in flight.
+    assert budget_snapshot() == db_snapshot(calls_in_window=3, confirmed_calls=3)
+    assert len(budget.try_acquire_some(5, priority=INTERACTIVE)[0]) == 2
+
+
+@pytest.mark.django_db
 def test_snapshot_counts_waiting_background_users(db_budget):
     for _ in range(2):  # the background share of 5 calls: 5 - 3
         budget.release(budget.try_acquire(priority=BACKGROUND, user_key="big").permit)
