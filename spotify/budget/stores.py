@@ -44,11 +44,9 @@ class DatabaseStore:
     def update(self, change: Callable[[State], T]) -> T:
         from ..models import SpotifyBudget
 
+        SpotifyBudget.objects.get_or_create(pk=SpotifyBudget.SINGLETON)
         with transaction.atomic():
-            row = SpotifyBudget.objects.select_for_update().filter(pk=SpotifyBudget.SINGLETON).first()
-            if row is None:  # the first decision ever (one query less on every other)
-                SpotifyBudget.objects.get_or_create(pk=SpotifyBudget.SINGLETON)
-                row = SpotifyBudget.objects.select_for_update().get(pk=SpotifyBudget.SINGLETON)
+            row = SpotifyBudget.objects.select_for_update().get(pk=SpotifyBudget.SINGLETON)
             # The hold may be newer than the row's state: written through Redis, which
             # this store stands in for while it is down.
             state = restore(State.from_json(row.state), row.hold, row.hold_at)
