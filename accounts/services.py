@@ -300,6 +300,12 @@ def token_refresh_now(*, user: AbstractBaseUser) -> None:
     access_token_for(user=user, rejected=token.access_token)
 
 
+def grant_required(*, user: AbstractBaseUser) -> None:
+    """Raise what a Spotify call for `user` would when their grant needs them (a silent
+    reconnect, or a new consent); nothing when it is usable. One query, no refresh."""
+    _usable(SpotifyToken.objects.filter(user=user).first())
+
+
 def needs_silent_reconnect(*, user: AbstractBaseUser) -> bool:
     return SpotifyToken.objects.filter(user=user, reconnect_silently=True).exists()
 

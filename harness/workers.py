@@ -14,7 +14,7 @@ from spotifysite.worker import Worker
 def drain() -> None:
     """Run every task that is ready, as a worker does, until none is. (The worker closes
     old connections between tasks, as requests do; here that would close the test's.)"""
-    worker = _worker(interval=0, batch=True, worker_id="test")
+    worker = Worker(interval=0, batch=True, worker_id="test")
     with mock.patch.object(db_worker, "close_old_connections"):
         worker.run()
 
@@ -32,7 +32,7 @@ class WorkerThread:
             cls.started.pop().__exit__()
 
     def __init__(self, *, interval: float = 0.05) -> None:
-        self.worker = _worker(interval=interval, batch=False, worker_id="test-thread")
+        self.worker = Worker(interval=interval, batch=False, worker_id="test-thread")
         self.thread = threading.Thread(target=self._run, name="task-worker", daemon=True)
 
     def _run(self) -> None:
@@ -51,8 +51,3 @@ class WorkerThread:
         self.thread.join(timeout=30)
         if self in WorkerThread.started:
             WorkerThread.started.remove(self)
-
-
-def _worker(*, interval: float, batch: bool, worker_id: str) -> Worker:
-    """The engine's worker, as `manage.py worker` runs it."""
-    return Worker(interval=interval, batch=batch, worker_id=worker_id)

@@ -34,7 +34,7 @@ from django.utils import timezone
 from accounts import selectors as accounts
 from accounts import services as grants
 from spotify import pages
-from spotify.exceptions import ReauthorizationRequired, SilentReauthorizationRequired, SpotifyUnavailable
+from spotify.exceptions import ReauthorizationRequired, SpotifyUnavailable
 from spotify.priority import Priority
 from spotifysite.db import WriteRefused, guarded_write
 
@@ -107,7 +107,7 @@ def load_progress(*, user: AbstractBaseUser) -> Progress:
     library = selectors.sync_get(user=user)
     if library is None or not library.is_loading:
         return Progress.of(library)
-    _grant_required(user)
+    grants.grant_required(user=user)
     queued_quietly(load_enqueue, user_id=user.pk)
     standing = pages.held_back()
     return Progress.of(
@@ -124,21 +124,13 @@ def check_requested(*, user: AbstractBaseUser, library: LibrarySync) -> Unchecke
     unless the app's calls are held back (a pause, the breaker, a spent quota); then why
     it stays unchecked for now, for the page to say. A grant that needs its user (a
     reconnect) stops it: raised, as the check itself would have, for the page to ask."""
-    _grant_required(user)
+    grants.grant_required(user=user)
     if (standing := pages.held_back()) is not None:
         return Unchecked.held_back(library, standing)
     if not queued_quietly(check_enqueue, user_id=library.pk):
         logger.warning("Serving the stored library of user %s unchecked: a write was refused", library.pk)
         return Unchecked(since=library.checked_at)
     return None
-
-
-def _grant_required(user: AbstractBaseUser) -> None:
-    """Raise what a Spotify call for `user` would, when their grant needs them."""
-    if grants.needs_silent_reconnect(user=user):
-        raise SilentReauthorizationRequired()
-    if not grants.is_connected(user=user):
-        raise ReauthorizationRequired()
 
 
 def queued_quietly(enqueue, *, user_id: int) -> bool:
