@@ -40,7 +40,8 @@ class EmulatorConfig:
     access_token_lifetime: int = 3600
     # For confidential apps; a public (PKCE, no secret) client's refresh token always rotates.
     rotate_refresh_tokens: bool = False
-    latency: float = 0.0  # seconds slept at the start of each token/API call (benchmarks)
+    # Seconds each token/API call takes at least, the emulator's own work included (benchmarks).
+    latency: float = 0.0
     code_lifetime: int = 600
     refresh_token_lifetime: int = REFRESH_TOKEN_LIFETIME
     large_library_size: int = 2400

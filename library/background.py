@@ -166,7 +166,9 @@ def load_run(*, user_id: int, attempt: int = 0) -> str:
     deadline = time.monotonic() + settings.WORKER_TASK_SECONDS
     try:
         while True:
-            progress = sync.load_batch(user=user)
+            # One batch for the task's whole time: a batch's end waits for its last
+            # calls with fewer in flight, and the next one starts with its first wave.
+            progress = sync.load_batch(user=user, seconds=max(0.0, deadline - time.monotonic()))
             if progress.done or progress.busy:
                 # Done; or another worker holds the load (it goes on, or its lease ends
                 # and `tick` queues the load again).

@@ -1,10 +1,10 @@
 """Bringing a user's stored library up to date with Spotify, through the client helper.
 
-Loading: the first page comes in one call; the rest comes in batches (`load_batch`),
-each asking the Spotify integration for the missing pages (`spotify.pages.Batch`: in
-parallel, within the app's budget, for about LIBRARY_LOAD_BATCH_SECONDS) and storing
-each page as it arrives, so a batch
-that is interrupted (worker restart, closed tab) loses nothing: the next one resumes.
+Loading: the first page comes in one call; the rest comes in batches (`load_batch`, run
+by a worker's task), each asking the Spotify integration for the missing pages
+(`spotify.pages.Batch`: in parallel, within the app's budget, for about the seconds it
+is given) and storing each page as it arrives, so a batch that is interrupted (a worker
+killed, the budget refusing) loses nothing: the next one resumes.
 A load starts over only when the library changed under it (Spotify's total or newest
 page differ), never because it is slow. One batch runs at a time per user, under the
 lease on the user's LibrarySync row (see services).
@@ -113,13 +113,14 @@ def _reload(user: AbstractBaseUser, lease: Lease, first: list[Track] | None, tot
     return selectors.sync_get(user=user)
 
 
-def load_batch(*, user: AbstractBaseUser) -> Progress:
-    """Fetch missing pages for about LIBRARY_LOAD_BATCH_SECONDS; store them as they come."""
+def load_batch(*, user: AbstractBaseUser, seconds: float) -> Progress:
+    """Fetch missing pages for about `seconds` (at least one wave of calls); store them
+    as they come."""
     lease = services.lease_take(user=user)
     if lease is None:
         return _busy(user)
     try:
-        return _load_batch(user, lease)
+        return _load_batch(user, lease, seconds)
     finally:
         lease.release()
 
@@ -129,7 +130,7 @@ def _busy(user: AbstractBaseUser) -> Progress:
     return Progress.of(sync, busy=True, wait=BUSY_POLL_SECONDS)
 
 
-def _load_batch(user: AbstractBaseUser, lease: Lease) -> Progress:
+def _load_batch(user: AbstractBaseUser, lease: Lease, seconds: float) -> Progress:
     sync = selectors.sync_get(user=user)
     if sync is None:  # disconnected since the lease was taken
         return Progress.of(None)
@@ -143,7 +144,7 @@ def _load_batch(user: AbstractBaseUser, lease: Lease) -> Progress:
         if sync is None or not sync.is_loading:
             return _busy(user) if sync is None else Progress.of(sync)
     load = _Load(user=user, lease=lease, sync=sync)
-    halt = load.run()
+    halt = load.run(seconds)
     if load.changed or load.lost:
         current = selectors.sync_get(user=user)
         if current is not None and current.is_loading and not current.loaded_pages:
@@ -174,7 +175,7 @@ class _Load:
         self.lost = False  # the lease went to another request (we stalled): write nothing more
         self.changed = False  # the library changed under the load, which starts over
 
-    def run(self) -> pages.Halt:
+    def run(self, seconds: float) -> pages.Halt:
         """Fetch and store the missing pages, as far as the app's Spotify budget allows;
         why the batch ended early, if it did. Another failure is raised once the pages
         that arrived are stored."""
@@ -186,7 +187,7 @@ class _Load:
             user=self.user,
             offsets=offsets,
             read=_tracks,
-            seconds=settings.LIBRARY_LOAD_BATCH_SECONDS,
+            seconds=seconds,
             tick=settings.LIBRARY_LEASE_SECONDS / 3,
         )
         with batch:

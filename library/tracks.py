@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 # SavedTrack's columns, in Track's field order (the id is `spotify_id` there).
@@ -82,6 +83,10 @@ class Track:
         values["artist_urls"] = list(self.artist_urls)
         return values
 
+    def values(self) -> tuple[Any, ...]:
+        """The values of `columns()`, in that order, as they are (artists as a tuple)."""
+        return _values(self)
+
     @classmethod
     def from_values(cls, values: tuple) -> Track:
         """From a SavedTrack row read as `values_list(*COLUMNS)`."""
@@ -102,3 +107,7 @@ class Track:
 
 def _spotify_url(item: dict[str, Any]) -> str | None:
     return (item.get("external_urls") or {}).get("spotify")
+
+
+# Track's fields in order, read at C speed (the loader reads 10,000 songs' in a cold load).
+_values = attrgetter(*Track.__slots__)

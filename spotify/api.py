@@ -38,6 +38,7 @@ from .exceptions import (
     SpotifyUnavailable,
 )
 from .priority import Priority
+from .quiet_spotipy import QuietSpotify
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def answer_lost(exc: SpotifyError) -> bool:
 
 
 def api_client(
-    *, auth: str | None = None, auth_manager: Any = None, cls: type[spotipy.Spotify] = spotipy.Spotify
+    *, auth: str | None = None, auth_manager: Any = None, cls: type[spotipy.Spotify] = QuietSpotify
 ) -> spotipy.Spotify:
     """A spotipy client on SPOTIFY_API_URL with explicit timeouts and no hidden retries."""
     client = cls(

@@ -21,6 +21,7 @@ from accounts import services
 
 from . import api
 from .priority import Priority
+from .quiet_spotipy import QuietSpotify
 
 
 class _StoredTokenManager:
@@ -53,7 +54,7 @@ class _StoredTokenManager:
                 self.last_token = services.access_token_for(user=self.user, rejected=rejected)
 
 
-class _UserSpotify(spotipy.Spotify):
+class _UserSpotify(QuietSpotify):
     auth_manager: _StoredTokenManager
 
     def _internal_call(self, method: str, url: str, payload: Any, params: dict) -> Any:

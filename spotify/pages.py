@@ -108,6 +108,10 @@ class Batch(Generic[T]):
         self.patience = settings.SPOTIFY_MAX_WAIT  # seconds this batch may still idle on the budget
         self.halt = Halt()
         self.in_flight: dict[Future, tuple[int, budget.Permit]] = {}
+        # Permits of answered calls, given back with the next refill's (one change of the
+        # budget's store for both: that change was a fifth of a worker's time in a cold
+        # load with the budget in the database).
+        self.answered: list[budget.Permit] = []
         self._rounds: Generator[list[Page[T]], None, None] | None = None
 
     def __enter__(self) -> Batch[T]:
@@ -144,6 +148,7 @@ class Batch(Generic[T]):
                 arrived = self._collect(refused)
         finally:
             # Whatever happened, every permit goes back once its call has ended.
+            self._give_back_answered()
             for future, (_, permit) in list(self.in_flight.items()):
                 future.exception()  # waits for the call
                 budget.release(permit)
@@ -152,16 +157,19 @@ class Batch(Generic[T]):
     def _dispatch(self, pool: ThreadPoolExecutor, client: Any, first_wave: bool) -> budget.Decision | None:
         """Send calls while the budget allows and slots are free; the refusal, if any."""
         free = min(settings.LIBRARY_FETCH_CONCURRENCY - len(self.in_flight), len(self.offsets))
-        if free <= 0 or self.halt.stopped:
-            return None
         if time.monotonic() > self.deadline and not first_wave:
             self.offsets = []
+        if free <= 0 or self.halt.stopped or not self.offsets:
+            self._give_back_answered()
             return None
         # The free slots' permits in one change of the budget's store: a change for each
         # permit taken and each given back was about half of a worker's time in a cold
         # load (py-spy, 10,000 songs, the budget in the database).
         user_key = str(self.user.pk)
-        permits, refused = budget.try_acquire_some(free, priority=Priority.BACKGROUND, user_key=user_key)
+        answered, self.answered = self.answered, []
+        permits, refused = budget.try_acquire_some(
+            free, priority=Priority.BACKGROUND, user_key=user_key, answered=answered
+        )
         for permit in permits:
             offset = self.offsets.pop(0)
             future = pool.submit(_in_thread, api.with_permit, permit, self._fetch, client, offset)
@@ -191,20 +199,21 @@ class Batch(Generic[T]):
         done, _ = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
         if refused is not None:
             self.patience -= time.monotonic() - started
-        arrived, answered = [], []
-        try:
-            for future in done:
-                offset, permit = self.in_flight.pop(future)
-                if (content := self._answer(future, permit, answered)) is not None:
-                    arrived.append(Page(offset, content))
-        finally:
-            budget.release_answered(answered)  # together: one change of the budget's store
+        arrived = []
+        for future in done:
+            offset, permit = self.in_flight.pop(future)
+            if (content := self._answer(future, permit)) is not None:
+                arrived.append(Page(offset, content))
         return arrived
 
-    def _answer(self, future: Future, permit: budget.Permit, answered: list[budget.Permit]) -> T | None:
+    def _give_back_answered(self) -> None:
+        answered, self.answered = self.answered, []
+        budget.release_answered(answered)  # together: one change of the budget's store
+
+    def _answer(self, future: Future, permit: budget.Permit) -> T | None:
         """One finished call's page (None if it failed: its permit given back, with what
-        the failure tells the budget); an answered call's permit goes to `answered`, for
-        the caller to give back with the others. (Permits go back from this thread, not
+        the failure tells the budget); an answered call's permit goes to `self.answered`,
+        given back with the next refill's. (Permits go back from this thread, not
         the pool's: one thread on the budget's store keeps the pool's threads off the
         database altogether.)"""
         try:
@@ -220,7 +229,7 @@ class Batch(Generic[T]):
             budget.release(permit, failed=isinstance(exc, SpotifyUnavailable) and not neutral, lost=neutral)
             self.halt.failure = self.halt.failure or exc
             return None
-        answered.append(permit)
+        self.answered.append(permit)
         return content
 
 

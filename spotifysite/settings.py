@@ -314,10 +314,8 @@ LIBRARY_LEASE_SECONDS = env.float("LIBRARY_LEASE_SECONDS", default=10.0)
 # `manage.py purge_libraries` (run it daily) deletes the libraries of users who have not
 # visited for this many days, and of grants that needed re-authorization for as long.
 LIBRARY_RETENTION_DAYS = env.int("LIBRARY_RETENTION_DAYS", default=90)
-# Pages fetched from Spotify at once while loading a library, and how long one loading
-# request keeps fetching before it reports progress.
+# Pages fetched from Spotify at once while loading a library.
 LIBRARY_FETCH_CONCURRENCY = env.int("LIBRARY_FETCH_CONCURRENCY", default=8)
-LIBRARY_LOAD_BATCH_SECONDS = env.float("LIBRARY_LOAD_BATCH_SECONDS", default=2.0)
 # Every library with a usable grant is checked with Spotify at least this often (seconds)
 # by the workers, visited or not, each at its own moment of the interval.
 LIBRARY_CHECK_EVERY = env.int("LIBRARY_CHECK_EVERY", default=86400)

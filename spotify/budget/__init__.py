@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -138,14 +139,17 @@ def try_acquire(*, priority: Priority, user_key: str = "", counted: bool = True)
 
 
 def try_acquire_some(
-    count: int, *, priority: Priority, user_key: str = ""
+    count: int, *, priority: Priority, user_key: str = "", answered: Sequence[Permit] = ()
 ) -> tuple[list[Permit], Decision | None]:
     """Up to `count` permits now, decided one after another in one change of the store
     (a batch refilling its free slots: one round trip where `count` would be); with the
-    refusal that stopped it, if one did."""
+    refusal that stopped it, if one did. The permits of calls Spotify `answered` are
+    given back first, in the same change (as release_answered would, just before)."""
     limits, now = configured(), clock()
 
     def change(state: State) -> tuple[list[Permit], Decision | None]:
+        for permit in answered:
+            released(state, permit, None, False, limits, now)
         permits: list[Permit] = []
         for _ in range(count):
             decision = decide(

@@ -276,14 +276,18 @@ def test_library_size_follows_the_config(client, token, emulator_state: Emulator
     assert page["next"] is None
 
 
-def test_latency_is_slept_before_answering(client, token, emulator_state: EmulatorState, monkeypatch):
+def test_latency_is_what_an_answer_takes_its_building_included(
+    client, token, emulator_state: EmulatorState, monkeypatch
+):
     slept: list[float] = []
     monkeypatch.setattr("emulator.views.sleep", slept.append)
     emulator_state.config.latency = 0.25
+    built = iter([100.0, 100.1])  # the answer took the emulator 0.1 s to build
+    monkeypatch.setattr("emulator.views.time", lambda: next(built))
 
     get_page(client, token)
 
-    assert slept == [0.25]
+    assert slept == [pytest.approx(0.15)]
 
 
 def test_track_href_leads_back_to_the_emulator_which_does_not_serve_it(client, token):

@@ -13,6 +13,7 @@ from harness.workers import drain
 from library import selectors, services, sync
 from library.models import LibrarySync, SavedTrack
 from spotify import budget
+from spotify.budget import stores
 from spotify.exceptions import SpotifyUnavailable
 from tests.library.conftest import LARGE_SIZE
 
@@ -28,9 +29,11 @@ def _load_everything(client) -> list[dict]:
     return [client.post(LOAD).json()]
 
 
-def _batch(client) -> sync.Progress:
-    """One batch of the load, as a worker's task runs it (`sync.load_batch`)."""
-    return sync.load_batch(user=get_user_model().objects.get(pk=client.session["_auth_user_id"]))
+def _batch(client, seconds: float = 2.0) -> sync.Progress:
+    """One batch of the load, as a worker's task runs it (`sync.load_batch`); 0 seconds:
+    one wave of calls."""
+    user = get_user_model().objects.get(pk=client.session["_auth_user_id"])
+    return sync.load_batch(user=user, seconds=seconds)
 
 
 def _ids(response) -> list[str]:
@@ -81,17 +84,35 @@ def test_the_rest_loads_in_parallel_batches_then_serves_from_the_cache(large_cli
     assert b"data-library-load" not in response.content
 
 
+def test_a_batch_gives_answered_permits_back_with_its_next_refill(large_client, settings, monkeypatch):
+    """One change of the budget's store per refill, which also gives back the permits of
+    the calls answered since the last one: not a change to take and another to give."""
+    settings.LIBRARY_FETCH_CONCURRENCY = 2
+    large_client.get(LIBRARY)
+    changes = []
+    update = stores.DatabaseStore.update
+    monkeypatch.setattr(
+        stores.DatabaseStore, "update", lambda store, change: changes.append(1) or update(store, change)
+    )
+
+    progress = _batch(large_client)
+
+    calls = 6 + 1  # the missing pages, and the first again
+    assert progress.done
+    assert len(changes) <= calls + 1  # two a call, before
+    assert stores.with_store(lambda store: store.read()).in_flight == {}
+
+
 def test_an_interrupted_load_resumes_where_it_stopped(large_client, emulator, settings):
     settings.LIBRARY_FETCH_CONCURRENCY = 2
-    settings.LIBRARY_LOAD_BATCH_SECONDS = 0  # one wave per batch
     large_client.get(LIBRARY)
     emulator.inject("saved_tracks", status=503, times=None)
 
     with pytest.raises(SpotifyUnavailable):
-        _batch(large_client)
+        _batch(large_client, seconds=0)
 
     emulator.clear_faults()
-    first = _batch(large_client)
+    first = _batch(large_client, seconds=0)
     assert first.loaded == 150 and not first.done
     steps = _load_everything(large_client)
     assert steps[-1]["done"]
@@ -396,9 +417,8 @@ def test_a_load_starts_over_only_when_spotifys_total_changes_under_it(
     large_client, emulator, large_user_id, settings
 ):
     settings.LIBRARY_FETCH_CONCURRENCY = 2
-    settings.LIBRARY_LOAD_BATCH_SECONDS = 0  # one wave per batch
     large_client.get(LIBRARY)
-    _batch(large_client)  # pages 1 and 2 stored
+    _batch(large_client, seconds=0)  # pages 1 and 2 stored
     emulator.add_track(large_user_id)
 
     steps = _load_everything(large_client)

@@ -1,5 +1,6 @@
 """The refresh-aware client helper, against the in-process emulator."""
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -8,8 +9,9 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import SpotifyToken
+from accounts.services import access_token_for
 from spotify.client import spotify_client
-from spotify.exceptions import ReauthorizationRequired
+from spotify.exceptions import ReauthorizationRequired, SpotifyError
 from tests.factories import SpotifyUserFactory
 from tests.helpers import CANONICAL_HOST, sign_in
 
@@ -133,3 +135,20 @@ def test_token_status_reflects_expiry(token, settings):
         assert token.status == SpotifyToken.Status.EXPIRED
     assert token.access_token not in str(token) and token.refresh_token not in str(token)
     assert timezone.now() < token.expires_at
+
+
+def test_spotipys_debug_log_shows_neither_the_token_nor_the_answer(token, emulator, caplog):
+    """spotipy 2.26 logs each request's headers (the bearer token) and each answer at
+    DEBUG; the client leaves both out (spotify/quiet_spotipy.py)."""
+    access_token = access_token_for(user=token.user)
+    caplog.set_level(logging.DEBUG, logger="spotipy")
+
+    page = _saved_tracks(token)
+    emulator.inject("saved_tracks", status=404, times=1)
+    with pytest.raises(SpotifyError):
+        _saved_tracks(token)
+
+    assert page["items"]
+    assert access_token not in caplog.text
+    assert page["items"][0]["track"]["name"] not in caplog.text
+    assert [record.levelno for record in caplog.records if record.name == "spotipy.client"] == [logging.ERROR]

@@ -36,7 +36,7 @@ class Command(BaseCommand):
             help="Port of the cover images' origin (default: the next port; with --port 0, a free one).",
         )
         parser.add_argument("--token-lifetime", type=int, help="Access-token lifetime in seconds (3600).")
-        parser.add_argument("--latency", type=float, help="Seconds to wait before each token/API answer.")
+        parser.add_argument("--latency", type=float, help="Seconds each token/API answer takes at least.")
         parser.add_argument("--library-size", type=int, help="Tracks in the big demo library (2400).")
         parser.add_argument(
             "--rotate-refresh-tokens",

@@ -145,6 +145,23 @@ def test_several_permits_are_decided_and_given_back_in_one_change_each(db_budget
 
 
 @pytest.mark.django_db
+def test_a_refill_gives_back_the_answered_permits_in_its_own_change(db_budget, monkeypatch):
+    permits, _ = budget.try_acquire_some(3, priority=INTERACTIVE)
+    changes = []
+    update = stores.DatabaseStore.update
+    monkeypatch.setattr(
+        stores.DatabaseStore, "update", lambda store, change: changes.append(1) or update(store, change)
+    )
+
+    # 3 in flight at most: only the answered ones make room, in the same change.
+    more, refused = budget.try_acquire_some(3, priority=INTERACTIVE, answered=permits[:2])
+
+    assert len(changes) == 1
+    assert len(more) == 2 and refused is not None
+    assert budget_snapshot() == db_snapshot(calls_in_window=5, confirmed_calls=2, in_flight=3)
+
+
+@pytest.mark.django_db
 def test_snapshot_counts_waiting_background_users(db_budget):
     for _ in range(2):  # the background share of 5 calls: 5 - 3
         budget.release(budget.try_acquire(priority=BACKGROUND, user_key="big").permit)
