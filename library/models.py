@@ -113,11 +113,27 @@ class SavedTrack(models.Model):
     # One per artist, in `artists` order. The database default keeps rows written by
     # other means (scripts/scale.py generates rows in SQL) valid.
     artist_urls = models.JSONField(default=list, db_default=[])
+    # What search and sort query (library.search): written with the song, never shown.
+    search_text = models.TextField(blank=True, default="", editable=False)
+    title_key = models.BinaryField(default=b"", editable=False)
+    artist_key = models.BinaryField(default=b"", editable=False)
+    album_key = models.BinaryField(default=b"", editable=False)
 
     class Meta:
         constraints = [
             # Also the index every read goes through: a user's generation in order.
             models.UniqueConstraint(fields=["user", "generation", "position"], name="library_song_position")
+        ]
+        # A sort is a walk of its index, ties in Spotify's order. (The search's trigram
+        # index is PostgreSQL's own: migration 0007.)
+        indexes = [
+            models.Index(fields=["user", "generation", key, "position"], name=f"library_song_{name}")
+            for name, key in (
+                ("title", "title_key"),
+                ("artist", "artist_key"),
+                ("album", "album_key"),
+                ("duration", "duration_ms"),
+            )
         ]
 
     def __str__(self) -> str:

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from . import background, selectors, services, sync
 from .models import LibrarySync
-from .query import LibraryIndex, LibraryQuery
+from .query import LibraryQuery
 from .revalidation import PAGE_SIZE
 from .tracks import Track
 
@@ -104,15 +104,15 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
             items = selectors.InOrder(state)
             duration_ms = selectors.duration_total(sync=state)
         else:
-            items = selectors.library_get(sync=state).index.select(query)
-            duration_ms = sum(track.duration_ms for track in items)
+            items = selectors.Selection(user_id=user.pk, generation=state.generation, query=query)
+            duration_ms = items.duration_ms
     else:
         # Search and sort see the songs loaded so far; the page says so.
         total = state.loading_total
         if query.is_default_view:
             items = _SpotifyOrder(user, state)
         else:
-            items = LibraryIndex(selectors.loaded_so_far(sync=state)).select(query)
+            items = selectors.Selection(user_id=user.pk, generation=state.loading_generation, query=query)
     return LibraryPage(
         page=Paginator(items, query.size).get_page(query.page),
         total=total,
@@ -135,12 +135,11 @@ def complete_library(*, user: AbstractBaseUser) -> LibrarySync | None:
 
 
 def export_tracks(*, library: LibrarySync, query: LibraryQuery) -> Iterable[Track]:
-    """The songs an export of `query`'s view holds, in its order: all of them streamed
-    from the database in Spotify's order, or a search, filter or sort over the library
-    this worker keeps in memory."""
+    """The songs an export of `query`'s view holds, in its order, streamed from the
+    database: all of them in Spotify's order, or those a search or filter keeps."""
     if query.is_default_view:
         return selectors.tracks_iter(user_id=library.pk, generation=library.generation)
-    return selectors.library_get(sync=library).index.select(query)
+    return selectors.Selection(user_id=library.pk, generation=library.generation, query=query)
 
 
 def load_progress(*, user: AbstractBaseUser) -> sync.Progress:

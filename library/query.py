@@ -1,14 +1,12 @@
-"""Search, sort and filter over a whole library, from bookmarkable query parameters."""
+"""A library view from bookmarkable query parameters: search, sort, filter and page
+(`library.search` runs them as queries)."""
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
 from django.http import QueryDict
-
-from .tracks import Track
 
 SORTS = {
     "added": "Date added",
@@ -39,12 +37,6 @@ MAX_PAGE_DIGITS = 6
 
 def _page_number(value: str) -> bool:
     return len(value) <= MAX_PAGE_DIGITS and value.isascii() and value.isdecimal() and int(value) > 0
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form: 'Beyoncé' and 'BEYONCE' both become 'beyonce'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def default_order(sort: str) -> str:
@@ -150,41 +142,3 @@ class LibraryQuery:
         """The songs this view selects, in its order: paging has no say in an export."""
         params = self.params(page="1", size=PAGE_SIZES[0])
         return f"?{urlencode(params)}" if params else ""
-
-
-class LibraryIndex:
-    """Folded search text and sort keys for one library, built once per version."""
-
-    def __init__(self, tracks: list[Track]) -> None:
-        self.tracks = tracks
-        self.search_text = [fold(f"{t.name}\n{' '.join(t.artists)}\n{t.album}") for t in tracks]
-        self._sort_keys: dict[str, list] = {}
-
-    def _keys(self, sort: str) -> list:
-        if sort not in self._sort_keys:
-            pick = {
-                "title": lambda t: fold(t.name),
-                "artist": lambda t: fold(t.artists[0] if t.artists else ""),
-                "album": lambda t: fold(t.album),
-                "duration": lambda t: t.duration_ms,
-            }[sort]
-            self._sort_keys[sort] = [pick(track) for track in self.tracks]
-        return self._sort_keys[sort]
-
-    def select(self, query: LibraryQuery) -> list[Track]:
-        indexes = range(len(self.tracks))
-        if query.q:
-            terms = fold(query.q).split()
-            indexes = [i for i in indexes if all(term in self.search_text[i] for term in terms)]
-        if query.explicit:
-            wanted = query.explicit == "only"
-            indexes = [i for i in indexes if self.tracks[i].explicit is wanted]
-        if query.sort == "added":
-            # The library is newest first already; Spotify's order among songs saved in
-            # the same second is kept (it is not derivable from `added_at`).
-            ordered = list(indexes) if query.order == "desc" else list(reversed(indexes))
-        else:
-            keys = self._keys(query.sort)
-            # Python's sort is stable, so ties stay in library order in both directions.
-            ordered = sorted(indexes, key=keys.__getitem__, reverse=query.order == "desc")
-        return [self.tracks[i] for i in ordered]

@@ -1,9 +1,8 @@
-"""Reads of stored libraries: one user's songs in Spotify's order, by page or whole.
+"""Reads of stored libraries: one user's songs in Spotify's order, or searched and sorted
+(`library.search`), a page at a time or streamed; the whole library only for a check.
 
-The database is the only store. Each worker also keeps the whole library of users it
-served recently in memory, with the search index built over it, keyed by the sync row's
-version: one query on the row tells whether the copy is current, so a search or a sort
-does not read thousands of rows on every view. Losing that memory changes no answer.
+The database is the only store, and every read is a query: a worker keeps no copy of
+anybody's library, so it answers a user it has never served as fast as any other.
 """
 
 from __future__ import annotations
@@ -15,10 +14,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Sum
+from django.db.models import Count, QuerySet, Sum
 
+from . import search
 from .models import LibrarySync, SavedTrack
-from .query import LibraryIndex
+from .query import LibraryQuery
 from .revalidation import PAGE_SIZE
 from .tracks import COLUMNS, Track
 
@@ -51,7 +51,8 @@ def tracks_iter(*, user_id: int, generation: int, chunk_size: int = 2000) -> Ite
 
 @dataclass
 class StoredLibrary:
-    """A whole generation in memory: songs and their positions, in Spotify's order."""
+    """A whole generation in memory: songs and their positions, in Spotify's order (what
+    a check compares with Spotify's pages)."""
 
     version: str
     tracks: list[Track]
@@ -61,10 +62,32 @@ class StoredLibrary:
     def total(self) -> int:
         return len(self.tracks)
 
+
+class Selection(Sequence):
+    """The songs of one generation a query selects, in its order, for the Paginator:
+    their count and length in one aggregate, each page one query (LIMIT and OFFSET)."""
+
+    def __init__(self, *, user_id: int, generation: int, query: LibraryQuery) -> None:
+        self.songs: QuerySet = search.select(_songs(user_id, generation), query)
+
     @cached_property
-    def index(self) -> LibraryIndex:
-        """Built on first search or sort, then kept with the library in this worker."""
-        return LibraryIndex(self.tracks)
+    def _totals(self) -> dict[str, int]:
+        return self.songs.order_by().aggregate(count=Count("pk"), duration_ms=Sum("duration_ms"))
+
+    def __len__(self) -> int:
+        return self._totals["count"]
+
+    @property
+    def duration_ms(self) -> int:
+        return self._totals["duration_ms"] or 0
+
+    def __getitem__(self, window: slice) -> list[Track]:  # type: ignore[override]
+        return [Track.from_values(row) for row in self.songs.values_list(*COLUMNS)[window]]
+
+    def __iter__(self) -> Iterator[Track]:
+        """Every song selected, read in chunks (a server-side cursor on PostgreSQL)."""
+        for row in self.songs.values_list(*COLUMNS).iterator(chunk_size=2000):
+            yield Track.from_values(row)
 
 
 class InOrder(Sequence):
@@ -84,68 +107,42 @@ class InOrder(Sequence):
         )
 
 
-# Users whose library a worker keeps in memory: a few MiB each for 10,000 songs.
-_MEMORY_SIZE = 16
-_memory: OrderedDict[int, StoredLibrary] = OrderedDict()
-_memory_lock = threading.Lock()
+_lock = threading.Lock()
 
 
 # Each library's length, by version: one aggregate per change, not one per page view.
+# At most _DURATIONS entries of a few dozen bytes: bounded, and losing it changes nothing.
+_DURATIONS = 256
 _durations: OrderedDict[tuple[int, str], int] = OrderedDict()
 
 
 def duration_total(*, sync: LibrarySync) -> int:
     """How long the complete library plays, in ms."""
     key = (sync.pk, sync.version)
-    with _memory_lock:
+    with _lock:
         if key in _durations:
             return _durations[key]
     total = _songs(sync.pk, sync.generation).order_by().aggregate(total=Sum("duration_ms"))["total"] or 0
-    with _memory_lock:
+    with _lock:
         _durations[key] = total
-        while len(_durations) > _MEMORY_SIZE * 16:
+        while len(_durations) > _DURATIONS:
             _durations.popitem(last=False)
     return total
 
 
-def remember(*, user_id: int, library: StoredLibrary) -> None:
-    with _memory_lock:
-        _memory[user_id] = library
-        _memory.move_to_end(user_id)
-        while len(_memory) > _MEMORY_SIZE:
-            _memory.popitem(last=False)
-
-
-def forget(*, user_id: int) -> None:
-    with _memory_lock:
-        _memory.pop(user_id, None)
-
-
 def library_get(*, sync: LibrarySync) -> StoredLibrary:
-    """The complete library `sync` names, from this worker's memory when it is current."""
-    with _memory_lock:
-        library = _memory.get(sync.pk)
-        if library is not None and library.version == sync.version:
-            _memory.move_to_end(sync.pk)
-            return library
+    """The complete library `sync` names, read whole (a check compares it with Spotify)."""
     for _ in range(3):
         rows = list(_songs(sync.pk, sync.generation).values_list("position", *COLUMNS))
         if len(rows) == sync.total:
             break
         # A newer load replaced this generation between the two reads: read the row again.
         sync = LibrarySync.objects.get(pk=sync.pk)
-    library = StoredLibrary(
+    return StoredLibrary(
         version=sync.version,
         tracks=[Track.from_values(row[1:]) for row in rows],
         positions=[row[0] for row in rows],
     )
-    remember(user_id=sync.pk, library=library)
-    return library
-
-
-def loaded_so_far(*, sync: LibrarySync) -> list[Track]:
-    """The songs a first load has stored, in order (search and sort while loading)."""
-    return list(tracks_iter(user_id=sync.pk, generation=sync.loading_generation))
 
 
 def first_keys(*, sync: LibrarySync) -> list[tuple]:

@@ -28,7 +28,7 @@ from accounts import selectors as accounts
 from spotifysite.db import WriteRefused, guarded_write
 from spotifysite.leases import Lease
 
-from . import selectors
+from . import search, selectors
 from .models import LibrarySync, SavedTrack
 from .tracks import COLUMNS, Track
 
@@ -76,7 +76,7 @@ def _held(user: AbstractBaseUser, owner: str, **conditions):
 
 
 # SavedTrack's columns as _insert writes them, after the user, generation and position.
-_INSERTED = ("user", "generation", "position", *COLUMNS)
+_INSERTED = ("user", "generation", "position", *COLUMNS, *search.STORED)
 # The kinds of field whose values _insert prepares for the database.
 _PREPARED = (models.JSONField, models.DateTimeField)
 
@@ -104,7 +104,7 @@ def _insert(user_id: int, generation: int, pages: dict[int, list[Track]]) -> Non
     rows = []
     for start, tracks in pages.items():
         for index, track in enumerate(tracks):
-            row = [user_id, generation, start + index, *track.values()]
+            row = [user_id, generation, start + index, *track.values(), *search.stored(track)]
             for at, adapt in adapters:
                 row[at] = adapt(row[at])
             rows.append(row)
@@ -228,12 +228,6 @@ def revalidation_apply(*, sync: LibrarySync, library: selectors.StoredLibrary, t
         for start in range(0, len(removed), 500):  # stays under SQLite's parameter limit
             songs.filter(position__in=removed[start : start + 500]).delete()
         _insert(sync.pk, sync.generation, {top: added})
-    positions = [top + index for index in range(len(added))]
-    gone = set(removed)
-    positions += [pos for pos in library.positions if pos not in gone]
-    selectors.remember(
-        user_id=sync.pk, library=selectors.StoredLibrary(version=version, tracks=tracks, positions=positions)
-    )
     sync.version, sync.total, sync.checked_at = version, len(tracks), now
     return True
 
@@ -251,7 +245,6 @@ def library_forget(*, user: AbstractBaseUser) -> None:
     with transaction.atomic():
         LibrarySync.objects.filter(pk=user.pk).delete()
         SavedTrack.objects.filter(user_id=user.pk).delete()
-    selectors.forget(user_id=user.pk)
 
 
 def libraries_purge(*, days: int) -> int:
@@ -267,6 +260,4 @@ def libraries_purge(*, days: int) -> int:
         with transaction.atomic():
             SavedTrack.objects.filter(user_id__in=chunk).delete()
             LibrarySync.objects.filter(pk__in=chunk).delete()
-    for user_id in users:
-        selectors.forget(user_id=user_id)
     return len(users)

@@ -12,7 +12,7 @@ in, and prints, each next to a baseline measured in the same run:
 - warm library page p50/p95 server time and requests per second vs. a page that calls
   Spotify on every view;
 - Spotify calls per warm view, within and after the freshness TTL;
-- search p50 over the whole library; memory held by a worker's copy of one library.
+- search and sort p50 over the whole library (database queries).
 
 The cold load is also compared with the bound that parallel fetching allows: with c
 pages in flight, latency * (1 + ceil((pages - 1) / c)) (the first page alone, then waves).
@@ -32,7 +32,6 @@ import statistics
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,9 +130,8 @@ def run(args: argparse.Namespace, emulator: str) -> None:
 
     from accounts.services import access_token_for
     from harness.workers import WorkerThread
-    from library import selectors, services, sync
+    from library import services, sync
     from library.models import LibrarySync
-    from library.query import LibraryQuery
     from spotify import budget
     from spotify.budget.stores import with_store
 
@@ -227,29 +225,12 @@ def run(args: argparse.Namespace, emulator: str) -> None:
     stale = _timed(stale_view, stale_views)
     stale_calls = (_calls(emulator) - calls) / stale_views
 
-    # 4. Search over the whole library (the full page, rendered), varied terms.
+    # 4. Search and sort over the whole library (the full page, rendered), varied terms:
+    # queries of the database (library.search), nothing kept in the worker.
     terms = ["love", "garden", "weather", "ü", "the", "night", "blue", "zzz", "a", "river"]
     cycle = itertools.cycle(terms)
     search = _timed(lambda: client.get("/library/", {"q": next(cycle)}), 100)
-    state = LibrarySync.objects.get(pk=user.pk)
-    library = selectors.library_get(sync=state)
-    search_only = _timed(lambda: library.index.select(LibraryQuery(q=next(cycle))), 100)
     sort = _timed(lambda: client.get("/library/", {"sort": "title", "page": 7}), 100)
-
-    # 5. A worker that has not read this library yet (restarted, or another machine):
-    # the first search reads it from the database and builds the index.
-    def first_search() -> None:
-        selectors.forget(user_id=user.pk)
-        client.get("/library/", {"q": next(cycle)})
-
-    cold_search = _timed(first_search, 10)
-    selectors.forget(user_id=user.pk)
-    tracemalloc.start()
-    copy = selectors.library_get(sync=state)
-    copy.index.select(LibraryQuery(q="love"))
-    held = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    del copy
 
     ms = 1000
     rows = [
@@ -312,16 +293,7 @@ def run(args: argparse.Namespace, emulator: str) -> None:
             "",
             "< 20 ms",
         ),
-        ("Search alone p50", f"{statistics.median(search_only) * ms:.2f} ms", "", "", ""),
         ("Sorted by title, page 7, p50", f"{statistics.median(sort) * ms:.1f} ms", "", "", ""),
-        (
-            "First search in a worker without the library p50",
-            f"{statistics.median(cold_search) * ms:.1f} ms",
-            "",
-            "",
-            "",
-        ),
-        ("Worker's copy with search index", f"{held / 2**20:.2f} MiB", "", "", ""),
     ]
     print(
         f"\nspotifysite benchmark: {args.tracks:,} tracks, {args.latency * ms:.0f} ms per Spotify call, "

@@ -13,7 +13,8 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from harness.workers import drain
-from library.query import LibraryQuery, fold, sort_choices
+from library.query import LibraryQuery, sort_choices
+from library.search import fold
 from library.templatetags.library_tags import playing_time
 from tests.helpers import sign_in
 from tests.library.conftest import FEW

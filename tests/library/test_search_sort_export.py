@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 
 from harness.workers import drain
-from library.query import LibraryQuery, fold
+from library.query import LibraryQuery
+from library.search import fold
 from tests.helpers import sign_in
 from tests.library.conftest import FEW
 

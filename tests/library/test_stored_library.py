@@ -1,6 +1,6 @@
 """The stored library's services and selectors on model rows, no HTTP and no Spotify:
 the load lease, pages stored as they arrive, the switch to a complete generation,
-revalidation's changes written in place, the per-worker index, retention."""
+revalidation's changes written in place, reads, retention."""
 
 from dataclasses import replace
 from datetime import timedelta
@@ -8,15 +8,16 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import SpotifyToken
-from library import selectors, services
+from library import search, selectors, services
 from library.models import LibrarySync, SavedTrack
 from library.query import LibraryQuery
 from library.revalidation import PAGE_SIZE
+from library.search import fold
 from tests.factories import SpotifyTokenFactory, UserFactory, library_load
 from tests.library.test_revalidation import NOW, Spotify, song
 
@@ -33,7 +34,6 @@ def user():
 def _rows(user) -> list[tuple]:
     """The complete library as the database holds it, in order."""
     sync = LibrarySync.objects.get(pk=user.pk)
-    selectors.forget(user_id=user.pk)
     return [(t.id, t.added_at) for t in selectors.library_get(sync=sync).tracks]
 
 
@@ -191,17 +191,22 @@ def test_a_second_request_with_the_same_answer_does_not_apply_it_twice(user):
 # --- Reads --------------------------------------------------------------------------------
 
 
-def test_a_worker_reads_a_library_once_per_version(user):
+def test_a_search_reads_its_page_and_one_aggregate_whatever_the_library(user):
+    """No worker keeps a library: a search of a user never served before is a count and
+    a page, each one query, not the whole library read."""
     sync = library_load(user, STORED)
-    selectors.forget(user_id=user.pk)
-    selectors.library_get(sync=sync).index.select(LibraryQuery(sort="title"))
 
     with CaptureQueriesContext(connection) as queries:
-        again = selectors.library_get(sync=sync)
-    assert len(queries) == 0 and again.total == SIZE
-    services.reload_request(user=user)
-    changed = library_load(user, STORED[:100])
-    assert selectors.library_get(sync=changed).total == 100
+        selection = selectors.Selection(
+            user_id=user.pk, generation=sync.generation, query=LibraryQuery(sort="title", order="asc")
+        )
+        page = selection[50:100]
+        count, length = len(selection), selection.duration_ms
+
+    assert len(queries) == 2
+    assert (len(page), count) == (50, SIZE)
+    assert length == sum(track.duration_ms for track in STORED)
+    assert page == sorted(STORED, key=lambda track: fold(track.name).encode())[50:100]
 
 
 def test_a_page_in_spotifys_order_is_one_query(user):
@@ -249,8 +254,25 @@ def test_the_insert_passes_as_they_are_only_values_their_field_would_not_change(
     """`services._insert` prepares only JSON and datetime values: every other field of a
     stored song must take a Track's value unchanged, or it needs preparing too."""
     track = replace(song(1), spotify_url="https://open.spotify.com/track/x", isrc="GBUM71029604")
-    values = (user.pk, 3, 7, *track.columns().values())
+    values = (user.pk, 3, 7, *track.columns().values(), *search.stored(track))
     for name, value in zip(services._INSERTED, values, strict=True):
         field = SavedTrack._meta.get_field(name)
-        if not isinstance(field, services._PREPARED):
+        if isinstance(field, models.BinaryField):
+            assert type(value) is bytes, name  # what sqlite3 and psycopg store as binary
+        elif not isinstance(field, services._PREPARED):
             assert field.get_db_prep_save(value, connection) == value, name
+
+
+def test_a_title_too_long_for_an_index_entry_is_stored_and_sorted(user):
+    """A PostgreSQL btree entry holds 2,704 bytes: 900 CJK characters are 2,700, so sort
+    keys keep their first KEY_BYTES bytes; songs alike that far sort in Spotify's order."""
+    long_title = "曲" * 900
+    tracks = [replace(song(n), name=f"{long_title}{n}", album=long_title) for n in range(3)]
+
+    sync = library_load(user, tracks)
+
+    selection = selectors.Selection(
+        user_id=user.pk, generation=sync.generation, query=LibraryQuery(sort="title", order="asc")
+    )
+    assert len(search.sort_key(long_title)) == search.KEY_BYTES
+    assert [track.id for track in selection] == [track.id for track in tracks]

@@ -41,11 +41,10 @@ def _ids(response) -> list[str]:
 
 
 def _stored(user_id: int) -> selectors.StoredLibrary | None:
-    """The complete library as stored (read from the database, not a worker's memory)."""
+    """The complete library as stored."""
     sync = LibrarySync.objects.filter(pk=user_id).first()
     if sync is None or not sync.generation:
         return None
-    selectors.forget(user_id=user_id)
     return selectors.library_get(sync=sync)
 
 

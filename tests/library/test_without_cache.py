@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from harness.workers import drain
-from library import selectors
 from tests.library.conftest import LARGE_SIZE
 from tests.library.test_sync import LIBRARY, LOAD, _load_everything
 
@@ -37,14 +36,9 @@ def loaded(large_client):
     return large_client
 
 
-def _forget_workers_memory(client) -> None:
-    selectors.forget(user_id=int(client.session["_auth_user_id"]))
-
-
 def test_a_cleared_cache_changes_nothing(loaded, emulator):
     calls = emulator.api_requests["saved_tracks"]
     cache.clear()
-    _forget_workers_memory(loaded)
 
     answers = [loaded.get(url, params) for url, params in VIEWS]
 
@@ -61,7 +55,6 @@ def test_redis_down_is_no_error_and_costs_no_spotify_call(loaded, emulator, sett
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}
     }
     settings.SPOTIFY_BUDGET_STORE = DEAD_REDIS
-    _forget_workers_memory(loaded)
     calls = emulator.api_requests["saved_tracks"]
 
     answers = [loaded.get(url, params) for url, params in VIEWS]

@@ -1,0 +1,87 @@
+"""Search, sort and filters as database queries over a user's stored songs.
+
+What a query needs is stored with each song when it is written (`stored`): the folded
+search text (title, artists and album, case- and accent-insensitive) and the folded sort
+keys. A search keeps the songs whose search text holds every word of the query; a sort
+orders by a key, ties in Spotify's order (position) in both directions; paging is the
+query's LIMIT and OFFSET. So a page, a search or a sort of any user costs the same in a
+worker that has never seen that user: nothing is kept in memory between requests.
+
+Sort keys are the folded text's UTF-8 bytes (a BinaryField): bytes compare by code point
+on every backend (bytea on PostgreSQL, BLOB on SQLite), where text would compare by the
+database's collation, which differs between servers and from Python's order.
+On PostgreSQL a trigram index (`pg_trgm`, migration 0007) serves the substring search
+of large libraries; each sort has a btree index on (user, generation, key, position).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING
+
+from django.db import connections
+from django.db.models import QuerySet, Value
+from django.db.models.functions import StrIndex
+from django.db.models.lookups import GreaterThan
+
+if TYPE_CHECKING:
+    from .query import LibraryQuery
+    from .tracks import Track
+
+# The stored columns a sort orders by (Spotify's order, "added", is the position).
+SORT_COLUMNS = {"title": "title_key", "artist": "artist_key", "album": "album_key", "duration": "duration_ms"}
+# What `stored` gives, in its order: the columns written with each song.
+STORED = ("search_text", "title_key", "artist_key", "album_key")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: 'Beyoncé' and 'BEYONCE' both become 'beyonce'."""
+    folded = text.casefold()
+    if folded.isascii():  # most titles: nothing to decompose (NFKD leaves ASCII as it is)
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def search_text(track: Track) -> str:
+    return fold(f"{track.name}\n{' '.join(track.artists)}\n{track.album}")
+
+
+# Bytes of a sort key kept: a PostgreSQL btree entry holds at most 2,704 bytes, and a
+# title of 900 CJK characters is 2,700. Songs whose keys share their first KEY_BYTES
+# bytes sort as ties, in Spotify's order.
+KEY_BYTES = 1024
+
+
+def sort_key(text: str) -> bytes:
+    return fold(text).encode()[:KEY_BYTES]
+
+
+def stored(track: Track) -> tuple[str, bytes, bytes, bytes]:
+    """The values of STORED for a song: its search text and sort keys."""
+    first_artist = track.artists[0] if track.artists else ""
+    return search_text(track), sort_key(track.name), sort_key(first_artist), sort_key(track.album)
+
+
+def _containing(songs: QuerySet, word: str) -> QuerySet:
+    if connections[songs.db].vendor == "sqlite":
+        # SQLite's LIKE ignores the case of ASCII letters, and folded text may still hold
+        # capitals (bold "Slowed" in mathematical letters folds to "Slowed": NFKD comes
+        # after casefold): instr is
+        # exact, as PostgreSQL's LIKE is.
+        return songs.filter(GreaterThan(StrIndex("search_text", Value(word)), 0))
+    return songs.filter(search_text__contains=word)
+
+
+def select(songs: QuerySet, query: LibraryQuery) -> QuerySet:
+    """`songs` (one generation of one library) searched, filtered and sorted as `query` says."""
+    for word in fold(query.q).split():
+        songs = _containing(songs, word)
+    if query.explicit:
+        songs = songs.filter(explicit=query.explicit == "only")
+    if query.sort == "added":
+        # Spotify's order, newest first; among songs saved in the same second too (it is
+        # not derivable from `added_at`).
+        return songs.order_by("position" if query.order == "desc" else "-position")
+    column = SORT_COLUMNS[query.sort]
+    return songs.order_by(column if query.order == "asc" else f"-{column}", "position")

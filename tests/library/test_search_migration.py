@@ -1,0 +1,90 @@
+"""Migration library 0007 (search in the database), forward and back, on rows as the
+previous schema held them; and its message when PostgreSQL refuses the extension."""
+
+import importlib
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from django.apps.registry import Apps
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+
+from library.search import fold
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = ("library", "0006_background_work")
+AFTER = ("library", "0007_search_in_the_database")
+migration = importlib.import_module("library.migrations.0007_search_in_the_database")
+
+
+def migrate(target: tuple[str, str]) -> Apps:
+    executor = MigrationExecutor(connection)
+    executor.migrate([target])
+    return executor.loader.project_state([target]).apps
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards(transactional_db):
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def _trigram_index_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [migration.TRIGRAM_INDEX])
+        return cursor.fetchone() is not None
+
+
+def test_songs_stored_before_get_their_search_text_and_keys():
+    apps = migrate(BEFORE)
+    user = apps.get_model("auth", "User").objects.create(username="listener")
+    songs = apps.get_model("library", "SavedTrack").objects
+    added = datetime(2026, 1, 2, tzinfo=UTC)
+    common = {"user": user, "generation": 1, "added_at": added, "album": "Déjà Vu"}
+    songs.create(position=0, name="Ünïcode Ⅻ", artists=["Beyoncé", "JAY-Z"], **common)
+    songs.create(position=1, name="No artist", artists=[], **common)
+
+    apps = migrate(AFTER)
+
+    stored = apps.get_model("library", "SavedTrack").objects.order_by("position")
+    rows = [(s.search_text, bytes(s.title_key), bytes(s.artist_key), bytes(s.album_key)) for s in stored]
+    assert rows == [
+        (fold("Ünïcode Ⅻ\nBeyoncé JAY-Z\nDéjà Vu"), fold("Ünïcode Ⅻ").encode(), b"beyonce", b"deja vu"),
+        ("no artist\n\ndeja vu", b"no artist", b"", b"deja vu"),
+    ]
+    if connection.vendor == "postgresql":
+        assert _trigram_index_exists()
+
+    migrate(BEFORE)
+
+    if connection.vendor == "postgresql":
+        assert not _trigram_index_exists()
+    columns = {
+        column.name
+        for column in connection.introspection.get_table_description(
+            connection.cursor(), "library_savedtrack"
+        )
+    }
+    assert "search_text" not in columns and "title_key" not in columns
+
+
+def test_a_role_that_may_not_create_the_extension_is_told_what_to_do():
+    def refuse(sql: str) -> None:
+        raise DatabaseError('permission denied to create extension "pg_trgm"')
+
+    editor = SimpleNamespace(
+        connection=SimpleNamespace(
+            vendor="postgresql", alias="default", settings_dict={"NAME": "spotifysite"}
+        ),
+        execute=refuse,
+    )
+
+    with pytest.raises(migration.TrigramUnavailable) as refused:
+        migration.create_trigram_index(None, editor)
+
+    message = str(refused.value)
+    assert "'CREATE EXTENSION pg_trgm;'" in message and "'spotifysite'" in message
+    assert "migrate again" in message
