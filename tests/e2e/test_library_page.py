@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from library.query import fold
+from library.search import fold
 from tests.e2e.steps import FEW, LARGE, Held, HeldLoader, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)

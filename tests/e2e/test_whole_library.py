@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from library.query import fold
+from library.search import fold
 from tests.e2e.steps import HeldLoader, HeldWorker
 
 pytestmark = pytest.mark.django_db(transaction=True)
