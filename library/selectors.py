@@ -7,8 +7,6 @@ anybody's library, so it answers a user it has never served as fast as any other
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -107,27 +105,10 @@ class InOrder(Sequence):
         )
 
 
-_lock = threading.Lock()
-
-
-# Each library's length, by version: one aggregate per change, not one per page view.
-# At most _DURATIONS entries of a few dozen bytes: bounded, and losing it changes nothing.
-_DURATIONS = 256
-_durations: OrderedDict[tuple[int, str], int] = OrderedDict()
-
-
 def duration_total(*, sync: LibrarySync) -> int:
-    """How long the complete library plays, in ms."""
-    key = (sync.pk, sync.version)
-    with _lock:
-        if key in _durations:
-            return _durations[key]
-    total = _songs(sync.pk, sync.generation).order_by().aggregate(total=Sum("duration_ms"))["total"] or 0
-    with _lock:
-        _durations[key] = total
-        while len(_durations) > _DURATIONS:
-            _durations.popitem(last=False)
-    return total
+    """How long the complete library plays, in ms: one aggregate, which the duration
+    sort's index (user, generation, duration, position) answers by itself."""
+    return _songs(sync.pk, sync.generation).order_by().aggregate(total=Sum("duration_ms"))["total"] or 0
 
 
 def library_get(*, sync: LibrarySync) -> StoredLibrary:
