@@ -124,8 +124,7 @@ class SavedTrack(models.Model):
             # Also the index every read goes through: a user's generation in order.
             models.UniqueConstraint(fields=["user", "generation", "position"], name="library_song_position")
         ]
-        # A sort is a walk of its index, ties in Spotify's order. (The search's trigram
-        # index is PostgreSQL's own: migration 0007.)
+        # A sort is a walk of its index, ties in Spotify's order (library.search).
         indexes = [
             models.Index(fields=["user", "generation", key, "position"], name=f"library_song_{name}")
             for name, key in (

@@ -104,7 +104,11 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
             items = selectors.InOrder(state)
             duration_ms = selectors.duration_total(sync=state)
         else:
-            items = selectors.Selection(user_id=user.pk, generation=state.generation, query=query)
+            # A sort keeps every song: the library's count and length hold for it.
+            known = None if query.is_filtered else (state.total, selectors.duration_total(sync=state))
+            items = selectors.Selection(
+                user_id=user.pk, generation=state.generation, query=query, totals=known
+            )
             duration_ms = items.duration_ms
     else:
         # Search and sort see the songs loaded so far; the page says so.

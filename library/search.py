@@ -10,8 +10,11 @@ worker that has never seen that user: nothing is kept in memory between requests
 Sort keys are the folded text's UTF-8 bytes (a BinaryField): bytes compare by code point
 on every backend (bytea on PostgreSQL, BLOB on SQLite), where text would compare by the
 database's collation, which differs between servers and from Python's order.
-On PostgreSQL a trigram index (`pg_trgm`, migration 0007) serves the substring search
-of large libraries; each sort has a btree index on (user, generation, key, position).
+Each sort has a btree index on (user, generation, key, position); a search reads the
+user's own rows through the (user, generation, position) one and tests each. (A pg_trgm
+GIN index was tried: it indexes every user's rows, and PostgreSQL combined it with the
+user's index, reading 438,000 postings for "love" among 1,000 libraries: 100 ms where
+the user's 5,000 rows take a few.)
 """
 
 from __future__ import annotations

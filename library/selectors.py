@@ -63,14 +63,19 @@ class StoredLibrary:
 
 class Selection(Sequence):
     """The songs of one generation a query selects, in its order, for the Paginator:
-    their count and length in one aggregate, each page one query (LIMIT and OFFSET)."""
+    each page one query (LIMIT and OFFSET); their count and length in one aggregate,
+    unless the caller knows them (`totals`: a sort that keeps every song)."""
 
-    def __init__(self, *, user_id: int, generation: int, query: LibraryQuery) -> None:
+    def __init__(
+        self, *, user_id: int, generation: int, query: LibraryQuery, totals: tuple[int, int] | None = None
+    ) -> None:
         self.songs: QuerySet = search.select(_songs(user_id, generation), query)
+        if totals is not None:
+            self._totals = {"count": totals[0], "duration_ms": totals[1]}
 
     @cached_property
     def _totals(self) -> dict[str, int]:
-        return self.songs.order_by().aggregate(count=Count("pk"), duration_ms=Sum("duration_ms"))
+        return self.songs.order_by().aggregate(count=Count("*"), duration_ms=Sum("duration_ms"))
 
     def __len__(self) -> int:
         return self._totals["count"]
