@@ -38,7 +38,7 @@ from spotify.exceptions import ReauthorizationRequired, SpotifyUnavailable
 from spotify.priority import Priority
 from spotifysite.db import WriteRefused, guarded_write
 
-from . import selectors, sync
+from . import selectors, services, sync
 from .models import LibrarySync
 from .progress import Progress, Unchecked
 
@@ -203,6 +203,11 @@ def check_run(*, user_id: int) -> str:
     if current is None or not current.generation:
         _ended(user_id)
         return "nothing to check"
+    if _reload_due(current):
+        services.reload_request(user=user)
+        _ended(user_id)
+        load_enqueue(user_id=user_id)
+        return "reloading"
     try:
         current, unchecked = sync.revalidate(user=user, sync=current, priority=Priority.BACKGROUND)
     except ReauthorizationRequired:
@@ -215,6 +220,15 @@ def check_run(*, user_id: int) -> str:
         load_enqueue(user_id=user_id)
         return "reloading"
     return "unchecked" if unchecked is not None else "checked"
+
+
+def _reload_due(library: LibrarySync) -> bool:
+    """Whether the scheduled check loads the library whole (LIBRARY_RELOAD_EVERY)."""
+    every = settings.LIBRARY_RELOAD_EVERY
+    if not every or library.is_loading:
+        return False
+    # None: a library stored before whole loads were dated (migration 0008 dates them).
+    return library.loaded_at is not None and library.loaded_at < timezone.now() - timedelta(seconds=every)
 
 
 def check_phase(user_id: int) -> timedelta:

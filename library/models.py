@@ -47,6 +47,13 @@ class LibrarySync(models.Model):
     queued_until = models.DateTimeField(null=True, blank=True, editable=False)
     # When the workers next check the library with Spotify, visited or not.
     check_due_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
+    # The history (SongChange): since when the library is watched (its first complete
+    # load, the baseline), when the complete generation was last loaded whole (a reload
+    # sees every song's playability; a check only the pages it reads), and up to when
+    # the user has seen what left (the library page's notice).
+    watched_since = models.DateTimeField(null=True, blank=True)
+    loaded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    changes_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "library"
@@ -137,3 +144,46 @@ class SavedTrack(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SongChange(models.Model):
+    """One change of a user's Liked Songs, noticed by a check or a reload (library.history):
+    the song as it was, and between which two of our looks at the library it happened."""
+
+    class Kind(models.TextChoices):
+        ADDED = "added", "Added"
+        REMOVED = "removed", "Removed"
+        READDED = "re-added", "Saved again"
+        UNPLAYABLE = "unplayable", "No longer playable"
+        PLAYABLE = "playable", "Playable again"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_index=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The check that found it, and the one before: the change happened in between.
+    observed_at = models.DateTimeField()
+    previous_check_at = models.DateTimeField(null=True, blank=True)
+    # What identifies the song across generations (library.history.identity).
+    song_key = models.CharField(max_length=255)
+    spotify_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    uri = models.CharField(max_length=255, blank=True)
+    name = models.TextField()
+    artists = models.JSONField(default=list)
+    album = models.TextField(blank=True)
+    image_url = models.TextField(null=True, blank=True)  # noqa: DJ001
+    isrc = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
+    spotify_url = models.TextField(null=True, blank=True)  # noqa: DJ001
+    duration_ms = models.PositiveIntegerField(default=0)
+    # Spotify's date for the save (None: not known, as for a removal seen only by a reload
+    # of a song stored without one; every stored song has one today).
+    added_at = models.DateTimeField(null=True, blank=True)
+    search_text = models.TextField(blank=True, default="", editable=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["user", "-observed_at", "-id"], name="library_change_newest"),
+            models.Index(fields=["user", "kind", "-observed_at", "-id"], name="library_change_kind"),
+            models.Index(fields=["user", "song_key"], name="library_change_song"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"

@@ -66,7 +66,7 @@ def stored(track: Track) -> tuple[str, bytes, bytes, bytes]:
     return search_text(track), sort_key(track.name), sort_key(first_artist), sort_key(track.album)
 
 
-def _containing(songs: QuerySet, word: str) -> QuerySet:
+def containing(songs: QuerySet, word: str) -> QuerySet:
     if connections[songs.db].vendor == "sqlite":
         # SQLite's LIKE ignores the case of ASCII letters, and folded text may still hold
         # capitals (bold "Slowed" in mathematical letters folds to "Slowed": NFKD comes
@@ -79,7 +79,7 @@ def _containing(songs: QuerySet, word: str) -> QuerySet:
 def select(songs: QuerySet, query: LibraryQuery) -> QuerySet:
     """`songs` (one generation of one library) searched, filtered and sorted as `query` says."""
     for word in fold(query.q).split():
-        songs = _containing(songs, word)
+        songs = containing(songs, word)
     if query.explicit:
         songs = songs.filter(explicit=query.explicit == "only")
     if query.sort == "added":

@@ -28,7 +28,7 @@ from accounts import selectors as accounts
 from spotifysite.db import WriteRefused, guarded_write
 from spotifysite.leases import Lease
 
-from . import search, selectors
+from . import changelog, search, selectors
 from .models import LibrarySync, SavedTrack
 from .tracks import COLUMNS, Track
 
@@ -187,9 +187,20 @@ def load_complete(*, user: AbstractBaseUser, owner: str, sync: LibrarySync) -> L
 
 
 def _promote(user: AbstractBaseUser, sync: LibrarySync) -> LibrarySync:
-    previous = sync.generation
+    previous, previous_check = sync.generation, sync.checked_at
+    if previous:
+        # A reload: what changed since the library was last seen whole is recorded (the
+        # generations compared); the first load is the baseline the history starts from.
+        changelog.record(
+            user_id=user.pk,
+            before=list(selectors.tracks_iter(user_id=user.pk, generation=previous)),
+            after=list(selectors.tracks_iter(user_id=user.pk, generation=sync.loading_generation)),
+            previous_check_at=previous_check,
+        )
+    now = timezone.now()
+    sync.watched_since = sync.watched_since or now
     sync.generation, sync.total = sync.loading_generation, sync.loaded
-    sync.version, sync.checked_at = _new_version(), timezone.now()
+    sync.version, sync.checked_at, sync.loaded_at = _new_version(), now, now
     sync.loading_generation = sync.loading_total = sync.loaded = 0
     sync.loaded_pages = []
     sync.save()
@@ -224,6 +235,9 @@ def revalidation_apply(*, sync: LibrarySync, library: selectors.StoredLibrary, t
         )
         if not changed:
             return False
+        changelog.record(
+            user_id=sync.pk, before=library.tracks, after=tracks, previous_check_at=sync.checked_at
+        )
         songs = SavedTrack.objects.filter(user_id=sync.pk, generation=sync.generation)
         for start in range(0, len(removed), 500):  # stays under SQLite's parameter limit
             songs.filter(position__in=removed[start : start + 500]).delete()
@@ -241,10 +255,12 @@ def visit_record(*, sync: LibrarySync) -> None:
 
 
 def library_forget(*, user: AbstractBaseUser) -> None:
-    """Delete everything stored of the user's library (disconnect, revocation)."""
+    """Delete everything stored of the user's library and its history (disconnect,
+    revocation)."""
     with transaction.atomic():
         LibrarySync.objects.filter(pk=user.pk).delete()
         SavedTrack.objects.filter(user_id=user.pk).delete()
+        changelog.forget(user_ids=[user.pk])
 
 
 def libraries_purge(*, days: int) -> int:
@@ -259,5 +275,6 @@ def libraries_purge(*, days: int) -> int:
         chunk = users[start : start + 500]
         with transaction.atomic():
             SavedTrack.objects.filter(user_id__in=chunk).delete()
+            changelog.forget(user_ids=chunk)
             LibrarySync.objects.filter(pk__in=chunk).delete()
     return len(users)

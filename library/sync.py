@@ -247,6 +247,12 @@ def _strict_page(read: Callable[[int], dict], number: int) -> tuple[list[Track],
     return tracks, result["total"]
 
 
+def _playability_changed(stored: list[Track], first: list[Track]) -> bool:
+    """Whether a song of Spotify's first page became playable or unplayable since stored."""
+    playable = {key(track): track.playable for track in stored[: 2 * PAGE_SIZE]}
+    return any(playable.get(key(track), track.playable) != track.playable for track in first)
+
+
 def revalidate(
     *, user: AbstractBaseUser, sync: LibrarySync, priority: Priority = Priority.OPTIONAL
 ) -> tuple[LibrarySync, Unchecked | None]:
@@ -292,6 +298,10 @@ def _revalidate(user: AbstractBaseUser, sync: LibrarySync, lease: Lease, priorit
         first, total = _strict_page(read, 0)
     except Mismatch:
         return _reload(user, lease, None)
+    if _playability_changed(library.tracks, first):
+        # Only a whole load sees every song's playability: this page's change is recorded
+        # by the reload's comparison of the generations (library.history).
+        return _reload(user, lease, first, total)
     tracks = reconcile(library.tracks, first, total, lambda number: _strict_page(read, number)[0])
     if tracks is None:
         return _reload(user, lease, first, total)

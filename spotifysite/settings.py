@@ -319,6 +319,10 @@ LIBRARY_FETCH_CONCURRENCY = env.int("LIBRARY_FETCH_CONCURRENCY", default=8)
 # Every library with a usable grant is checked with Spotify at least this often (seconds)
 # by the workers, visited or not, each at its own moment of the interval.
 LIBRARY_CHECK_EVERY = env.int("LIBRARY_CHECK_EVERY", default=86400)
+# A scheduled check loads the whole library again when it was last loaded whole longer ago
+# than this (seconds): a check reads a few pages, and only a whole load sees every song's
+# playability (the history's "no longer playable"). 0: never.
+LIBRARY_RELOAD_EVERY = env.int("LIBRARY_RELOAD_EVERY", default=7 * 86400)
 
 # --- Background work (docs/task-engine.md) --------------------------------------------------
 
