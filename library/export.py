@@ -72,7 +72,7 @@ def _could_start_a_cell(text: str, at: int) -> bool:
     before = at - 1
     while before >= 0 and text[before].isspace():
         before -= 1
-    if before < 0:  # the start of the cell (_cell puts its apostrophe there first)
+    if before < 0:  # the start of the cell (cell puts its apostrophe there first)
         return True
     gap = text[before + 1 : at]
     if text[before].isalnum():
@@ -84,7 +84,8 @@ def _could_start_a_cell(text: str, at: int) -> bool:
     return bool(gap) or text[before] != char
 
 
-def _cell(value: Any) -> Any:
+def cell(value: Any) -> Any:
+    """A CSV cell no spreadsheet reads as a formula, whatever its separators."""
     if not isinstance(value, str):
         return value
     text = _CONTROL.sub("", value)
@@ -96,7 +97,7 @@ def _cell(value: Any) -> Any:
     )
 
 
-class _Line:
+class Lines:
     """A file-like object for csv.writer that hands back the line just written."""
 
     def write(self, line: str) -> str:
@@ -107,14 +108,14 @@ def csv_lines(tracks: Iterable[Track]) -> Iterator[str]:
     """The CSV file line by line, for a streaming response: memory stays flat."""
     # Every field quoted: a separator inside one (";=3+3;" read with ";" as the separator)
     # never starts a new cell.
-    writer = csv.DictWriter(_Line(), fieldnames=CSV_COLUMNS, quoting=csv.QUOTE_ALL)
+    writer = csv.DictWriter(Lines(), fieldnames=CSV_COLUMNS, quoting=csv.QUOTE_ALL)
     yield writer.writeheader()
     for track in tracks:
         record = _record(track)
         # Artist names can contain commas ("Tyler, The Creator"); a semicolon separates them.
         record["artists"] = "; ".join(record["artists"])
         record["explicit"] = "yes" if track.explicit else "no"
-        yield writer.writerow({name: _cell(value) for name, value in record.items()})
+        yield writer.writerow({name: cell(value) for name, value in record.items()})
 
 
 def excel_lines(tracks: Iterable[Track]) -> Iterator[str]:

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
 
-from . import background, selectors, services, sync
+from . import background, changelog, selectors, services, sync
 from .models import LibrarySync
 from .query import LibraryQuery
 from .revalidation import PAGE_SIZE
@@ -28,6 +28,9 @@ class LibraryPage:
     loading: sync.Progress | None = None  # set while the library (re)loads
     duration_ms: int | None = None  # of the songs in view; None while loading
     unchecked: sync.Unchecked | None = None  # stale, and Spotify could not be asked
+    # Songs that left the library since its owner last saw the history, and since when.
+    left: int = 0
+    left_since: datetime | None = None
 
     @property
     def matches(self) -> int:
@@ -97,9 +100,10 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
     services.visit_record(sync=state)
     loading = sync.Progress.of(state) if state.is_loading else None
     items: Sequence[Track]
-    duration_ms = None
+    duration_ms, left, left_since = None, 0, None
     if state.generation:
         total = state.total
+        left, left_since = changelog.removed_since_seen(library=state)
         if query.is_default_view:
             items = selectors.InOrder(state)
             duration_ms = selectors.duration_total(sync=state)
@@ -124,6 +128,8 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
         loading=loading,
         duration_ms=duration_ms,
         unchecked=unchecked,
+        left=left,
+        left_since=left_since,
     )
 
 

@@ -35,7 +35,7 @@ MAX_QUERY = 200  # characters of search text we look at
 MAX_PAGE_DIGITS = 6
 
 
-def _page_number(value: str) -> bool:
+def is_page_number(value: str) -> bool:
     return len(value) <= MAX_PAGE_DIGITS and value.isascii() and value.isdecimal() and int(value) > 0
 
 
@@ -91,7 +91,7 @@ class LibraryQuery:
             sort=sort,
             order=order if order in ORDERS else default_order(sort),
             explicit=explicit if explicit in EXPLICIT else "",
-            page=page if _page_number(page) else "1",
+            page=page if is_page_number(page) else "1",
             size=int(size) if size in {str(s) for s in PAGE_SIZES} else PAGE_SIZES[0],
         )
 

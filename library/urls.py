@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import history_views, views
 
 app_name = "library"
 urlpatterns = [
@@ -9,4 +9,9 @@ urlpatterns = [
     path("export.csv", views.export_csv, name="export_csv"),
     path("export-excel.csv", views.export_excel, name="export_excel"),
     path("export.json", views.export_json, name="export_json"),
+    path("changes/", history_views.changes, name="changes"),
+    path("changes.csv", history_views.changes_csv, name="changes_csv"),
+    path("changes.json", history_views.changes_json, name="changes_json"),
+    path("changes/clear/", history_views.changes_clear, name="changes_clear"),
+    path("changes/dismiss/", history_views.notice_dismiss, name="notice_dismiss"),
 ]

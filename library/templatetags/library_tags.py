@@ -1,4 +1,6 @@
 from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from library.query import default_order, direction_label
 
@@ -56,3 +58,24 @@ def sort_hint(query, sort: str) -> str:
 def page_numbers(page) -> list:
     """Page numbers around the current one, with the first and last: 1 … 4 5 [6] 7 8 … 48."""
     return list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
+
+
+@register.simple_tag
+def noticed_between(previous, observed) -> str:
+    """When a change happened, as our looks at the library bound it: 'on 4 March 2026',
+    'between 3 and 4 March 2026', 'between 28 February and 4 March 2026', ..."""
+    end = timezone.localtime(observed)
+    if previous is None:
+        return f"by {_day(end, year=True)}"
+    start = timezone.localtime(previous)
+    if start.date() == end.date():
+        return f"on {_day(end, year=True)}"
+    if (start.year, start.month) == (end.year, end.month):
+        return f"between {start.day} and {_day(end, year=True)}"
+    if start.year == end.year:
+        return f"between {_day(start)} and {_day(end, year=True)}"
+    return f"between {_day(start, year=True)} and {_day(end, year=True)}"
+
+
+def _day(moment, *, year: bool = False) -> str:
+    return date_format(moment, "j F Y" if year else "j F")

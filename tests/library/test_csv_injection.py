@@ -15,7 +15,8 @@ import string
 import pytest
 from django.urls import reverse
 
-from library.export import WORD_JOINER, _cell
+from library.export import WORD_JOINER
+from library.export import cell as _cell
 from scripts.csv_check import HOSTILE
 from tests.helpers import sign_in
 from tests.library.conftest import FEW

@@ -223,7 +223,7 @@ def test_oversized_parameters_never_give_a_500(few, params):
     ],
 )
 def test_no_csv_cell_can_become_a_formula(value, cell):
-    from library.export import _cell
+    from library.export import cell as _cell
 
     assert _cell(value) == cell
 
