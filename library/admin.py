@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from spotifysite.admin_lookups import ReadOnlyModelAdmin
 
-from . import background, services
+from . import background, changelog, services
 from .models import LibrarySync
 
 
@@ -30,6 +30,8 @@ class LibrarySyncAdmin(ReadOnlyModelAdmin):
         "queued_until",
         "visited_at",
         "lease_until",
+        "watched_since",
+        "history",
     )
     readonly_fields = fields
 
@@ -38,6 +40,14 @@ class LibrarySyncAdmin(ReadOnlyModelAdmin):
         if not sync.is_loading:
             return "-"
         return f"{sync.loaded:,} of {sync.loading_total:,}" if sync.loading_total else "starting"
+
+    @admin.display(description="history")
+    def history(self, sync: LibrarySync) -> str:
+        """How many changes of each kind: never which songs (the owner's alone to see)."""
+        counts = changelog.counts(user_id=sync.pk)
+        if not any(counts.values()):
+            return "no change recorded"
+        return ", ".join(f"{n:,} {changelog.KINDS[kind].lower()}" for kind, n in counts.items() if n)
 
     @admin.display(description="state")
     def state(self, sync: LibrarySync) -> str:

@@ -1,6 +1,7 @@
 """Libraries in the admin: read-only, with a "Reload from Spotify" action for those who
 may change them."""
 
+from dataclasses import replace
 from http import HTTPStatus
 
 import pytest
@@ -9,7 +10,8 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from library.models import LibrarySync
-from tests.factories import StoredLibraryFactory, UserFactory
+from tests.factories import SpotifyTokenFactory, StoredLibraryFactory, UserFactory, library_load
+from tests.library.test_history import LIBRARY, _check
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +138,14 @@ def test_reload_leaves_a_history_entry(admin_client, library):
     assert entry.get_change_message() == "Reload from Spotify: queued for a worker."
     history = admin_client.get(reverse("admin:library_librarysync_history", args=[library.pk]))
     assert b"Reload from Spotify" in history.content
+
+
+def test_the_admin_shows_how_many_changes_a_history_holds_never_which_songs(admin_client):
+    user = SpotifyTokenFactory().user
+    library_load(user, [LIBRARY[0], replace(LIBRARY[1], name="A Secret Song"), *LIBRARY[2:]])
+    _check(user, [LIBRARY[0], *LIBRARY[3:]])
+
+    page = admin_client.get(reverse("admin:library_librarysync_change", args=[user.pk])).content.decode()
+    assert "2 removed" in page
+    assert "A Secret Song" not in page and "Song 2" not in page
+    assert admin_client.get("/admin/library/songchange/").status_code == HTTPStatus.NOT_FOUND
