@@ -1,6 +1,7 @@
 """The `_emulator/` control API: JSON over HTTP, so that tests can drive an emulator running
-in another process (faults, revocations, configuration, users, library changes) and read
-its counters. Every body error answers 400 with a Web API error object saying what is wrong.
+in another process (faults, revocations, configuration, users, library changes, songs
+leaving Spotify or becoming unplayable) and read its counters. Every body error answers
+400 with a Web API error object saying what is wrong.
 """
 
 import dataclasses
@@ -15,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from . import library_writes
 from .config import EmulatorConfig, InvalidArgument, check_type
 from .faults import Fault
 from .responses import api_error, api_json
@@ -210,3 +212,54 @@ def library_track(request: HttpRequest, user_id: str, track_id: str) -> HttpResp
     if not state.remove_track(user_id, track_id):
         return api_error(HTTPStatus.NOT_FOUND, "No such track in the user's library")
     return _no_content()
+
+
+def _track_ids(body: dict[str, Any]) -> list[str]:
+    track_ids = body.get("track_ids")
+    strings = isinstance(track_ids, list) and all(isinstance(each, str) for each in track_ids)
+    if not strings or not track_ids:
+        raise InvalidArgument("track_ids must be a non-empty list of track ids")
+    return track_ids
+
+
+@control_endpoint("POST")
+def catalogue_gone(request: HttpRequest) -> HttpResponse:
+    """`{"track_ids": [...]}` leave Spotify: out of every library, and saving them again
+    saves nothing (a licence lapsed). Answers with the users whose libraries had them."""
+    body = _json_object(request)
+    unknown = sorted(set(body) - {"track_ids"})
+    if unknown:
+        raise InvalidArgument(f"Unknown argument: {', '.join(unknown)}")
+    track_ids = _track_ids(body)
+    try:
+        had = library_writes.take_off_spotify(state, track_ids)
+    except KeyError as error:
+        return api_error(HTTPStatus.NOT_FOUND, f"No such track: {error.args[0]}")
+    return api_json({"track_ids": track_ids, "removed_from": had})
+
+
+@control_endpoint("DELETE")
+def catalogue_gone_track(request: HttpRequest, track_id: str) -> HttpResponse:
+    """The track is back on Spotify (in nobody's library: saving it works again)."""
+    if not library_writes.bring_back(state, track_id):
+        return api_error(HTTPStatus.NOT_FOUND, "That track has not left Spotify")
+    return _no_content()
+
+
+@control_endpoint("POST")
+def library_playable(request: HttpRequest, user_id: str) -> HttpResponse:
+    """`{"track_ids": [...], "playable": false}`: these tracks can't be played (true: can)
+    in the user's market, whatever their album says; null: as their album says. The
+    saved-tracks answer shows it with `market=from_token` (or the user's country)."""
+    body = _json_object(request)
+    unknown = sorted(set(body) - {"track_ids", "playable"})
+    if unknown:
+        raise InvalidArgument(f"Unknown argument: {', '.join(unknown)}")
+    if "playable" not in body:
+        raise InvalidArgument("playable is required (true, false or null)")
+    check_type("playable", body["playable"], bool, optional=True)
+    if state.user(user_id) is None:
+        return _no_such_user()
+    track_ids = _track_ids(body)
+    market = library_writes.set_playable(state, user_id, track_ids, body["playable"])
+    return api_json({"market": market, "track_ids": track_ids, "playable": body["playable"]})

@@ -12,7 +12,15 @@ from .config import InvalidArgument, check_type
 # What a fault can target: the token endpoint, one Web API endpoint, or any Web API endpoint.
 FAULT_TOKEN = "token"  # noqa: S105 - the endpoint's name, not a secret
 FAULT_ANY_API = "api"
-FAULT_ENDPOINTS = (FAULT_TOKEN, "me", "saved_tracks", FAULT_ANY_API)
+FAULT_ENDPOINTS = (
+    FAULT_TOKEN,
+    "me",
+    "saved_tracks",
+    "library_save",
+    "library_remove",
+    "library_contains",
+    FAULT_ANY_API,
+)
 RATE_LIMIT_MESSAGE = "API rate limit exceeded"  # docs/spotify.md#web-api-errors
 # Spotify's own wording where one is known (docs/spotify.md#web-api-errors); otherwise the
 # HTTP reason phrase.

@@ -82,6 +82,10 @@ class Grants:
         with self.lock:
             return set(scope) <= self._approvals.get((user_id, client_id), frozenset())
 
+    def approved_scopes(self, user_id: str, client_id: str) -> frozenset[str]:
+        with self.lock:
+            return self._approvals.get((user_id, client_id), frozenset())
+
     # --- authorization codes ---------------------------------------------------------------
 
     def add_code(self, code: str, details: AuthorizationCode, *, code_lifetime: int) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from . import demo_data
+from .catalogue import Catalogue
 from .config import InvalidArgument, check_type
 from .demo_data import DemoUser, SavedTrack
 
@@ -20,11 +21,15 @@ MAX_LIBRARY_SIZE = 100_000
 
 class Libraries:
     """Users and libraries, under the emulator's lock. `large_library_size` reads the size
-    of the big demo library from the current configuration, which may change at any time."""
+    of the big demo library from the current configuration, which may change at any time.
+    Every track generated goes into `catalogue`, so that it can be saved by its id."""
 
-    def __init__(self, lock: threading.RLock, *, large_library_size: Callable[[], int]) -> None:
+    def __init__(
+        self, lock: threading.RLock, *, large_library_size: Callable[[], int], catalogue: Catalogue
+    ) -> None:
         self.lock = lock
         self._large_library_size = large_library_size
+        self.catalogue = catalogue
         self._created_users: dict[str, DemoUser] = {}
         self._libraries: dict[str, list[SavedTrack]] = {}
         self._library_sizes: dict[str, int] = {}
@@ -96,6 +101,9 @@ class Libraries:
             if self._library_sizes.get(user_id) != size:
                 built = demo_data.build_library(seed=user_id, size=size)
                 self._album_titles.update((saved.track.album.id, saved.track.album.name) for saved in built)
+                self.catalogue.add(saved.track for saved in built)
+                if self.catalogue.anything_gone:  # a rebuild must not bring back what left Spotify
+                    built = [saved for saved in built if not self.catalogue.is_gone(saved.track.id)]
                 self._libraries[user_id] = built
                 self._library_sizes[user_id] = size
             return self._libraries[user_id]
@@ -139,6 +147,7 @@ class Libraries:
                 delisted=delisted,
             )
             self._album_titles[saved.track.album.id] = saved.track.album.name
+            self.catalogue.add([saved.track])
         return saved
 
     def add_track(self, user_id: str, saved: SavedTrack) -> None:
@@ -155,6 +164,18 @@ class Libraries:
                     del items[index]
                     return True
             return False
+
+    def remove_everywhere(self, track_ids: set[str]) -> list[str]:
+        """Unsave these tracks from every library built so far (one not built yet leaves
+        gone tracks out when it is); the ids of the users who had any of them."""
+        had = []
+        with self.lock:
+            for user_id, items in self._libraries.items():
+                kept = [saved for saved in items if saved.track.id not in track_ids]
+                if len(kept) != len(items):
+                    items[:] = kept  # the list itself: tests may hold it
+                    had.append(user_id)
+        return had
 
     def image_title(self, object_id: str) -> str | None:
         """The name behind an image key: a demo user's or an album's."""

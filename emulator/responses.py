@@ -13,10 +13,21 @@ from django.template.loader import render_to_string
 API_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
-def api_json(data: dict, *, status: int = HTTPStatus.OK) -> HttpResponse:
+def api_json(data: dict | list, *, status: int = HTTPStatus.OK) -> HttpResponse:
     """A Web API response: UTF-8 JSON with keys in alphabetical order, like Spotify's."""
     body = json.dumps(data, ensure_ascii=False, sort_keys=True)
     response = HttpResponse(body.encode("utf-8"), status=status, content_type=API_CONTENT_TYPE)
+    response["Cache-Control"] = "private, max-age=0"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def api_empty() -> HttpResponse:
+    """200 with no body, as Spotify answers its library writes (`PUT`/`DELETE /me/tracks`,
+    docs/spotify.md#endpoints; the description declares no content for `/me/library`).
+    No Content-Type: there is no content. (Spotify's exact headers here are unverified.)"""
+    response = HttpResponse(b"", status=HTTPStatus.OK)
+    del response["Content-Type"]
     response["Cache-Control"] = "private, max-age=0"
     response["Access-Control-Allow-Origin"] = "*"
     return response

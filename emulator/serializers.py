@@ -4,7 +4,8 @@ Two profiles (docs/spotify.md#development-mode; emulator/README.md has the table
 a development-mode app sees since March 2026 (no email/country/product/followers/
 explicit_content on /me; no popularity, available_markets or linked_from on tracks);
 "extended" is the older, fuller field set. In both, `is_playable` and `restrictions` come
-only with a `market`, as in pages recorded from Spotify.
+only with a `market`, as in pages recorded from Spotify; the control API may override a
+track's playability in one market (catalogue.py), which then wins over its album's.
 """
 
 import time
@@ -101,17 +102,25 @@ _TRACK_JSON: dict[tuple, dict] = {}
 _TRACK_JSON_LIMIT = 50_000
 
 
-def saved_track_json(saved: SavedTrack, *, links: Links, profile: str, market: str | None) -> dict:
-    key = (saved.track, links.origin, profile, market)
+def saved_track_json(
+    saved: SavedTrack, *, links: Links, profile: str, market: str | None, playable: bool | None = None
+) -> dict:
+    """`playable`: whether the track plays in `market` when the control API said so
+    (None: as its album says)."""
+    key = (saved.track, links.origin, profile, market, playable)
     track = _TRACK_JSON.get(key)
     if track is None:
         if len(_TRACK_JSON) >= _TRACK_JSON_LIMIT:
             _TRACK_JSON.clear()
-        track = _TRACK_JSON[key] = track_json(saved.track, links=links, profile=profile, market=market)
+        track = _TRACK_JSON[key] = track_json(
+            saved.track, links=links, profile=profile, market=market, playable=playable
+        )
     return {"added_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(saved.added_at)), "track": track}
 
 
-def track_json(track: Track, *, links: Links, profile: str, market: str | None) -> dict:
+def track_json(
+    track: Track, *, links: Links, profile: str, market: str | None, playable: bool | None = None
+) -> dict:
     data = {
         "album": album_json(track.album, links=links),
         "artists": [artist_json(artist, links=links) for artist in track.artists],
@@ -128,27 +137,29 @@ def track_json(track: Track, *, links: Links, profile: str, market: str | None) 
         "type": "track",
         **_track_links(track.id, links),
     }
+    playable_here = not track.delisted if playable is None else playable
     if profile != PROFILE_EXTENDED:
         # Development mode: no relinking fields; playability only for a market.
         if market is not None:
-            _add_playability(data, track)
+            _add_playability(data, playable_here)
         return data
     data["popularity"] = track.popularity
     if market is None:
+        # (An override for one market is not reflected here: the site always sends one.)
         data["available_markets"] = [] if track.delisted else list(MARKETS)
-    elif track.delisted and track.relinked_id:
+    elif playable is None and track.delisted and track.relinked_id:
         # Track relinking: a playable twin stands in; `linked_from` names the saved one.
         data["linked_from"] = {**_track_links(track.id, links), "type": "track"}
         data.update(_track_links(track.relinked_id, links))
         data["is_playable"] = True
     else:
-        _add_playability(data, track)
+        _add_playability(data, playable_here)
     return data
 
 
-def _add_playability(data: dict, track: Track) -> None:
-    data["is_playable"] = not track.delisted
-    if track.delisted:
+def _add_playability(data: dict, playable: bool) -> None:
+    data["is_playable"] = playable
+    if not playable:
         data["restrictions"] = {"reason": "market"}
 
 

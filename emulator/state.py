@@ -4,6 +4,8 @@ per concern:
 - `config` (config.py): which Spotify it plays and how it behaves;
 - `grants` (grants.py): registered apps, authorization codes, grants and approvals;
 - `libraries` (libraries.py): users and their Liked Songs;
+- `catalogue` (catalogue.py): the tracks Spotify has, and where they play (its writes:
+  library_writes.py);
 - `faults` (faults.py): injected misbehaviour waiting for requests;
 - `traffic` (rate_limit.py): the app rate limit's rolling windows and standing 429s;
 - `counters` (counters.py): requests and faults served, for `/_emulator/stats`.
@@ -21,6 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from .catalogue import Catalogue
 from .config import (
     PROFILE_DEV_2026,
     PROFILE_EXTENDED,
@@ -54,7 +57,10 @@ class EmulatorState:
         with self.lock:
             self.config = copy.deepcopy(self._startup_config)
             self.grants = Grants(self.lock, clients=self._startup_clients)
-            self.libraries = Libraries(self.lock, large_library_size=lambda: self.config.large_library_size)
+            self.catalogue = Catalogue()
+            self.libraries = Libraries(
+                self.lock, large_library_size=lambda: self.config.large_library_size, catalogue=self.catalogue
+            )
             self.faults = PendingFaults(self.lock)
             self.traffic = AppTraffic()
             self.counters = RequestCounters(self.lock)

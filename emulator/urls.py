@@ -4,7 +4,7 @@ come from another origin (image_server.py)."""
 
 from django.urls import path, re_path
 
-from . import control, views
+from . import control, library_api, views
 
 app_name = "emulator"
 urlpatterns = [
@@ -17,6 +17,11 @@ urlpatterns = [
     path("v1/me", views.me, name="me"),
     path("v1/me/tracks/", views.saved_tracks, name="saved_tracks"),
     path("v1/me/tracks", views.saved_tracks, name="saved_tracks"),
+    # Saving and removing songs (2026), and asking whether they are saved.
+    path("v1/me/library/", library_api.library, name="library"),
+    path("v1/me/library", library_api.library, name="library"),
+    path("v1/me/library/contains/", library_api.library_contains, name="library_contains"),
+    path("v1/me/library/contains", library_api.library_contains, name="library_contains"),
     # What the hrefs in those answers name: here, never api.spotify.com, but not emulated.
     path("v1/tracks/<str:track_id>", views.not_emulated, name="track"),
     path("v1/users/<str:user_id>", views.not_emulated, name="user"),
@@ -34,5 +39,10 @@ urlpatterns = [
     path("_emulator/library/<str:user_id>/tracks", control.library_tracks, name="library_tracks"),
     path(
         "_emulator/library/<str:user_id>/tracks/<str:track_id>", control.library_track, name="library_track"
+    ),
+    path("_emulator/library/<str:user_id>/playable", control.library_playable, name="library_playable"),
+    path("_emulator/catalogue/gone", control.catalogue_gone, name="catalogue_gone"),
+    path(
+        "_emulator/catalogue/gone/<str:track_id>", control.catalogue_gone_track, name="catalogue_gone_track"
     ),
 ]

@@ -1,6 +1,7 @@
 """The emulator's endpoints: Spotify's accounts site (authorize, token) and the Web API
-calls the app makes (/v1/me, /v1/me/tracks). Cover images come from another origin
-(image_server.py); the `_emulator/` control API lives in control.py.
+calls the app makes (/v1/me, /v1/me/tracks; /v1/me/library in library_api.py). Cover
+images come from another origin (image_server.py); the `_emulator/` control API lives in
+control.py.
 
 Deliberately independent of the app: no sessions, no auth, no CSRF tokens (the consent
 form carries its parameters signed instead), no app context processors.
@@ -132,10 +133,17 @@ def authorize(request: HttpRequest) -> HttpResponse:
         },
         salt=CONSENT_SALT,
     )
+    # Incremental authorization: a person signed in here who approved some of these scopes
+    # for this app sees which ones are new, and is the user preselected.
+    approved = frozenset()
+    if account is not None:
+        approved = state.grants.approved_scopes(account, auth_request.client.client_id)
     context = {
         "app_name": auth_request.client.name,
-        "scopes": [(scope, SCOPES[scope]) for scope in auth_request.scope],
+        "scopes": [(scope, SCOPES[scope], scope in approved) for scope in auth_request.scope],
+        "asks_for_more": bool(approved & set(auth_request.scope)) and not approved >= set(auth_request.scope),
         "users": [(user, state.library_size(user)) for user in state.users],
+        "signed_in": account,
         "signed_request": signed,
     }
     return accounts_page(HttpResponse(render_to_string("emulator/authorize.html", context)))
@@ -222,11 +230,11 @@ def token(request: HttpRequest) -> HttpResponse:
 ApiView = Callable[..., HttpResponse]
 
 
-def api_endpoint(name: str) -> Callable[[ApiView], ApiView]:
+def api_endpoint(name: str, *, methods: tuple[str, ...] = ("GET",)) -> Callable[[ApiView], ApiView]:
     """The app rate limit, latency, the request counter, injected faults, bearer
     authentication and development mode's refusals for a Web API view, which receives the
     access token's claims and may raise `ApiError`. `name` keys the counters and is what
-    faults aim at."""
+    faults aim at; other `methods` than these get 405."""
 
     def decorator(view: ApiView) -> ApiView:
         @csrf_exempt
@@ -247,7 +255,7 @@ def api_endpoint(name: str) -> Callable[[ApiView], ApiView]:
                     retry_after=retry_after,
                 )
             started = time()  # the emulator's clock (tests move it)
-            response = _answer(view, name, request, claims, client_id, *args, **kwargs)
+            response = _answer(view, (name, methods), request, claims, client_id, *args, **kwargs)
             _simulate_latency(time() - started)
             state.count_api_request(name)
             return response
@@ -259,16 +267,18 @@ def api_endpoint(name: str) -> Callable[[ApiView], ApiView]:
 
 def _answer(
     view: ApiView,
-    name: str,
+    endpoint: tuple[str, tuple[str, ...]],
     request: HttpRequest,
     claims: Any,
     client_id: str | None,
     *args: object,
     **kwargs: object,
 ) -> HttpResponse:
-    """What an API view answers to a call the app's rate limit lets through."""
+    """What an API view answers to a call the app's rate limit lets through. `endpoint`:
+    its name and methods."""
+    name, methods = endpoint
     try:
-        if request.method != "GET":
+        if request.method not in methods:
             raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED_MESSAGE)
         faulted = _serve_fault(name, user_id=claims.user_id if claims else None, client_id=client_id)
         if faulted is not None:
@@ -279,7 +289,7 @@ def _answer(
     except ApiError as error:
         response = api_error(error.status, error.message)
         if error.status == HTTPStatus.METHOD_NOT_ALLOWED:
-            response["Allow"] = "GET"
+            response["Allow"] = ", ".join(methods)
         return response
 
 
@@ -289,7 +299,7 @@ def unknown_api_path(request: HttpRequest, path: str | None = None) -> HttpRespo
     return api_error(HTTPStatus.NOT_FOUND, UNKNOWN_PATH_MESSAGE)
 
 
-def _token_user(access: AccessToken) -> DemoUser:
+def token_user(access: AccessToken) -> DemoUser:
     """The user a token acts for; a 401 for an app's own token, which has none."""
     user = state.user(oauth.require_user(access))
     if user is None:  # not reached: authenticate_bearer only accepts demo users' tokens
@@ -299,7 +309,7 @@ def _token_user(access: AccessToken) -> DemoUser:
 
 @api_endpoint("me")
 def me(request: HttpRequest, access: AccessToken) -> HttpResponse:
-    user = _token_user(access)
+    user = token_user(access)
     links = serializers.Links(request)
     return api_json(
         serializers.user_json(user, links=links, profile=state.config.profile, scope=access.scope)
@@ -308,7 +318,7 @@ def me(request: HttpRequest, access: AccessToken) -> HttpResponse:
 
 @api_endpoint("saved_tracks")
 def saved_tracks(request: HttpRequest, access: AccessToken) -> HttpResponse:
-    user = _token_user(access)
+    user = token_user(access)
     if "user-library-read" not in access.scope:
         raise ApiError(HTTPStatus.FORBIDDEN, "Insufficient client scope")
     limit = _query_int(request, "limit", default=20, minimum=1, maximum=50, message="Invalid limit")
@@ -321,8 +331,11 @@ def saved_tracks(request: HttpRequest, access: AccessToken) -> HttpResponse:
     extra_query = [("market", request.GET["market"])] if market else []
     if "Accept-Language" in request.headers:
         extra_query.append(("locale", request.headers["Accept-Language"]))
+    with state.lock:  # the control API may make songs (un)playable in a market meanwhile
+        overrides = [state.catalogue.playable(market, saved.track.id) for saved in page]
     items = [
-        serializers.saved_track_json(saved, links=links, profile=profile, market=market) for saved in page
+        serializers.saved_track_json(saved, links=links, profile=profile, market=market, playable=playable)
+        for saved, playable in zip(page, overrides, strict=True)
     ]
     return api_json(
         serializers.paging_json(

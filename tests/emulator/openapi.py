@@ -9,6 +9,11 @@ file disagrees with Spotify's own words or with recorded responses:
    object: Spotify does for `limit=51` ("Invalid limit"), a negative `offset` ("Bad
    request."), an unknown `market` ("Invalid market code") and a non-Bearer Authorization
    header (docs/spotify.md#web-api-errors), none of which the file declares.
+3. The 2026 library operations (`PUT`/`DELETE /me/library`, `GET /me/library/contains`)
+   answer 400 with the usual envelope, `{"error": ErrorObject}`, as every other operation
+   of the file declares; the file declares the bare ErrorObject for them. A live 400 of
+   `PUT /me/library` was read through that envelope by a client that parses only it
+   (JohnnyCrazy/SpotifyAPI-NET#1045: "Missing required field: uris").
 """
 
 import copy
@@ -30,10 +35,16 @@ def _vendored() -> dict:
     return yaml.load(SPEC_PATH.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
 
 
+# Correction 3's operations: (path, method).
+LIBRARY_OPERATIONS = (("/me/library", "put"), ("/me/library", "delete"), ("/me/library/contains", "get"))
+
+
 def corrected_spec() -> dict:
-    """A fresh copy of the vendored file with correction 1."""
+    """A fresh copy of the vendored file with corrections 1 and 3."""
     spec = copy.deepcopy(_vendored())
     spec["components"]["schemas"]["PrivateUserObject"]["properties"]["display_name"]["nullable"] = True
+    for path, method in LIBRARY_OPERATIONS:
+        spec["paths"][path][method]["responses"]["400"] = {"$ref": ERROR_RESPONSE_REFS["400"]}
     return spec
 
 

@@ -110,7 +110,11 @@ def test_posted_fault_without_times_lasts_until_deleted(client, token):
         ({"status": 503}, "endpoint is required"),
         ({"endpoint": "me", "status": 503, "count": 2}, "Unknown fault argument: count"),
         ({"endpoint": "token", "served": 3, "status": 503}, "Unknown fault argument: served"),
-        ({"endpoint": "tracks", "status": 503}, "endpoint must be one of token, me, saved_tracks, api"),
+        (
+            {"endpoint": "tracks", "status": 503},
+            "endpoint must be one of token, me, saved_tracks, library_save, library_remove, "
+            "library_contains, api",
+        ),
         ({"endpoint": "me", "status": "429"}, "status must be an integer or null"),
         ({"endpoint": "me", "status": 200}, "status must be an HTTP error status (4xx or 5xx)"),
         (
@@ -448,6 +452,9 @@ def test_stats_count_faults_served_per_endpoint(client, token, emulator_state: E
         ("post", "users", (), {"users": [{"count": 1, "library_size": 1}]}),
         ("post", "library_tracks", (SMALL_USER,), {}),
         ("delete", "library_track", (SMALL_USER, "unknown-track"), None),
+        ("post", "library_playable", (SMALL_USER,), {"track_ids": ["x"], "playable": False}),
+        ("post", "catalogue_gone", (), {"track_ids": ["unknown-track"]}),
+        ("delete", "catalogue_gone_track", ("unknown-track",), None),
     ],
 )
 def test_control_endpoints_need_no_csrf_token(client, method, name, args, body):
@@ -478,6 +485,10 @@ def test_control_endpoints_need_no_csrf_token(client, method, name, args, body):
         ("delete", "library_tracks", (SMALL_USER,)),
         ("get", "library_track", (SMALL_USER, "x")),
         ("post", "library_track", (SMALL_USER, "x")),
+        ("get", "library_playable", (SMALL_USER,)),
+        ("get", "catalogue_gone", ()),
+        ("delete", "catalogue_gone", ()),
+        ("get", "catalogue_gone_track", ("x",)),
     ],
 )
 def test_wrong_methods_are_not_allowed(client, emulator_state: EmulatorState, method, name, args):

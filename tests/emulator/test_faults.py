@@ -432,7 +432,11 @@ def test_fault_describes_itself_with_its_resolved_message(emulator_state: Emulat
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"endpoint": "tracks", "status": 503}, "endpoint must be one of token, me, saved_tracks, api"),
+        (
+            {"endpoint": "tracks", "status": 503},
+            "endpoint must be one of token, me, saved_tracks, library_save, library_remove, "
+            "library_contains, api",
+        ),
         ({"endpoint": "me"}, "A fault needs a status, a delay or both"),
         ({"endpoint": "me", "status": 200}, "status must be an HTTP error status (4xx or 5xx)"),
         ({"endpoint": "me", "status": 599}, "status must be an HTTP error status (4xx or 5xx)"),
