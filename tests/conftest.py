@@ -40,7 +40,7 @@ def spotify_http() -> Iterator[responses.RequestsMock]:
     in-process; any other request fails, so no test can reach the real Spotify."""
     origin = "{0.scheme}://{0.netloc}/".format(urlsplit(settings.SPOTIFY_ACCOUNTS_URL))
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        for method in ("GET", "POST"):
+        for method in ("GET", "POST", "PUT", "DELETE"):  # DELETE, PUT: /me/library
             mock.add_callback(method, re.compile(f"^{re.escape(origin)}"), _dispatch_to_django)
         yield mock
 
