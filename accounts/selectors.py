@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
 from .models import SpotifyToken
@@ -19,3 +20,10 @@ def usable_grant_users() -> QuerySet:
     waiting for a reconnect), as a subquery."""
     usable = SpotifyToken.objects.filter(reauthorization_required=False, reconnect_silently=False)
     return usable.values("user_id")
+
+
+def has_scope(*, user: AbstractBaseUser, scope: str) -> bool:
+    """Whether Spotify granted `scope` to the user's stored grant (what the last token
+    answer said; False without a grant). One query."""
+    granted = SpotifyToken.objects.filter(user=user).values_list("scope", flat=True).first()
+    return granted is not None and scope in granted.split()

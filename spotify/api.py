@@ -28,9 +28,11 @@ from spotipy.exceptions import SpotifyException
 
 from . import budget
 from .exceptions import (
+    SCOPE_MESSAGES,
     RateLimited,
     ReauthorizationRequired,
     RetryAfter,
+    ScopeRequired,
     SpotifyAccessDenied,
     SpotifyError,
     SpotifyPaused,
@@ -291,10 +293,9 @@ def translate_api_error(exc: SpotifyException) -> SpotifyError:
             if needle in message:
                 return SpotifyAccessDenied(explanation)
         if "Insufficient client scope" in message:
-            return SpotifyAccessDenied(
-                "Spotify did not grant this app permission to read your Liked Songs. "
-                "Reconnect Spotify and approve access to your library."
-            )
+            # Which scope is the caller's knowledge (spotify.library_writes says); the
+            # site's reads need only the library's.
+            return ScopeRequired(SCOPE_MESSAGES["user-library-read"])
         return SpotifyAccessDenied()
     if status == 429:
         return RateLimited(retry_after=_retry_after(exc.headers, reason=exc.reason))

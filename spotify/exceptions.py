@@ -126,3 +126,23 @@ class SpotifyAccessDenied(SpotifyError):
     """Spotify refused the request (403): scope missing or a development-mode restriction."""
 
     default_message = "Spotify refused the request."
+
+
+# What a missing scope keeps from the user, in their words.
+SCOPE_MESSAGES = {
+    "user-library-read": (
+        "Spotify did not grant this app permission to read your Liked Songs. "
+        "Reconnect Spotify and approve access to your library."
+    ),
+    "user-library-modify": "Spotify has not given this app permission to change your Liked Songs.",
+}
+
+
+class ScopeRequired(SpotifyAccessDenied):
+    """Spotify refused a call because the user's grant lacks an OAuth scope (403
+    `Insufficient client scope`). `scope` names it when the caller knows which one the
+    call needs: the scope to ask the user for (accounts.services.step_up_url)."""
+
+    def __init__(self, message: str = "", *, scope: str | None = None) -> None:
+        super().__init__(message or SCOPE_MESSAGES.get(scope or "", ""))
+        self.scope = scope
