@@ -82,6 +82,14 @@ def load_enqueue(
     return True
 
 
+def restore_enqueue(*, restore_id: int, attempt: int = 0, delay: float = 0) -> None:
+    """Queue a worker's turn at saving a restore's songs (library.restores)."""
+    from .tasks import restore_songs
+
+    after = timezone.now() + timedelta(seconds=delay) if delay else None
+    restore_songs.using(priority=LOAD_PRIORITY, run_after=after).enqueue(restore_id, attempt)
+
+
 def load_on_sign_in(*, user: AbstractBaseUser) -> None:
     """A signed-in user's library loads on a worker from now on, tab open or not (unless
     it is complete already: its checks keep it current)."""

@@ -187,3 +187,51 @@ class SongChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.name}"
+
+
+class Restore(models.Model):
+    """Songs being saved to a user's Liked Songs again (library.restores): removed songs
+    from the history, or the songs of an uploaded export missing from the library."""
+
+    class State(models.TextChoices):
+        PREVIEW = "preview", "Waiting for confirmation"
+        NEEDS_SCOPE = "needs-scope", "Waiting for Spotify's permission"
+        QUEUED = "queued", "Saving"
+        DONE = "done", "Done"
+        FAILED = "failed", "Stopped"
+
+    class Source(models.TextChoices):
+        HISTORY = "history", "History"
+        FILE = "file", "File"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    label = models.CharField(max_length=255, blank=True, help_text="The file's name, for its owner.")
+    # What to save, oldest first (Liked Songs then lists the newest on top), and how far
+    # the saving got: `done` of them were sent to Spotify, `saved` of those are in Liked
+    # Songs now, and `missing` are not on Spotify any more.
+    uris = models.JSONField(default=list)
+    done = models.PositiveIntegerField(default=0)
+    saved = models.PositiveIntegerField(default=0)
+    missing = models.JSONField(default=list, blank=True)
+    # The preview: songs of the file already in Liked Songs, and songs it listed twice.
+    already = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PREVIEW)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(saved__lte=models.F("done")), name="restore_saved_within_done"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Restore {self.pk} of {self.user}"
+
+    @property
+    def total(self) -> int:
+        return len(self.uris)

@@ -29,7 +29,7 @@ from spotifysite.db import WriteRefused, guarded_write
 from spotifysite.leases import Lease
 
 from . import changelog, search, selectors
-from .models import LibrarySync, SavedTrack
+from .models import LibrarySync, Restore, SavedTrack
 from .tracks import COLUMNS, Track
 
 logger = logging.getLogger(__name__)
@@ -261,6 +261,7 @@ def library_forget(*, user: AbstractBaseUser) -> None:
         LibrarySync.objects.filter(pk=user.pk).delete()
         SavedTrack.objects.filter(user_id=user.pk).delete()
         changelog.forget(user_ids=[user.pk])
+        Restore.objects.filter(user_id=user.pk).delete()
 
 
 def libraries_purge(*, days: int) -> int:
@@ -276,5 +277,6 @@ def libraries_purge(*, days: int) -> int:
         with transaction.atomic():
             SavedTrack.objects.filter(user_id__in=chunk).delete()
             changelog.forget(user_ids=chunk)
+            Restore.objects.filter(user_id__in=chunk).delete()
             LibrarySync.objects.filter(pk__in=chunk).delete()
     return len(users)

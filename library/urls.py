@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import history_views, views
+from . import history_views, restore_views, views
 
 app_name = "library"
 urlpatterns = [
@@ -14,4 +14,8 @@ urlpatterns = [
     path("changes.json", history_views.changes_json, name="changes_json"),
     path("changes/clear/", history_views.changes_clear, name="changes_clear"),
     path("changes/dismiss/", history_views.notice_dismiss, name="notice_dismiss"),
+    path("changes/save/", restore_views.save_again, name="save_again"),
+    path("restore/", restore_views.upload, name="restore_upload"),
+    path("restores/<int:pk>/", restore_views.restore, name="restore"),
+    path("restores/<int:pk>/progress/", restore_views.restore_progress, name="restore_progress"),
 ]

@@ -323,6 +323,10 @@ LIBRARY_CHECK_EVERY = env.int("LIBRARY_CHECK_EVERY", default=86400)
 # than this (seconds): a check reads a few pages, and only a whole load sees every song's
 # playability (the history's "no longer playable"). 0: never.
 LIBRARY_RELOAD_EVERY = env.int("LIBRARY_RELOAD_EVERY", default=7 * 86400)
+# Restoring songs from an uploaded export (/library/restore/): the largest file taken
+# (bytes) and the most songs one restore saves.
+LIBRARY_RESTORE_MAX_BYTES = env.int("LIBRARY_RESTORE_MAX_BYTES", default=10 * 1024 * 1024)
+LIBRARY_RESTORE_MAX_SONGS = env.int("LIBRARY_RESTORE_MAX_SONGS", default=20_000)
 
 # --- Background work (docs/task-engine.md) --------------------------------------------------
 
