@@ -43,9 +43,20 @@ MAX_COOKIE_BYTES = 3800
 
 
 @dataclass(frozen=True)
+class StepUp:
+    """A round trip that asks a signed-in user's Spotify grant for one more scope
+    (incremental authorization), rather than signing someone in: only `user_id` may
+    finish it."""
+
+    scope: str
+    user_id: int
+
+
+@dataclass(frozen=True)
 class Pending:
     next_url: str | None
     code_verifier: str | None
+    step_up: StepUp | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,8 @@ def fernet() -> MultiFernet:
 
 
 def read(request: HttpRequest) -> dict[str, list]:
-    """{state: [next_url, code_verifier, started_at]}; empty when absent, forged or old."""
+    """{state: [next_url, code_verifier, started_at]}, plus [scope, user id] for a step-up;
+    empty when absent, forged or old."""
     value = request.COOKIES.get(cookie().name, "")
     try:
         data = json.loads(fernet().decrypt(value.encode(), ttl=PENDING_SECONDS))
@@ -91,6 +103,8 @@ def read(request: HttpRequest) -> dict[str, list]:
 def add(request: HttpRequest, response: HttpResponse, state: str, entry: Pending) -> None:
     pending = dict(list(read(request).items())[-(MAX_PENDING - 1) :])
     pending[state] = [entry.next_url, entry.code_verifier, time.time()]
+    if entry.step_up is not None:
+        pending[state].append([entry.step_up.scope, entry.step_up.user_id])
     _write(response, pending)
 
 
@@ -100,10 +114,11 @@ def pop(request: HttpRequest, state: str) -> tuple[Pending | None, dict[str, lis
     pending = read(request)
     for candidate in list(pending):
         if state and constant_time_compare(state, candidate):
-            next_url, verifier, started = pending.pop(candidate)
+            next_url, verifier, started, *step_up = pending.pop(candidate)
             if time.time() - started > PENDING_SECONDS or not _spend(candidate, started):
                 return None, pending
-            return Pending(next_url=next_url, code_verifier=verifier), pending
+            extra = StepUp(*step_up[0]) if step_up else None
+            return Pending(next_url=next_url, code_verifier=verifier, step_up=extra), pending
     return None, pending
 
 

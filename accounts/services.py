@@ -1,4 +1,5 @@
-"""Writes for Spotify accounts: signing in, saving and refreshing tokens, disconnecting."""
+"""Writes for Spotify accounts: signing in, saving and refreshing tokens, asking a grant
+for one more scope, disconnecting."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from spotify import api, oauth
 from spotify.exceptions import (
     ReauthorizationRequired,
     SilentReauthorizationRequired,
+    SpotifyAccessDenied,
     SpotifyUnavailable,
     TokenBusy,
 )
@@ -25,6 +29,7 @@ from spotifysite.db import WriteRefused, guarded_write
 from spotifysite.leases import Lease
 
 from .models import SpotifyAccount, SpotifyToken
+from .selectors import has_scope
 from .signals import spotify_connected, spotify_disconnected
 
 logger = logging.getLogger(__name__)
@@ -109,6 +114,55 @@ def user_sign_in(*, code: str, code_verifier: str | None = None) -> AbstractBase
         raise TokenStoreUnavailable() from None
     spotify_connected.send(sender=SpotifyToken, user=user)
     return user
+
+
+# The scopes a signed-in user may be asked for on top of SPOTIFY_SCOPES, when a feature
+# needs them (incremental authorization, docs/spotify.md#incremental-authorization).
+STEP_UP_SCOPES = frozenset({"user-library-modify"})
+
+
+class OtherSpotifyAccount(SpotifyAccessDenied):
+    """A step-up's consent came from another Spotify account than the user's."""
+
+    default_message = (
+        "Spotify answered for another Spotify account than the one you are signed in with, "
+        "so nothing changed. Sign in to Spotify as yourself and try again."
+    )
+
+
+def step_up_url(*, scope: str, next_url: str) -> str:
+    """Where to send a signed-in user whose grant lacks `scope` (accounts.selectors.has_scope):
+    a page that asks Spotify for it, then returns to `next_url` (a path on this site) with
+    a message. ValueError for a scope not in STEP_UP_SCOPES."""
+    if scope not in STEP_UP_SCOPES:
+        raise ValueError(f"{scope!r} is not a scope the site asks for")
+    return f"{reverse('accounts:grant')}?{urlencode({'scope': scope, 'next': next_url})}"
+
+
+def step_up_scopes(*, user: AbstractBaseUser, scope: str) -> str:
+    """What a step-up asks for: what the grant has and the site needs, and `scope`.
+    (Spotify's consent is per authorize request: asking for `scope` alone would replace
+    the grant by one that cannot read the library.)"""
+    token = SpotifyToken.objects.filter(user=user).first()
+    granted = token.scopes if token is not None else []
+    return " ".join(dict.fromkeys([*settings.SPOTIFY_SCOPES.split(), *granted, scope]))
+
+
+def grant_extend(*, user: AbstractBaseUser, code: str, code_verifier: str | None, scope: str) -> bool:
+    """Store the grant a step-up brought, if it is the user's own Spotify account
+    (OtherSpotifyAccount otherwise: nothing stored, as if nothing happened); whether it
+    now has `scope`. Its refresh token's 6 months start again, as after any consent."""
+    token_info = oauth.exchange_code(code=code, code_verifier=code_verifier)
+    profile = api.current_profile(access_token=token_info["access_token"])
+    account_key = profile.get("account_id") or profile["id"]
+    if not SpotifyAccount.objects.filter(user=user, account_id=account_key).exists():
+        raise OtherSpotifyAccount()
+    try:
+        with guarded_write("an extended Spotify grant"):
+            token_save(user=user, token_info=token_info, spotify_user_id=profile["id"])
+    except WriteRefused:
+        raise TokenStoreUnavailable() from None
+    return has_scope(user=user, scope=scope)
 
 
 def user_for_account(*, account_id: str) -> AbstractBaseUser:

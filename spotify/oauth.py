@@ -49,14 +49,19 @@ class _OAuth(spotipy.SpotifyOAuth):
     """
 
     def __init__(
-        self, *, state: str | None = None, show_dialog: bool = False, session: requests.Session | None = None
+        self,
+        *,
+        state: str | None = None,
+        show_dialog: bool = False,
+        session: requests.Session | None = None,
+        scope: str | None = None,
     ) -> None:
         super().__init__(
             client_id=settings.SPOTIFY_CLIENT_ID,
             client_secret=settings.SPOTIFY_CLIENT_SECRET,
             redirect_uri=settings.SPOTIFY_REDIRECT_URI,
             state=state,
-            scope=settings.SPOTIFY_SCOPES,
+            scope=scope or settings.SPOTIFY_SCOPES,
             show_dialog=show_dialog,
             requests_session=session or api.http_session(),
             requests_timeout=settings.SPOTIFY_TOKEN_TIMEOUT,
@@ -76,12 +81,15 @@ class _OAuth(spotipy.SpotifyOAuth):
         super()._handle_oauth_error(http_error)
 
 
-def authorize_url(*, state: str, show_dialog: bool = False, code_verifier: str | None = None) -> str:
+def authorize_url(
+    *, state: str, show_dialog: bool = False, code_verifier: str | None = None, scope: str | None = None
+) -> str:
     """Where to send the browser to ask the user for consent. Without `show_dialog`,
     Spotify sends a user who already approved this app (same scopes) straight back.
     With a `code_verifier` (PKCE), its S256 challenge goes along: only the holder of the
-    verifier can then trade the code for tokens."""
-    url = _OAuth(state=state, show_dialog=show_dialog).get_authorize_url(state=state)
+    verifier can then trade the code for tokens. `scope`: space-separated, instead of
+    SPOTIFY_SCOPES (a step-up asks for those and one more: docs/spotify.md#incremental-authorization)."""
+    url = _OAuth(state=state, show_dialog=show_dialog, scope=scope).get_authorize_url(state=state)
     if code_verifier is None:
         return url
     pkce = {"code_challenge": pkce_challenge(code_verifier), "code_challenge_method": "S256"}
