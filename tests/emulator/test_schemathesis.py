@@ -15,8 +15,9 @@ emulator/README.md):
 - 400 (a bad `limit`, `offset`, `market` or Authorization header) is declared: Spotify
   answers it with its error object; the description omits it.
 What the run does not cover: the accounts site (HTML and OAuth, not in the description),
-the `_emulator/` control API, and write operations the emulator doesn't implement (they
-answer 405 with the error object; tests/emulator/test_unknown_paths.py).
+the `_emulator/` control API, the library endpoints (validated against the description
+in tests/emulator/test_library_writes.py), and methods the emulator doesn't implement
+(they answer 405 with the error object; tests/emulator/test_unknown_paths.py).
 """
 
 import time
