@@ -130,13 +130,13 @@ class OtherSpotifyAccount(SpotifyAccessDenied):
     )
 
 
-def step_up_url(*, scope: str, next_url: str) -> str:
+def step_up_url(*, scope: str, next: str) -> str:
     """Where to send a signed-in user whose grant lacks `scope` (accounts.selectors.has_scope):
-    a page that asks Spotify for it, then returns to `next_url` (a path on this site) with
-    a message. ValueError for a scope not in STEP_UP_SCOPES."""
+    a page that asks Spotify for it, then returns to `next` (a path on this site, checked
+    as sign-in's) with a message. ValueError for a scope not in STEP_UP_SCOPES."""
     if scope not in STEP_UP_SCOPES:
         raise ValueError(f"{scope!r} is not a scope the site asks for")
-    return f"{reverse('accounts:grant')}?{urlencode({'scope': scope, 'next': next_url})}"
+    return f"{reverse('accounts:grant')}?{urlencode({'scope': scope, 'next': next})}"
 
 
 def step_up_scopes(*, user: AbstractBaseUser, scope: str) -> str:

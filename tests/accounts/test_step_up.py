@@ -61,14 +61,14 @@ def test_has_scope_reads_the_stored_grant(token):
 
 
 def test_step_up_url_names_the_scope_and_where_to_go_back():
-    assert services.step_up_url(scope=MODIFY, next_url=NEXT) == (
+    assert services.step_up_url(scope=MODIFY, next=NEXT) == (
         f"{reverse('accounts:grant')}?{urlencode({'scope': MODIFY, 'next': NEXT})}"
     )
 
 
 def test_step_up_url_refuses_a_scope_the_site_does_not_ask_for():
     with pytest.raises(ValueError, match="playlist-modify-private"):
-        services.step_up_url(scope="playlist-modify-private", next_url=NEXT)
+        services.step_up_url(scope="playlist-modify-private", next=NEXT)
 
 
 # --- starting ---------------------------------------------------------------------------
@@ -77,7 +77,7 @@ def test_step_up_url_refuses_a_scope_the_site_does_not_ask_for():
 def test_the_page_says_why_and_starts_nothing(signed_in_client, token):
     before = pending_sign_ins(signed_in_client)
 
-    response = signed_in_client.get(services.step_up_url(scope=MODIFY, next_url=NEXT))
+    response = signed_in_client.get(services.step_up_url(scope=MODIFY, next=NEXT))
 
     assert response.status_code == HTTPStatus.OK
     html = response.content.decode()
@@ -88,7 +88,7 @@ def test_the_page_says_why_and_starts_nothing(signed_in_client, token):
 
 
 def test_only_a_signed_in_user_can_step_up(client, emulator):
-    response = client.get(services.step_up_url(scope=MODIFY, next_url=NEXT))
+    response = client.get(services.step_up_url(scope=MODIFY, next=NEXT))
 
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"].startswith(reverse("accounts:login"))
