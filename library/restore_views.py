@@ -10,25 +10,21 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.selectors import has_scope
-from accounts.services import step_up_url
 
 from . import restore_files, restores
 from .models import Restore
 
 
 def _started(request: HttpRequest, restore: Restore) -> HttpResponse:
-    """Start a confirmed restore; one that needs Spotify's permission first goes to
-    Spotify's consent and comes back to its page, which then goes on."""
-    restore = restores.start(restore=restore)
-    page = reverse("library:restore", args=[restore.pk])
-    if restore.state == Restore.State.NEEDS_SCOPE:
-        return redirect(step_up_url(scope=restores.MODIFY_SCOPE, next=page))
-    return redirect(page)
+    """Start a confirmed restore. One that needs Spotify's permission first shows, on its
+    page, the one button that asks Spotify; back from the consent, the page goes on."""
+    restores.start(restore=restore)
+    return redirect("library:restore", restore.pk)
 
 
 @never_cache
@@ -49,7 +45,8 @@ def _songs_of(upload: UploadedFile | None) -> tuple[UploadedFile, restore_files.
         raise restore_files.BadFile("Choose a file to upload.")
     if upload.size is not None and upload.size > limit:
         raise restore_files.BadFile(
-            f"This file is {upload.size / 2**20:.1f} MB; files up to {limit / 2**20:.0f} MB can be restored."
+            f"This file is {filesizeformat(upload.size)}; "
+            f"files up to {filesizeformat(limit)} can be restored."
         )
     return upload, restore_files.read(upload.read(limit + 1), max_songs=restores.max_songs())
 
@@ -71,7 +68,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     status = HTTPStatus.BAD_REQUEST if error else HTTPStatus.OK
     context = {
         "error": error,
-        "max_mb": settings.LIBRARY_RESTORE_MAX_BYTES // 2**20,
+        "max_bytes": settings.LIBRARY_RESTORE_MAX_BYTES,
         "max_songs": restores.max_songs(),
     }
     return render(request, "library/restore_upload.html", context, status=status)
@@ -93,11 +90,7 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
         # Back from Spotify's consent with the permission: the user's own POST asked for
         # this restore, and the consent confirmed it.
         restore = restores.start(restore=restore)
-    context = {
-        "restore": restore,
-        "outcome": restores.outcome(restore),
-        "step_up": step_up_url(scope=restores.MODIFY_SCOPE, next=request.path),
-    }
+    context = {"restore": restore, "outcome": restores.outcome(restore), "scope": restores.MODIFY_SCOPE}
     return render(request, "library/restore.html", context)
 
 

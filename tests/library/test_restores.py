@@ -1,0 +1,210 @@
+"""Getting songs back (library.restores), against the in-process emulator: "Save again" on
+the history with the scope asked for only then (incremental authorization), the outcome
+("1 song saved again; 1 is no longer on Spotify"), large restores on a worker, and
+restores from an uploaded export with every bad input refused."""
+
+import time
+from http import HTTPStatus
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from accounts.models import SpotifyToken
+from emulator import library_writes
+from harness.workers import drain
+from library import export, restores
+from library.models import LibrarySync, Restore, SongChange
+from library.tracks import Track
+from tests.factories import SpotifyTokenFactory
+from tests.helpers import callback_path, consent
+from tests.library.conftest import FEW
+
+pytestmark = pytest.mark.django_db
+
+MODIFY = "user-library-modify"
+
+
+def _removed_on_spotify(client, emulator, count: int = 1) -> list[str]:
+    """Songs 3, 4, … of the stored library left Spotify's side; a check records it."""
+    user = emulator.users[FEW].id
+    gone = [saved.track.id for saved in emulator.library(user)[3 : 3 + count]]
+    for track_id in gone:
+        emulator.remove_track(user, track_id)
+    LibrarySync.objects.update(checked_at=None)
+    client.get(reverse("library:saved_tracks"))  # queues the check
+    drain()
+    assert SongChange.objects.filter(kind="removed").count() == count
+    return gone
+
+
+def _grant(client, restore: Restore, *, agree: bool = True):
+    """Press "Continue to Spotify" on the restore's page, answer the consent; the callback's
+    redirect, followed to the restore's page."""
+    page = reverse("library:restore", args=[restore.pk])
+    response = client.post(reverse("accounts:grant"), {"scope": MODIFY, "next": page})
+    assert response.status_code == HTTPStatus.FOUND
+    back = client.get(callback_path(consent(client, response["Location"], agree=agree)))
+    assert back["Location"] == page
+    return client.get(page)
+
+
+def _in_emulator(emulator, track_ids) -> list[bool]:
+    saved = {item.track.id for item in emulator.library(emulator.users[FEW].id)}
+    return [track_id in saved for track_id in track_ids]
+
+
+def test_save_again_asks_spotify_once_then_the_song_is_back_and_recorded(stale_client, emulator):
+    (gone,) = _removed_on_spotify(stale_client, emulator)
+    change = SongChange.objects.get(kind="removed")
+
+    response = stale_client.post(reverse("library:save_again"), {"change": change.pk})
+    restore = Restore.objects.get()
+    assert response["Location"] == reverse("library:restore", args=[restore.pk])
+    assert restore.state == Restore.State.NEEDS_SCOPE and restore.uris == [change.uri]
+    page = stale_client.get(response["Location"]).content.decode()
+    assert "Continue to Spotify" in page and "Nothing saved yet" in page
+
+    done = _grant(stale_client, restore)
+
+    assert "1 song saved again." in done.content.decode()
+    assert _in_emulator(emulator, [gone]) == [True]
+    assert MODIFY in SpotifyToken.objects.get().scope.split()
+    drain()  # the check the restore queued
+    assert SongChange.objects.filter(kind="re-added", spotify_id=gone).count() == 1
+    library = stale_client.get(reverse("library:saved_tracks")).context["view"]
+    assert library.total == 42 and library.page.object_list[0].id == gone
+
+
+def test_declining_saves_nothing_keeps_the_read_only_grant_and_says_so(stale_client, emulator):
+    (gone,) = _removed_on_spotify(stale_client, emulator)
+    stale_client.post(reverse("library:save_again"), {"change": SongChange.objects.get().pk})
+
+    page = _grant(stale_client, Restore.objects.get(), agree=False)
+
+    text = page.content.decode()
+    assert "Spotify was not given permission to change your Liked Songs" in text
+    assert "Continue to Spotify" in text  # asking again stays one click away
+    assert Restore.objects.get().state == Restore.State.NEEDS_SCOPE
+    assert SpotifyToken.objects.get().scope == "user-library-read"
+    assert _in_emulator(emulator, [gone]) == [False]
+
+
+def test_save_all_shown_reports_songs_no_longer_on_spotify(stale_client, emulator):
+    gone = _removed_on_spotify(stale_client, emulator, count=3)
+    emulator.catalogue.take_off(gone[1])
+    stale_client.post(reverse("library:save_again"), {"q": ""})
+    restore = Restore.objects.get()
+    # Oldest saved first: Liked Songs then lists them as they were.
+    assert restore.uris == [f"spotify:track:{track_id}" for track_id in reversed(gone)]
+
+    page = _grant(stale_client, restore).content.decode()
+
+    assert "2 songs saved again; 1 is no longer on Spotify." in page
+    assert f"spotify:track:{gone[1]}" in page
+    assert _in_emulator(emulator, gone) == [True, False, True]
+    top = [item.track.id for item in emulator.library(emulator.users[FEW].id)[:2]]
+    assert top == [gone[0], gone[2]]
+
+
+def test_a_song_back_already_is_not_saved_again(stale_client, emulator):
+    _removed_on_spotify(stale_client, emulator)
+    change = SongChange.objects.get()
+    LibrarySync.objects.update(checked_at=None)
+    # Saved again in Spotify's app, before the restore.
+    library_writes.save(emulator, emulator.users[FEW].id, [change.spotify_id], now=int(time.time()))
+    stale_client.get(reverse("library:saved_tracks"))
+    drain()
+
+    stale_client.post(reverse("library:save_again"), {"change": change.pk})
+
+    restore = Restore.objects.get()
+    assert restore.uris == [] and restore.already == 1
+
+
+def _file(tracks) -> SimpleUploadedFile:
+    return SimpleUploadedFile("liked.csv", "".join(export.csv_lines(tracks)).encode(), "text/csv")
+
+
+def _stored(client) -> list[Track]:
+    return list(client.get(reverse("library:saved_tracks")).context["view"].page.object_list)
+
+
+def test_a_file_preview_counts_what_is_there_then_a_worker_saves_the_rest(stale_client, emulator, settings):
+    stored = _stored(stale_client)
+    gone = _removed_on_spotify(stale_client, emulator, count=2)
+
+    response = stale_client.post(reverse("library:restore_upload"), {"file": _file(stored)})
+    restore = Restore.objects.get()
+    assert response["Location"] == reverse("library:restore", args=[restore.pk])
+    preview = stale_client.get(response["Location"]).content.decode()
+    assert "<strong>40</strong> already in your Liked Songs, <strong>2</strong> not" in preview
+
+    stale_client.post(response["Location"])  # confirm: Spotify asks first
+    monkey_small = restores.IN_REQUEST
+    restores.IN_REQUEST = 1  # so that two songs go to a worker
+    try:
+        page = _grant(stale_client, Restore.objects.get())
+    finally:
+        restores.IN_REQUEST = monkey_small
+    assert "It goes on if you close this tab" in page.content.decode()
+    progress = stale_client.get(reverse("library:restore_progress", args=[restore.pk])).json()
+    assert progress == {"state": "queued", "done": 0, "total": 2, "saved": 0, "missing": 0, "finished": False}
+
+    drain()
+
+    assert Restore.objects.get().state == Restore.State.DONE
+    assert _in_emulator(emulator, gone) == [True, True]
+    assert "2 songs saved to your Liked Songs." in stale_client.get(response["Location"]).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"Title,Artist\nSong,Someone\n", "no column of Spotify URIs"),
+        (b"spotify_uri\nspotify:episode:" + b"E" * 22 + b"\n", "not a Spotify song"),
+        (b"spotify_uri\nspotify:local:A:B:C:1\n", "not a Spotify song"),
+        (b'{"tracks": [', "cannot be read as JSON"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "not text in UTF-8"),
+    ],
+)
+def test_a_bad_file_is_a_clear_message_and_saves_nothing(stale_client, emulator, content, message):
+    response = stale_client.post(
+        reverse("library:restore_upload"), {"file": SimpleUploadedFile("x.csv", content, "text/csv")}
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert message in response.content.decode() and "Nothing was saved." in response.content.decode()
+    assert not Restore.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(stale_client, settings):
+    settings.LIBRARY_RESTORE_MAX_BYTES = 1024
+    big = SimpleUploadedFile("big.csv", b"spotify_uri\n" + b"x" * 2048, "text/csv")
+
+    response = stale_client.post(reverse("library:restore_upload"), {"file": big})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "This file is 2.0\xa0KB; files up to 1.0\xa0KB can be restored." in response.content.decode()
+    assert not Restore.objects.exists()
+
+
+def test_nobody_sees_or_starts_another_users_restore(stale_client, client, emulator):
+    restore = Restore.objects.create(user=SpotifyToken.objects.get().user, source="file", uris=[])
+    client.force_login(SpotifyTokenFactory().user)
+    for response in (
+        client.get(reverse("library:restore", args=[restore.pk])),
+        client.post(reverse("library:restore", args=[restore.pk])),
+        client.get(reverse("library:restore_progress", args=[restore.pk])),
+    ):
+        assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+def test_the_page_after_the_consent_says_both_what_spotify_allowed_and_what_was_saved(stale_client, emulator):
+    _removed_on_spotify(stale_client, emulator)
+    stale_client.post(reverse("library:save_again"), {"change": SongChange.objects.get().pk})
+    page = _grant(stale_client, Restore.objects.get())
+    assert [str(m) for m in get_messages(page.wsgi_request)] == [
+        "Spotify now lets us save songs to your Liked Songs."
+    ]
+    assert "1 song saved again." in page.content.decode()
