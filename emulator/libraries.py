@@ -7,7 +7,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from . import demo_data
+from django.conf import settings
+
+from . import demo_data, demo_past
 from .catalogue import Catalogue
 from .config import InvalidArgument, check_type
 from .demo_data import DemoUser, SavedTrack
@@ -102,11 +104,19 @@ class Libraries:
                 built = demo_data.build_library(seed=user_id, size=size)
                 self._album_titles.update((saved.track.album.id, saved.track.album.name) for saved in built)
                 self.catalogue.add(saved.track for saved in built)
+                if settings.SPOTIFY_DEMO_MODE:
+                    self._remember_the_past(user_id)
                 if self.catalogue.anything_gone:  # a rebuild must not bring back what left Spotify
                     built = [saved for saved in built if not self.catalogue.is_gone(saved.track.id)]
                 self._libraries[user_id] = built
                 self._library_sizes[user_id] = size
             return self._libraries[user_id]
+
+    def _remember_the_past(self, user_id: str) -> None:
+        """Demo mode: the songs that left this user's library before the demo began
+        (demo_past) are Spotify's to save again, but the one Spotify no longer has."""
+        self.catalogue.add(saved.track for saved in demo_past.songs(user_id))
+        self.catalogue.take_off(demo_past.gone(user_id))
 
     def library_size(self, user: DemoUser) -> int:
         """How many Liked Songs `user` has, without building a library nobody read yet."""

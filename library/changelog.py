@@ -4,10 +4,10 @@ read newest first, by kind, searched; cleared with the library or by its owner."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from . import history, search
@@ -94,6 +94,12 @@ def counts(*, user_id: int) -> dict[str, int]:
     return {kind: found.get(kind, 0) for kind in KINDS}
 
 
+def summary(counts: dict[str, int]) -> str:
+    """'12 songs removed, 2 songs added': the kinds that happened, most first."""
+    most_first = sorted(counts.items(), key=lambda item: -item[1])
+    return ", ".join(f"{n:,} {SENTENCES[kind][n != 1]}" for kind, n in most_first if n)
+
+
 def removed_since_seen(*, library: LibrarySync) -> tuple[int, datetime | None]:
     """Songs that left the library since its owner last looked at the history (or since
     it is watched), for the library page's notice, and since when."""
@@ -124,10 +130,14 @@ def forget(*, user_ids: Iterable[int]) -> None:
     SongChange.objects.filter(user_id__in=list(user_ids)).delete()
 
 
-def latest_observed(*, user_id: int) -> date | None:
-    when = SongChange.objects.filter(user_id=user_id).aggregate(latest=Max("observed_at"))["latest"]
-    return timezone.localdate(when) if when else None
-
-
-def for_export(rows: QuerySet[SongChange]) -> Iterator[SongChange]:
-    return rows.iterator(chunk_size=2000)
+def backfill(*, user_id: int, entries: list[tuple[str, Track, datetime]], since: datetime) -> None:
+    """Record changes seen before now, oldest first, as if the library had been watched
+    since `since`: for the demo mode's past weeks (emulator.demo_history), nothing else."""
+    # Each found by a daily check, the day after the one before it.
+    day = timedelta(days=1)
+    rows = [
+        _row(user_id, history.Change(kind, track), observed, max(since, observed - day))
+        for kind, track, observed in sorted(entries, key=lambda entry: entry[2])
+    ]
+    SongChange.objects.bulk_create(rows)
+    LibrarySync.objects.filter(pk=user_id).update(watched_since=since)

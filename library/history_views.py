@@ -43,6 +43,7 @@ def changes(request: HttpRequest) -> HttpResponse:
         "query": query,
         "counts": [(kind, label, counts[kind]) for kind, label in changelog.KINDS.items()],
         "total": sum(counts.values()),
+        "summary": changelog.summary(counts),
         "kinds": changelog.KINDS,
         "kind_label": changelog.KINDS.get(query.kind, ""),
         "page_sizes": PAGE_SIZES,

@@ -28,7 +28,7 @@ from accounts import selectors as accounts
 from spotifysite.db import WriteRefused, guarded_write
 from spotifysite.leases import Lease
 
-from . import changelog, search, selectors
+from . import changelog, search, selectors, signals
 from .models import LibrarySync, Restore, SavedTrack
 from .tracks import COLUMNS, Track
 
@@ -198,7 +198,9 @@ def _promote(user: AbstractBaseUser, sync: LibrarySync) -> LibrarySync:
             previous_check_at=previous_check,
         )
     now = timezone.now()
-    sync.watched_since = sync.watched_since or now
+    if not sync.watched_since:
+        sync.watched_since = now
+        transaction.on_commit(partial(signals.library_watched.send, sender=LibrarySync, user=user))
     sync.generation, sync.total = sync.loading_generation, sync.loaded
     sync.version, sync.checked_at, sync.loaded_at = _new_version(), now, now
     sync.loading_generation = sync.loading_total = sync.loaded = 0

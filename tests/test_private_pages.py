@@ -79,6 +79,17 @@ VISITS = {
     "library:export_csv": Visit(status=_status(HTTPStatus.OK, HTTPStatus.ACCEPTED)),
     "library:export_excel": Visit(status=_status(HTTPStatus.OK, HTTPStatus.ACCEPTED)),
     "library:export_json": Visit(status=_status(HTTPStatus.OK, HTTPStatus.ACCEPTED)),
+    "accounts:grant": Visit(data={"scope": "user-library-modify"}),  # why Spotify will ask
+    "library:changes": Visit(),
+    "library:changes_csv": Visit(),
+    "library:changes_json": Visit(),
+    "library:changes_clear": Visit(),  # the confirmation
+    "library:notice_dismiss": Visit(method="post", status=_status(HTTPStatus.FOUND)),
+    "library:save_again": Visit(method="post", status=_status(HTTPStatus.FOUND)),  # nothing to save
+    "library:restore_upload": Visit(),
+    # Someone else's restore, or none: not found, and not stored either.
+    "library:restore": Visit(kwargs={"pk": 999_999}, status=_status(HTTPStatus.NOT_FOUND)),
+    "library:restore_progress": Visit(kwargs={"pk": 999_999}, status=_status(HTTPStatus.NOT_FOUND)),
 }
 
 

@@ -58,6 +58,7 @@ def test_the_history_newest_first_with_counts_per_kind_and_since_when(signed_in)
         "playable": 0,
     }
     assert "Watched since" in html and "1 November 2026" in html
+    assert "<strong>3 songs removed, 1 song added</strong> since 1 November 2026." in html
     assert "between 1 and 2 November 2026" in html  # the two checks that bound the removals
 
 

@@ -1,0 +1,68 @@
+"""Demo mode's past weeks (emulator.demo_past, emulator.demo_history): a demo user's first
+load comes with four weeks of history, whose songs the emulator knows (so "Save again"
+works on them), one of them no longer on Spotify; nobody else gets any."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from emulator import demo_past
+from emulator.apps import connect_demo_history
+from emulator.demo_history import give_demo_history
+from library import changelog, signals
+from library.models import LibrarySync, SongChange
+from tests.factories import SpotifyTokenFactory, SpotifyUserFactory, TrackFactory, library_load
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_past_is_the_same_in_every_process():
+    assert demo_past.songs("mariana.k") == demo_past.songs("mariana.k")
+    assert demo_past.songs("mariana.k") != demo_past.songs("someone.else")
+
+
+def test_a_demo_users_first_load_comes_with_four_weeks_of_history(emulator, settings):
+    settings.SPOTIFY_DEMO_MODE = True
+    account = emulator.users[0].id
+    emulator.library(account)  # built: in demo mode, with its past in the catalogue
+    user = SpotifyTokenFactory(user=SpotifyUserFactory(account_id=account)).user
+    library_load(user, TrackFactory.build_batch(3))
+
+    give_demo_history(sender=LibrarySync, user=user)
+
+    kinds = list(SongChange.objects.order_by("observed_at", "id").values_list("kind", "name"))
+    assert kinds == [
+        ("removed", "Summer Licence"),
+        ("removed", "Re-release Blues"),
+        ("removed", "Still Out There"),
+        ("unplayable", "Fading Signal"),
+        ("removed", "Fading Signal"),
+    ]
+    sync = LibrarySync.objects.get(pk=user.pk)
+    assert timezone.now() - sync.watched_since == pytest.approx(timedelta(weeks=4), abs=timedelta(minutes=1))
+    assert changelog.removed_since_seen(library=sync)[0] == 4
+    songs = demo_past.songs(account)
+    assert all(emulator.catalogue.known(saved.track.id) for saved in songs)
+    assert emulator.catalogue.is_gone(demo_past.gone(account))
+    assert not emulator.catalogue.is_gone(songs[1].track.id)
+
+
+def test_anyone_else_gets_no_history(emulator):
+    user = SpotifyTokenFactory().user
+    library_load(user, TrackFactory.build_batch(3))
+
+    give_demo_history(sender=LibrarySync, user=user)
+
+    assert not SongChange.objects.exists()
+
+
+def test_connected_only_in_demo_mode(settings):
+    settings.SPOTIFY_DEMO_MODE = False
+    assert not connect_demo_history()
+    settings.SPOTIFY_DEMO_MODE = True
+    try:
+        assert connect_demo_history()
+        assert signals.library_watched.has_listeners()
+    finally:
+        signals.library_watched.disconnect(dispatch_uid="emulator.demo_history")
