@@ -31,12 +31,13 @@ def give_demo_history(sender: object, *, user: AbstractBaseUser, **kwargs: objec
     now = timezone.now()
     songs = demo_past.songs(account.account_id)
     entries = [
-        (kind, _as_track(songs[index]), now - timedelta(days=days)) for days, kind, index in demo_past.EVENTS
+        (kind, as_site_track(songs[index]), now - timedelta(days=days))
+        for days, kind, index in demo_past.EVENTS
     ]
     changelog.backfill(user_id=user.pk, entries=entries, since=now - timedelta(weeks=demo_past.WEEKS))
 
 
-def _as_track(saved: SavedTrack):
+def as_site_track(saved: SavedTrack):
     """The song as the site stores it (library.tracks.Track)."""
     from library.tracks import Track
 
@@ -53,6 +54,6 @@ def _as_track(saved: SavedTrack):
         playable=True,
         added_at=datetime.fromtimestamp(saved.added_at, tz=UTC),
         uri=f"spotify:track:{track.id}",
-        spotify_url=None,
+        spotify_url=f"https://open.spotify.com/track/{track.id}",
         isrc=track.isrc,
     )

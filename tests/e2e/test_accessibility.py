@@ -121,6 +121,56 @@ def test_library_pages(audit: Audit, live_server, live_emulator):
     assert not audit.found, "\n".join(audit.found)
 
 
+def test_history_and_restore_pages(audit: Audit, live_server, live_emulator, tmp_path):
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from emulator.demo_history import as_site_track
+    from library import changelog
+    from library.models import LibrarySync
+
+    page = audit.page
+    sign_in(page, live_server, live_emulator, user=FEW)
+    page.goto(f"{live_server.url}/library/changes/")
+    audit.check("history, nothing changed yet")
+    LibrarySync.objects.update(changes_seen_at=None)  # the changes below are news
+    user = get_user_model().objects.get()
+    songs = [saved for saved in live_emulator.library(live_emulator.users[FEW].id)[:5]]
+    now = timezone.now()
+    entries = [
+        (kind, as_site_track(saved), now - timezone.timedelta(days=days))
+        for (kind, days), saved in zip(
+            [("removed", 9), ("unplayable", 6), ("added", 5), ("re-added", 3), ("removed", 1)],
+            songs,
+            strict=True,
+        )
+    ]
+    changelog.backfill(user_id=user.pk, entries=entries, since=now - timezone.timedelta(days=14))
+    page.goto(f"{live_server.url}/library/")
+    expect(page.get_by_role("status").filter(has_text="left your Liked Songs")).to_be_visible()
+    audit.check("library with the notice of songs that left")
+    page.goto(f"{live_server.url}/library/changes/")
+    audit.check("history")
+    page.goto(f"{live_server.url}/library/changes/?kind=removed&q=zzzz")
+    audit.check("history, no change matches")
+    page.goto(f"{live_server.url}/library/changes/clear/")
+    audit.check("clear the history")
+    page.goto(f"{live_server.url}/library/restore/")
+    audit.check("restore from a file")
+    upload = tmp_path / "liked.csv"
+    upload.write_text("spotify_uri\nnot-a-uri\n")
+    page.get_by_label(re.compile("Export file")).set_input_files(upload)
+    page.get_by_role("button", name="Preview").click()
+    audit.check("restore from a file, a bad file")
+    upload.write_text("spotify_uri\n" + "".join(f"spotify:track:{saved.track.id}\n" for saved in songs))
+    page.get_by_label(re.compile("Export file")).set_input_files(upload)
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_text("already in your Liked Songs")).to_be_visible()
+    audit.check("restore preview")
+
+    assert not audit.found, "\n".join(audit.found)
+
+
 def test_loading_and_large_library_pages(audit: Audit, live_server, live_emulator):
     page = audit.page
     live_emulator.config.large_library_size = 1_250
