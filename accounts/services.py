@@ -165,6 +165,16 @@ def grant_extend(*, user: AbstractBaseUser, code: str, code_verifier: str | None
     return has_scope(user=user, scope=scope)
 
 
+def scope_lost(*, user: AbstractBaseUser, scope: str) -> None:
+    """Spotify refused a call for want of `scope` that the stored grant lists (taken back
+    on Spotify's side): it is forgotten, so that the next step-up asks Spotify again
+    instead of going straight back."""
+    token = SpotifyToken.objects.filter(user=user).first()
+    if token is not None and scope in token.scopes:
+        kept = " ".join(granted for granted in token.scopes if granted != scope)
+        SpotifyToken.objects.filter(pk=token.pk, scope=token.scope).update(scope=kept)
+
+
 def user_for_account(*, account_id: str) -> AbstractBaseUser:
     """The user linked to the Spotify account `account_id`, created (with the account's
     row) on its first sign-in."""

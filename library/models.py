@@ -193,6 +193,8 @@ class Restore(models.Model):
     """Songs being saved to a user's Liked Songs again (library.restores): removed songs
     from the history, or the songs of an uploaded export missing from the library."""
 
+    MISSING_KEPT = 500
+
     class State(models.TextChoices):
         PREVIEW = "preview", "Waiting for confirmation"
         NEEDS_SCOPE = "needs-scope", "Waiting for Spotify's permission"
@@ -209,10 +211,13 @@ class Restore(models.Model):
     label = models.CharField(max_length=255, blank=True, help_text="The file's name, for its owner.")
     # What to save, oldest first (Liked Songs then lists the newest on top), and how far
     # the saving got: `done` of them were sent to Spotify, `saved` of those are in Liked
-    # Songs now, and `missing` are not on Spotify any more.
+    # Songs now, and `unavailable` are not on Spotify any more (`missing`: the first
+    # MISSING_KEPT of them, for the page; a file of dead links does not grow the row).
     uris = models.JSONField(default=list)
+    total = models.PositiveIntegerField(default=0, help_text="Songs to save (the length of uris).")
     done = models.PositiveIntegerField(default=0)
     saved = models.PositiveIntegerField(default=0)
+    unavailable = models.PositiveIntegerField(default=0)
     missing = models.JSONField(default=list, blank=True)
     # The preview: songs of the file already in Liked Songs, and songs it listed twice.
     already = models.PositiveIntegerField(default=0)
@@ -231,7 +236,3 @@ class Restore(models.Model):
 
     def __str__(self) -> str:
         return f"Restore {self.pk} of {self.user}"
-
-    @property
-    def total(self) -> int:
-        return len(self.uris)

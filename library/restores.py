@@ -63,10 +63,12 @@ def from_history(*, user: AbstractBaseUser, change_ids: list[int] | None = None,
     )
     uris = [uri for uri in dict.fromkeys(rows) if library_writes.TRACK_URI.fullmatch(uri)]
     back = _in_library(user, uris)
+    wanted = [uri for uri in uris if uri not in back]
     return Restore.objects.create(
         user=user,
         source=Restore.Source.HISTORY,
-        uris=[uri for uri in uris if uri not in back],
+        uris=wanted,
+        total=len(wanted),
         already=len(back),
         state=Restore.State.PREVIEW,
     )
@@ -76,11 +78,13 @@ def from_file(*, user: AbstractBaseUser, songs: SongList, filename: str) -> Rest
     """A restore of the songs of an uploaded file that Liked Songs lack, for its owner to
     confirm after the preview."""
     present = _in_library(user, songs.uris)
+    wanted = [uri for uri in songs.uris if uri not in present]
     return Restore.objects.create(
         user=user,
         source=Restore.Source.FILE,
         label=filename[:255],
-        uris=[uri for uri in songs.uris if uri not in present],
+        uris=wanted,
+        total=len(wanted),
         already=len(present),
         duplicates=songs.duplicates,
     )
@@ -154,13 +158,14 @@ def run(*, restore: Restore, seconds: float, priority: Priority = Priority.BACKG
         except SpotifyError as exc:
             logger.warning("Restore %s: a batch failed: %s", restore.pk, type(exc).__name__)
             return "waiting"
-        restore.missing = [*restore.missing, *outcome.unavailable]
-        _set(
-            restore,
-            done=restore.done + len(batch),
-            saved=restore.saved + len(outcome.saved),
-            missing=restore.missing,
-        )
+        counts = {
+            "done": restore.done + len(batch),
+            "saved": restore.saved + len(outcome.saved),
+            "unavailable": restore.unavailable + len(outcome.unavailable),
+        }
+        if outcome.unavailable and len(restore.missing) < Restore.MISSING_KEPT:
+            counts["missing"] = [*restore.missing, *outcome.unavailable][: Restore.MISSING_KEPT]
+        _set(restore, **counts)
         if time.monotonic() > deadline:
             break
     if restore.done < restore.total:
@@ -192,6 +197,6 @@ def outcome(restore: Restore) -> str:
     if not restore.total:
         return "Nothing to save: every one of these songs is in your Liked Songs."
     sentence = f"{restore.saved:,} song{'s' if restore.saved != 1 else ''} {verb}"
-    if missing := len(restore.missing):
+    if missing := restore.unavailable:
         sentence += f"; {missing:,} {'is' if missing == 1 else 'are'} no longer on Spotify"
     return sentence + "."

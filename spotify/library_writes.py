@@ -37,6 +37,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 
 from accounts.selectors import has_scope
+from accounts.services import scope_lost
 
 from .client import spotify_client
 from .exceptions import ScopeRequired, SpotifyError
@@ -81,8 +82,8 @@ def save(
     for batch in _batches(wanted):
         # spotipy 2.26 has no method for /me/library: its raw PUT, with the URIs in the
         # query (a JSON body is refused: "Missing required field: uris").
-        _needing(MODIFY_SCOPE, lambda batch=batch: client._put("me/library", uris=",".join(batch)))
-    present = _contains(client, wanted)
+        _needing(user, MODIFY_SCOPE, lambda batch=batch: client._put("me/library", uris=",".join(batch)))
+    present = _contains(user, client, wanted)
     return SaveOutcome(
         saved=[uri for uri, there in zip(wanted, present, strict=True) if there],
         unavailable=[uri for uri, there in zip(wanted, present, strict=True) if not there],
@@ -97,7 +98,7 @@ def in_library(
     if not wanted:
         return {}
     client = spotify_client(user=user, priority=priority)
-    return dict(zip(wanted, _contains(client, wanted), strict=True))
+    return dict(zip(wanted, _contains(user, client, wanted), strict=True))
 
 
 def _checked(uris: list[str]) -> list[str]:
@@ -115,20 +116,25 @@ def _batches(uris: list[str]) -> Iterator[list[str]]:
         yield uris[start : start + BATCH_SIZE]
 
 
-def _contains(client: Any, uris: list[str]) -> list[bool]:
+def _contains(user: AbstractBaseUser, client: Any, uris: list[str]) -> list[bool]:
     present: list[bool] = []
     for batch in _batches(uris):
         query = ",".join(batch)
-        answer = _needing(READ_SCOPE, lambda query=query: client._get("me/library/contains", uris=query))
+        answer = _needing(
+            user, READ_SCOPE, lambda query=query: client._get("me/library/contains", uris=query)
+        )
         if not isinstance(answer, list) or len(answer) != len(batch):
             raise SpotifyError("Spotify's answer about your Liked Songs could not be read.")
         present += [each is True for each in answer]
     return present
 
 
-def _needing(scope: str, call: Callable[[], Any]) -> Any:
-    """`call`, whose 403 for a missing scope names `scope`: the one this call needs."""
+def _needing(user: AbstractBaseUser, scope: str, call: Callable[[], Any]) -> Any:
+    """`call`, whose 403 for a missing scope names `scope`: the one this call needs. The
+    stored grant then forgets it (the user took it back on Spotify's side), so that a
+    step-up asks Spotify for it again."""
     try:
         return call()
     except ScopeRequired as exc:
+        scope_lost(user=user, scope=scope)
         raise ScopeRequired(scope=scope) from exc

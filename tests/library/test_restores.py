@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from accounts.models import SpotifyToken
 from emulator import library_writes
+from emulator.state import PROFILE_DEV_2026
 from harness.workers import drain
 from library import export, restores
 from library.models import LibrarySync, Restore, SongChange
@@ -24,6 +25,12 @@ from tests.library.conftest import FEW
 pytestmark = pytest.mark.django_db
 
 MODIFY = "user-library-modify"
+
+
+@pytest.fixture
+def emulator_profile() -> str:
+    """Saving does not depend on the fields Spotify sends: one profile is enough."""
+    return PROFILE_DEV_2026
 
 
 def _removed_on_spotify(client, emulator, count: int = 1) -> list[str]:
@@ -208,3 +215,26 @@ def test_the_page_after_the_consent_says_both_what_spotify_allowed_and_what_was_
         "Spotify now lets us save songs to your Liked Songs."
     ]
     assert "1 song saved again." in page.content.decode()
+
+
+def test_twenty_thousand_songs_are_restored_by_a_worker_and_the_row_stays_small(stale_client, emulator):
+    """The most a file may hold: previewed, saved 40 a call on a worker, and a file of dead
+    links keeps MISSING_KEPT of them for the page, counting the rest."""
+    uris = [f"spotify:track:{n:022d}" for n in range(restores.max_songs())]
+    text = "spotify_uri\n" + "\n".join(uris) + "\n"
+    stale_client.post(
+        reverse("library:restore_upload"), {"file": SimpleUploadedFile("big.csv", text.encode(), "text/csv")}
+    )
+    restore = Restore.objects.get()
+    assert (restore.total, restore.already) == (20_000, 0)
+    stale_client.post(reverse("library:restore", args=[restore.pk]))
+    _grant(stale_client, restore)
+
+    drain()
+
+    restore.refresh_from_db()
+    assert (restore.state, restore.done, restore.saved, restore.unavailable) == ("done", 20_000, 0, 20_000)
+    assert len(restore.missing) == Restore.MISSING_KEPT
+    assert emulator.api_requests["library_save"] == 500
+    page = stale_client.get(reverse("library:restore", args=[restore.pk])).content.decode()
+    assert "0 songs saved to your Liked Songs; 20,000 are no longer on Spotify." in page

@@ -151,6 +151,8 @@ def test_spotifys_insufficient_scope_names_the_scope_the_save_needs(reader, emul
     assert refused.value.scope == "user-library-modify"
     assert emulator.api_requests["library_save"] == 1
     assert top(emulator, 1) != [songs[0]]
+    # Forgotten: the next step-up asks Spotify again instead of going straight back.
+    assert SpotifyToken.objects.get().scope == "user-library-read"
 
 
 def test_a_read_without_its_scope_says_so_as_before(client, emulator, settings):
