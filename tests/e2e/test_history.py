@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from library.models import LibrarySync
 from tests.e2e.steps import FEW, sign_in
-from tests.e2e.test_accessibility import VIEWPORTS, _violations
+from tests.e2e.test_accessibility import _FOCUSABLE, _FOCUSED, _TOO_SMALL, VIEWPORTS, _violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,3 +92,52 @@ def test_the_notice_is_dismissed_with_the_keyboard(page: Page, live_server, live
 
     expect(page).to_have_url(re.compile(r"/library/$"))
     expect(page.get_by_role("status").filter(has_text="left your Liked Songs")).to_have_count(0)
+
+
+def _some_history(live_emulator) -> None:
+    """Five changes over the last nine days, on the signed-in user's history."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from emulator.demo_history import as_site_track
+    from library import changelog
+
+    user = get_user_model().objects.get()
+    songs = live_emulator.library(live_emulator.users[FEW].id)[:5]
+    now = timezone.now()
+    past = [("removed", 9), ("unplayable", 6), ("added", 5), ("re-added", 3), ("removed", 1)]
+    entries = [
+        (kind, as_site_track(saved), now - timezone.timedelta(days=days))
+        for (kind, days), saved in zip(past, songs, strict=True)
+    ]
+    changelog.backfill(user_id=user.pk, entries=entries, since=now - timezone.timedelta(days=14))
+
+
+def test_the_keyboard_reaches_every_control_of_the_history_with_a_visible_focus(
+    page: Page, live_server, live_emulator
+):
+    sign_in(page, live_server, live_emulator)
+    _some_history(live_emulator)
+    page.goto(f"{live_server.url}/library/changes/")
+    controls = page.evaluate(_FOCUSABLE)
+
+    reached: dict[str, bool] = {}
+    for _ in range(len(controls) + 5):
+        page.keyboard.press("Tab")
+        element, ring = page.evaluate(_FOCUSED)
+        if not element.startswith("<body"):
+            reached.setdefault(element, ring)
+
+    assert [c for c in controls if c not in reached] == []
+    assert [c for c, ring in reached.items() if not ring] == []
+    assert len([c for c in controls if "Save again" in c]) == 2
+
+
+def test_the_history_on_a_phone(page: Page, live_server, live_emulator):
+    page.set_viewport_size(VIEWPORTS["phone"])
+    sign_in(page, live_server, live_emulator)
+    _some_history(live_emulator)
+    for url in ("/library/changes/", "/library/changes/?kind=removed", "/library/restore/"):
+        page.goto(f"{live_server.url}{url}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"], url
+        assert page.evaluate(_TOO_SMALL) == [], url
