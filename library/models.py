@@ -225,6 +225,8 @@ class Restore(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.PREVIEW)
     message = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When a task last saved a batch of it, or it was queued (library.restores.take_up_stalled).
+    worked_at = models.DateTimeField(null=True, blank=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

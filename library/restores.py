@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -95,7 +96,7 @@ def start(*, restore: Restore) -> Restore:
     waiting for Spotify's permission to change Liked Songs."""
     if not has_scope(user=restore.user, scope=MODIFY_SCOPE):
         return _set(restore, state=Restore.State.NEEDS_SCOPE)
-    _set(restore, state=Restore.State.QUEUED, message="")
+    _set(restore, state=Restore.State.QUEUED, message="", worked_at=timezone.now())
     if restore.total > IN_REQUEST or run(restore=restore, seconds=0, priority=Priority.INTERACTIVE) in AGAIN:
         background.restore_enqueue(restore_id=restore.pk)
     return restore
@@ -158,14 +159,8 @@ def run(*, restore: Restore, seconds: float, priority: Priority = Priority.BACKG
         except SpotifyError as exc:
             logger.warning("Restore %s: a batch failed: %s", restore.pk, type(exc).__name__)
             return "waiting"
-        counts = {
-            "done": restore.done + len(batch),
-            "saved": restore.saved + len(outcome.saved),
-            "unavailable": restore.unavailable + len(outcome.unavailable),
-        }
-        if outcome.unavailable and len(restore.missing) < Restore.MISSING_KEPT:
-            counts["missing"] = [*restore.missing, *outcome.unavailable][: Restore.MISSING_KEPT]
-        _set(restore, **counts)
+        if not _advance(restore, len(batch), outcome):
+            return "busy"  # another task took it up meanwhile (this one was thought dead)
         if time.monotonic() > deadline:
             break
     if restore.done < restore.total:
@@ -173,6 +168,43 @@ def run(*, restore: Restore, seconds: float, priority: Priority = Priority.BACKG
     _set(restore, state=Restore.State.DONE, finished_at=timezone.now())
     _library_changed(restore.user)
     return "done"
+
+
+def _advance(restore: Restore, sent: int, outcome: library_writes.SaveOutcome) -> bool:
+    """Count a batch, if nobody else counted one since this task read the row (a task
+    taken up again while the first one still ran): then False, and this one stops."""
+    counts = {
+        "done": restore.done + sent,
+        "saved": restore.saved + len(outcome.saved),
+        "unavailable": restore.unavailable + len(outcome.unavailable),
+        "worked_at": timezone.now(),
+    }
+    if outcome.unavailable and len(restore.missing) < Restore.MISSING_KEPT:
+        counts["missing"] = [*restore.missing, *outcome.unavailable][: Restore.MISSING_KEPT]
+    mine = Restore.objects.filter(pk=restore.pk, done=restore.done, state=Restore.State.QUEUED)
+    if not mine.update(**counts):
+        return False
+    for name, value in counts.items():
+        setattr(restore, name, value)
+    return True
+
+
+# A restore queued or saving that no task has worked on for this long lost its worker.
+STALLED_AFTER = timedelta(minutes=5)
+
+
+def take_up_stalled() -> int:
+    """Queue again the restores whose worker died (the engine never runs a killed task
+    again); claimed once however many workers tick. How many."""
+    now = timezone.now()
+    stalled = Restore.objects.filter(state=Restore.State.QUEUED, worked_at__lt=now - STALLED_AFTER)
+    taken = 0
+    for pk, worked_at in stalled.values_list("pk", "worked_at")[:100]:
+        if Restore.objects.filter(pk=pk, worked_at=worked_at).update(worked_at=now):
+            background.restore_enqueue(restore_id=pk)
+            logger.info("Restore %s taken up again (its worker died)", pk)
+            taken += 1
+    return taken
 
 
 def _stop(restore: Restore, message: str) -> None:

@@ -7,9 +7,12 @@ import time
 from http import HTTPStatus
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from accounts.models import SpotifyToken
 from emulator import library_writes
@@ -238,3 +241,26 @@ def test_twenty_thousand_songs_are_restored_by_a_worker_and_the_row_stays_small(
     assert emulator.api_requests["library_save"] == 500
     page = stale_client.get(reverse("library:restore", args=[restore.pk])).content.decode()
     assert "0 songs saved to your Liked Songs; 20,000 are no longer on Spotify." in page
+
+
+def test_a_restore_whose_worker_died_is_taken_up_once_and_a_late_task_stops(stale_client, emulator):
+    """At least once: the engine never runs a killed task again, so the tick queues the
+    restore again; two tasks never both count a batch."""
+    uris = [f"spotify:track:{n:022d}" for n in range(100)]
+    upload = SimpleUploadedFile("x.csv", ("spotify_uri\n" + "\n".join(uris)).encode(), "text/csv")
+    stale_client.post(reverse("library:restore_upload"), {"file": upload})
+    restore = Restore.objects.get()
+    stale_client.post(reverse("library:restore", args=[restore.pk]))
+    _grant(stale_client, restore)
+    DBTaskResult.objects.all().delete()  # its worker died before running it
+    assert restores.take_up_stalled() == 0  # not yet: it may only be waiting its turn
+
+    with time_machine.travel(timezone.now() + restores.STALLED_AFTER + timezone.timedelta(seconds=1)):
+        assert restores.take_up_stalled() == 1
+        assert restores.take_up_stalled() == 0  # once, however many workers tick
+    late = Restore.objects.select_related("user").get()
+    drain()  # the task queued again saves it all
+
+    assert Restore.objects.get().state == Restore.State.DONE
+    assert restores.run(restore=late, seconds=0) == "busy"  # the "dead" task wakes: it stops
+    assert Restore.objects.get().done == 100

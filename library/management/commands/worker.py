@@ -23,7 +23,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.management.commands import db_worker
 from django_tasks_db.models import DBTaskResult
 
-from library import background
+from library import background, restores
 from spotifysite.worker import Worker
 
 logger = logging.getLogger("library.worker")
@@ -61,9 +61,16 @@ def _tick_forever() -> None:
     while not stopped.wait(settings.WORKER_TICK_SECONDS):
         try:
             loads, checks = background.tick()
+            restored = restores.take_up_stalled()
             lost = _mark_lost_tasks()
-            if loads or checks or lost:
-                logger.info("Tick: %d loads taken up, %d checks queued, %d lost tasks", loads, checks, lost)
+            if loads or checks or restored or lost:
+                logger.info(
+                    "Tick: %d loads and %d restores taken up, %d checks queued, %d lost tasks",
+                    loads,
+                    restored,
+                    checks,
+                    lost,
+                )
         except DatabaseError:
             logger.warning("Tick skipped: the database is unavailable", exc_info=True)
         finally:
