@@ -47,9 +47,11 @@ run: export SPOTIFY_REDIRECT_URI = http://127.0.0.1:$(PORT)/accounts/callback/
 endif
 
 ## Set up (first time) and run the site on http://127.0.0.1:$(PORT)/ (demo mode without Spotify
-## credentials) and one worker (Procfile.dev); Ctrl-C stops both.
+## credentials) and one worker (Procfile.dev); Ctrl-C stops both. Not honcho's own reading of
+## .env (`-e /dev/null`): Django reads it, under what the environment says (a PORT's
+## redirect URI above), where honcho's would put .env's over it.
 run: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
+	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho -f Procfile.dev -e /dev/null start
 
 ## The whole test suite, including the browser tests in Chromium.
 test: setup-dev test-programs

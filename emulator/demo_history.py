@@ -26,10 +26,13 @@ def give_demo_history(sender: object, *, user: AbstractBaseUser, **kwargs: objec
     from library import changelog
 
     account = getattr(user, "spotify_account", None)
-    if account is None or state.libraries.user(account.account_id) is None:
+    demo_user = next(
+        (u for u in state.libraries.users if account and u.account_id == account.account_id), None
+    )
+    if demo_user is None:
         return  # not one of the emulator's demo users
     now = timezone.now()
-    songs = demo_past.songs(account.account_id)
+    songs = demo_past.songs(demo_user.id)
     entries = [
         (kind, as_site_track(songs[index]), now - timedelta(days=days))
         for days, kind, index in demo_past.EVENTS

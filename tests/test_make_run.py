@@ -43,7 +43,7 @@ def test_make_run_starts_the_site_and_a_worker_and_ctrl_c_stops_both(tmp_path):
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     honcho = subprocess.Popen(  # the Makefile's `run` recipe
-        [str(bin_dir / "honcho"), "-f", "Procfile.dev", "start"],
+        [str(bin_dir / "honcho"), "-f", "Procfile.dev", "-e", "/dev/null", "start"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

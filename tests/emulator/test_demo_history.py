@@ -26,7 +26,9 @@ def test_a_demo_users_first_load_comes_with_four_weeks_of_history(emulator, sett
     settings.SPOTIFY_DEMO_MODE = True
     account = emulator.users[0].id
     emulator.library(account)  # built: in demo mode, with its past in the catalogue
-    user = SpotifyTokenFactory(user=SpotifyUserFactory(account_id=account)).user
+    # Linked as sign-in links it: by Spotify's pseudonymous account id, not the user id.
+    spotify_account = SpotifyUserFactory(account_id=emulator.users[0].account_id)
+    user = SpotifyTokenFactory(user=spotify_account).user
     library_load(user, TrackFactory.build_batch(3))
 
     give_demo_history(sender=LibrarySync, user=user)
@@ -66,3 +68,25 @@ def test_connected_only_in_demo_mode(settings):
         assert signals.library_watched.has_listeners()
     finally:
         signals.library_watched.disconnect(dispatch_uid="emulator.demo_history")
+
+
+def test_signing_in_as_a_demo_user_in_demo_mode_shows_the_past_weeks(
+    client, emulator, settings, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from tests.helpers import sign_in
+
+    settings.SPOTIFY_DEMO_MODE = True
+    connect_demo_history()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            sign_in(client)  # the first demo user: 42 songs, stored complete at once
+            page = client.get(reverse("library:saved_tracks")).content.decode()
+    finally:
+        signals.library_watched.disconnect(dispatch_uid="emulator.demo_history")
+
+    assert SongChange.objects.count() == 5
+    page = client.get(reverse("library:saved_tracks")).content.decode()
+    assert "4 songs have left your Liked Songs since" in page
+    assert "Summer Licence" in client.get(reverse("library:changes")).content.decode()

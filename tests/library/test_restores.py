@@ -264,3 +264,24 @@ def test_a_restore_whose_worker_died_is_taken_up_once_and_a_late_task_stops(stal
     assert Restore.objects.get().state == Restore.State.DONE
     assert restores.run(restore=late, seconds=0) == "busy"  # the "dead" task wakes: it stops
     assert Restore.objects.get().done == 100
+
+
+def test_a_song_that_stops_playing_in_the_users_country_is_recorded_and_again_when_it_plays(
+    stale_client, emulator
+):
+    """Spotify's `is_playable` for the account's market (the emulator's control API): a
+    first-page song that changed makes the check a reload, whose comparison records it."""
+    user = emulator.users[FEW].id
+    song = emulator.library(user)[2].track.id
+
+    library_writes.set_playable(emulator, user, [song], False)
+    LibrarySync.objects.update(checked_at=None)
+    stale_client.get(reverse("library:saved_tracks"))
+    drain()
+    library_writes.set_playable(emulator, user, [song], None)
+    LibrarySync.objects.update(checked_at=None)
+    stale_client.get(reverse("library:saved_tracks"))
+    drain()
+
+    kinds = list(SongChange.objects.order_by("id").values_list("kind", "spotify_id"))
+    assert kinds == [("unplayable", song), ("playable", song)]
