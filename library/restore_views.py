@@ -90,7 +90,12 @@ def restore(request: HttpRequest, pk: int) -> HttpResponse:
         # Back from Spotify's consent with the permission: the user's own POST asked for
         # this restore, and the consent confirmed it.
         restore = restores.start(restore=restore)
-    context = {"restore": restore, "outcome": restores.outcome(restore), "scope": restores.MODIFY_SCOPE}
+    context = {
+        "restore": restore,
+        "outcome": restores.outcome(restore),
+        "missing": restores.missing_songs(restore) if restore.state == Restore.State.DONE else [],
+        "scope": restores.MODIFY_SCOPE,
+    }
     return render(request, "library/restore.html", context)
 
 

@@ -28,7 +28,7 @@ from spotify.exceptions import RateLimited, ReauthorizationRequired, ScopeRequir
 from spotify.priority import Priority
 
 from . import background, changelog, history
-from .models import LibrarySync, Restore, SavedTrack
+from .models import LibrarySync, Restore, SavedTrack, SongChange
 from .restore_files import SongList
 
 logger = logging.getLogger(__name__)
@@ -232,3 +232,13 @@ def outcome(restore: Restore) -> str:
     if missing := restore.unavailable:
         sentence += f"; {missing:,} {'is' if missing == 1 else 'are'} no longer on Spotify"
     return sentence + "."
+
+
+def missing_songs(restore: Restore) -> list[tuple[str, str]]:
+    """The songs no longer on Spotify that the page lists: their URI and, when the history
+    knows the song, its title and artists ("" otherwise: a file's songs are URIs)."""
+    known: dict[str, str] = {}
+    rows = SongChange.objects.filter(user_id=restore.user_id, uri__in=restore.missing)
+    for uri, name, artists in rows.values_list("uri", "name", "artists"):
+        known[uri] = f"{name} — {', '.join(artists)}" if artists else name
+    return [(uri, known.get(uri, "")) for uri in restore.missing]

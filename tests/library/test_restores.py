@@ -12,6 +12,7 @@ from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from django_tasks_db.models import DBTaskResult
 
 from accounts.models import SpotifyToken
@@ -112,7 +113,8 @@ def test_save_all_shown_reports_songs_no_longer_on_spotify(stale_client, emulato
     page = _grant(stale_client, restore).content.decode()
 
     assert "2 songs saved again; 1 is no longer on Spotify." in page
-    assert f"spotify:track:{gone[1]}" in page
+    name = SongChange.objects.get(spotify_id=gone[1]).name
+    assert f"spotify:track:{gone[1]}" in page and escape(name) in page  # named, from the history
     assert _in_emulator(emulator, gone) == [True, False, True]
     top = [item.track.id for item in emulator.library(emulator.users[FEW].id)[:2]]
     assert top == [gone[0], gone[2]]
