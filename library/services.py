@@ -111,13 +111,16 @@ def _insert(user_id: int, generation: int, pages: dict[int, list[Track]]) -> Non
     if not rows:
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
+    table, columns = quote(SavedTrack._meta.db_table), ", ".join(quote(field.column) for field in fields)
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {quote(SavedTrack._meta.db_table)} ({columns}) VALUES ({placeholders})",  # noqa: S608
-            rows,
-        )
+        if connection.vendor == "postgresql":
+            # COPY: one stream for the pages, where executemany sends a statement a song.
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        placeholders = ", ".join(["%s"] * len(fields))
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)  # noqa: S608
 
 
 def load_start(*, user: AbstractBaseUser, owner: str, first: list[Track], total: int) -> LibrarySync | None:
