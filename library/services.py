@@ -82,7 +82,8 @@ _PREPARED = (models.JSONField, models.DateTimeField)
 
 
 def _insert(user_id: int, generation: int, pages: dict[int, list[Track]]) -> None:
-    """Songs by the position of their page's first song, in one statement.
+    """Songs by the position of their page's first song, in one statement (COPY on
+    PostgreSQL).
 
     Not bulk_create: it compiles the SQL for every field of every object, about 10 ms
     per page of 50 songs, and the loader stores pages on its critical path. The values
