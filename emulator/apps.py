@@ -20,7 +20,7 @@ class EmulatorConfig(AppConfig):
 def connect_demo_history() -> bool:
     """Demo mode: a demo user's first load comes with a few weeks of history
     (demo_history). Whether it is connected."""
-    if not settings.SPOTIFY_DEMO_MODE:
+    if not (settings.SPOTIFY_DEMO_MODE and settings.EMULATOR_DEMO_HISTORY):
         return False
     from library.signals import library_watched
 

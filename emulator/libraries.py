@@ -104,7 +104,7 @@ class Libraries:
                 built = demo_data.build_library(seed=user_id, size=size)
                 self._album_titles.update((saved.track.album.id, saved.track.album.name) for saved in built)
                 self.catalogue.add(saved.track for saved in built)
-                if settings.SPOTIFY_DEMO_MODE:
+                if settings.SPOTIFY_DEMO_MODE and settings.EMULATOR_DEMO_HISTORY:
                     self._remember_the_past(user_id)
                 if self.catalogue.anything_gone:  # a rebuild must not bring back what left Spotify
                     built = [saved for saved in built if not self.catalogue.is_gone(saved.track.id)]

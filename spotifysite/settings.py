@@ -272,6 +272,8 @@ _USES_SPOTIFY = origin(SPOTIFY_API_URL) == "https://api.spotify.com"
 EMULATOR_IMAGE_ORIGIN = env(
     "EMULATOR_IMAGE_ORIGIN", default="" if _USES_SPOTIFY else origin_beside(SPOTIFY_API_URL)
 )
+# Demo mode: a demo user's first load comes with four weeks of history (emulator/README.md).
+EMULATOR_DEMO_HISTORY = env.bool("EMULATOR_DEMO_HISTORY", default=True)
 
 
 def image_sources(*, api_url: str, emulator_image_origin: str) -> list[str]:

@@ -19,6 +19,9 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 # settings (DEBUG off) left its app out.
 EMULATOR_ENABLED = True
 SPOTIFY_DEMO_MODE = True
+# No invented past for the demo users: tests count what changes (tests/emulator/test_demo_history.py
+# turns it on).
+EMULATOR_DEMO_HISTORY = False
 if "emulator" not in INSTALLED_APPS:  # noqa: F405
     INSTALLED_APPS = [*INSTALLED_APPS, "emulator"]  # noqa: F405
 SPOTIFY_CLIENT_ID = "spotifysite-test-client"

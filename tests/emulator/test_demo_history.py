@@ -23,7 +23,7 @@ def test_the_past_is_the_same_in_every_process():
 
 
 def test_a_demo_users_first_load_comes_with_four_weeks_of_history(emulator, settings):
-    settings.SPOTIFY_DEMO_MODE = True
+    settings.SPOTIFY_DEMO_MODE = settings.EMULATOR_DEMO_HISTORY = True
     account = emulator.users[0].id
     emulator.library(account)  # built: in demo mode, with its past in the catalogue
     # Linked as sign-in links it: by Spotify's pseudonymous account id, not the user id.
@@ -59,10 +59,13 @@ def test_anyone_else_gets_no_history(emulator):
     assert not SongChange.objects.exists()
 
 
-def test_connected_only_in_demo_mode(settings):
-    settings.SPOTIFY_DEMO_MODE = False
+def test_connected_only_in_demo_mode_unless_turned_off(settings):
+    assert not signals.library_watched.has_listeners()  # the tests' settings turn it off
+    settings.SPOTIFY_DEMO_MODE, settings.EMULATOR_DEMO_HISTORY = False, True
     assert not connect_demo_history()
-    settings.SPOTIFY_DEMO_MODE = True
+    settings.SPOTIFY_DEMO_MODE, settings.EMULATOR_DEMO_HISTORY = True, False
+    assert not connect_demo_history()
+    settings.EMULATOR_DEMO_HISTORY = True
     try:
         assert connect_demo_history()
         assert signals.library_watched.has_listeners()
@@ -77,7 +80,7 @@ def test_signing_in_as_a_demo_user_in_demo_mode_shows_the_past_weeks(
 
     from tests.helpers import sign_in
 
-    settings.SPOTIFY_DEMO_MODE = True
+    settings.SPOTIFY_DEMO_MODE = settings.EMULATOR_DEMO_HISTORY = True
     connect_demo_history()
     try:
         with django_capture_on_commit_callbacks(execute=True):
