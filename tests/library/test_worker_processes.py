@@ -164,4 +164,10 @@ def test_a_periodic_check_on_a_worker_notices_songs_removed_with_no_visit(worker
         SavedTrack.objects.filter(generation=current.generation).values_list("spotify_id", flat=True)
     )
     assert not stored & set(removed)
-    assert "Task check_library for user" in workers.stack.logs()
+    # The check stores what it found before its task ends and says so: wait for the line.
+    _until(
+        lambda: "Task check_library for user" in workers.stack.logs(),
+        seconds=10,
+        what="the check's task logged its outcome",
+        logs=workers.stack.logs,
+    )
