@@ -4,16 +4,15 @@ a search, a page."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from urllib.parse import urlencode
 
 from django.http import QueryDict
 
 from .changelog import KINDS
-from .query import MAX_QUERY, PAGE_SIZES, is_page_number
+from .query import MAX_QUERY, PAGE_SIZES, QueryString, is_page_number
 
 
 @dataclass(frozen=True)
-class ChangesQuery:
+class ChangesQuery(QueryString):
     kind: str = ""  # one of KINDS, or every kind
     q: str = ""
     page: str = "1"
@@ -43,12 +42,3 @@ class ChangesQuery:
             "page": query.page if query.page != "1" else "",
         }
         return {name: value for name, value in params.items() if value}
-
-    def querystring(self, **changes: str | int) -> str:
-        params = self.params(**changes)
-        return f"?{urlencode(params)}" if params else "?"
-
-    def export_querystring(self) -> str:
-        """The changes this view selects: paging has no say in an export."""
-        params = self.params(page="1", size=PAGE_SIZES[0])
-        return f"?{urlencode(params)}" if params else ""

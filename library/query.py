@@ -64,8 +64,26 @@ def sort_choices() -> list[tuple[str, str]]:
     ]
 
 
+class QueryString:
+    """A view's URL from its `params` (the library's, the history's): with changes, and
+    for its exports."""
+
+    def params(self, **changes: str | int) -> dict[str, str]:
+        raise NotImplementedError
+
+    def querystring(self, **changes: str | int) -> str:
+        """This view's query string with `changes` (e.g. page=3)."""
+        params = self.params(**changes)
+        return f"?{urlencode(params)}" if params else "?"
+
+    def export_querystring(self) -> str:
+        """What this view selects, in its order: paging has no say in an export."""
+        params = self.params(page="1", size=PAGE_SIZES[0])
+        return f"?{urlencode(params)}" if params else ""
+
+
 @dataclass(frozen=True)
-class LibraryQuery:
+class LibraryQuery(QueryString):
     q: str = ""
     sort: str = "added"
     order: str = "desc"
@@ -132,13 +150,3 @@ class LibraryQuery:
             "page": query.page if query.page != "1" else "",
         }
         return {name: value for name, value in params.items() if value}
-
-    def querystring(self, **changes: str | int) -> str:
-        """This view's query string with `changes` (e.g. page=3)."""
-        params = self.params(**changes)
-        return f"?{urlencode(params)}" if params else "?"
-
-    def export_querystring(self) -> str:
-        """The songs this view selects, in its order: paging has no say in an export."""
-        params = self.params(page="1", size=PAGE_SIZES[0])
-        return f"?{urlencode(params)}" if params else ""
