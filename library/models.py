@@ -26,6 +26,10 @@ class LibrarySync(models.Model):
     # every change gets a new version, which per-worker search indexes are keyed by.
     generation = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField("songs", default=0)
+    # How long the complete generation plays, in ms, kept where it changes (a load's end,
+    # a check's apply) so a page view reads it instead of summing every row. None: not
+    # known (rows written outside the services, such as scripts/scale.py's): summed then.
+    duration_ms = models.PositiveBigIntegerField("length (ms)", null=True, blank=True, editable=False)
     version = models.CharField(max_length=32, blank=True)
     checked_at = models.DateTimeField(
         "last checked", null=True, blank=True, help_text="When Spotify last confirmed the complete library."

@@ -111,9 +111,16 @@ class InOrder(Sequence):
 
 
 def duration_total(*, sync: LibrarySync) -> int:
-    """How long the complete library plays, in ms: one aggregate, which the duration
-    sort's index (user, generation, duration, position) answers by itself."""
-    return _songs(sync.pk, sync.generation).order_by().aggregate(total=Sum("duration_ms"))["total"] or 0
+    """How long the complete library plays, in ms: as stored with it, else summed."""
+    if sync.duration_ms is not None:
+        return sync.duration_ms
+    return duration_sum(user_id=sync.pk, generation=sync.generation)
+
+
+def duration_sum(*, user_id: int, generation: int) -> int:
+    """One aggregate, which the duration sort's index (user, generation, duration,
+    position) answers by itself."""
+    return _songs(user_id, generation).order_by().aggregate(total=Sum("duration_ms"))["total"] or 0
 
 
 def library_get(*, sync: LibrarySync) -> StoredLibrary:

@@ -206,6 +206,7 @@ def _promote(user: AbstractBaseUser, sync: LibrarySync) -> LibrarySync:
         sync.watched_since = now
         transaction.on_commit(partial(signals.library_watched.send, sender=LibrarySync, user=user))
     sync.generation, sync.total = sync.loading_generation, sync.loaded
+    sync.duration_ms = selectors.duration_sum(user_id=user.pk, generation=sync.generation)
     sync.version, sync.checked_at, sync.loaded_at = _new_version(), now, now
     sync.loading_generation = sync.loading_total = sync.loaded = 0
     sync.loaded_pages = []
@@ -235,9 +236,10 @@ def revalidation_apply(*, sync: LibrarySync, library: selectors.StoredLibrary, t
     added = tracks[: len(tracks) - (len(library.tracks) - len(removed))]
     top = (library.positions[0] if library.positions else 0) - len(added)
     version, now = _new_version(), timezone.now()
+    duration_ms = sum(track.duration_ms for track in tracks)
     with transaction.atomic():
         changed = LibrarySync.objects.filter(pk=sync.pk, version=library.version).update(
-            version=version, total=len(tracks), checked_at=now
+            version=version, total=len(tracks), duration_ms=duration_ms, checked_at=now
         )
         if not changed:
             return False
@@ -248,7 +250,7 @@ def revalidation_apply(*, sync: LibrarySync, library: selectors.StoredLibrary, t
         for start in range(0, len(removed), 500):  # stays under SQLite's parameter limit
             songs.filter(position__in=removed[start : start + 500]).delete()
         _insert(sync.pk, sync.generation, {top: added})
-    sync.version, sync.total, sync.checked_at = version, len(tracks), now
+    sync.version, sync.total, sync.duration_ms, sync.checked_at = version, len(tracks), duration_ms, now
     return True
 
 

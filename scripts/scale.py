@@ -129,6 +129,13 @@ INSERT INTO library_librarysync (user_id, generation, total, version, checked_at
 SELECT u.id, 1, %(songs)s, md5(u.id::text), now(), 0, 0, 0, '[]', '', NULL, now()
 FROM auth_user u WHERE u.id = ANY(%(ids)s)
 """
+# The library's length, stored with it as a load's end stores it (LibrarySync.duration_ms).
+LENGTH_SQL = """
+UPDATE library_librarysync SET duration_ms = (
+    SELECT coalesce(sum(duration_ms), 0) FROM library_savedtrack
+    WHERE user_id = %(id)s AND generation = 1)
+WHERE user_id = %(id)s
+"""
 # The table's indexes that no constraint needs (the sorts' and the search's): dropped
 # before a bulk load and built again from the same definitions after it.
 SECONDARY_SQL = """
@@ -170,6 +177,7 @@ def _generate(prefix: str, count: int, songs: int) -> list[str]:
     for user_id in ids:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(SONGS_SQL, params | {"ids": [user_id]})
+            cursor.execute(LENGTH_SQL, {"id": user_id})
     return [f"{prefix}{i}" for i in range(1, count + 1)]
 
 

@@ -106,6 +106,7 @@ def test_a_complete_load_replaces_the_previous_generation_in_one_step(user):
 
     assert new.generation > old.generation and new.version != old.version
     assert new.total == SIZE + 7
+    assert LibrarySync.objects.get(pk=user.pk).duration_ms == (SIZE + 7) * 180_000  # its length, stored
     assert SavedTrack.objects.filter(user=user).count() == SIZE + 7  # the old rows are gone
 
 
@@ -150,6 +151,8 @@ def test_revalidation_writes_only_what_changed(user, stored, spotify):
 
     assert _rows(user) == [(t.id, t.added_at) for t in spotify]
     assert before.version != library.version and before.total == len(spotify)
+    length = sum(track.duration_ms for track in spotify)
+    assert before.duration_ms == LibrarySync.objects.get(pk=user.pk).duration_ms == length
     assert selectors.library_get(sync=before).tracks == spotify  # this worker's copy too
     if spotify[-1] == stored[-1]:
         assert SavedTrack.objects.filter(pk=untouched).exists()  # nothing rewritten
@@ -207,6 +210,18 @@ def test_a_search_reads_its_page_and_one_aggregate_whatever_the_library(user):
     assert (len(page), count) == (50, SIZE)
     assert length == sum(track.duration_ms for track in STORED)
     assert page == sorted(STORED, key=lambda track: fold(track.name).encode())[50:100]
+
+
+def test_the_librarys_length_is_read_as_stored_and_summed_only_when_unknown(user):
+    sync = library_load(user, [replace(song(n), duration_ms=1000 + n) for n in range(SIZE)])
+    length = sum(1000 + n for n in range(SIZE))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.duration_total(sync=sync) == length
+    assert len(queries) == 0
+
+    sync.duration_ms = None  # as rows written outside the services (scripts/scale.py) have it
+    assert selectors.duration_total(sync=sync) == length
 
 
 def test_a_page_in_spotifys_order_is_one_query(user):
