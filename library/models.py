@@ -124,11 +124,20 @@ class SavedTrack(models.Model):
     # One per artist, in `artists` order. The database default keeps rows written by
     # other means (scripts/scale.py generates rows in SQL) valid.
     artist_urls = models.JSONField(default=list, db_default=[])
+    # Spotify's ids, for the album and artist filters (null or empty where Spotify sends
+    # none: local files, and rows written by other means).
+    album_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    artist_ids = models.JSONField(default=list, db_default=[])
     # What search and sort query (library.search): written with the song, never shown.
     search_text = models.TextField(blank=True, default="", editable=False)
     title_key = models.BinaryField(default=b"", editable=False)
     artist_key = models.BinaryField(default=b"", editable=False)
     album_key = models.BinaryField(default=b"", editable=False)
+    # What the insights query (library.duplicates, library.stats): the release year for
+    # its column, sort and filter, and the title and first artist as the duplicate rule
+    # compares them.
+    release_year = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    match_key = models.TextField(blank=True, default="", db_default="", editable=False)
 
     class Meta:
         constraints = [
@@ -143,6 +152,7 @@ class SavedTrack(models.Model):
                 ("artist", "artist_key"),
                 ("album", "album_key"),
                 ("duration", "duration_ms"),
+                ("year", "release_year"),
             )
         ]
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
@@ -14,18 +15,34 @@ SORTS = {
     "artist": "Artist",
     "album": "Album",
     "duration": "Duration",
+    "year": "Release year",
 }
 # The table's sortable columns, left to right.
-COLUMNS = ("title", "artist", "album", "added", "duration")
+COLUMNS = ("title", "artist", "album", "year", "added", "duration")
 ORDERS = ("asc", "desc")
 # Where each field starts: what people expect when they first pick it, from the menu or
 # a column header alike. The other direction is one more click, or the next menu entry.
-NATURAL_ORDER = {"added": "desc", "title": "asc", "artist": "asc", "album": "asc", "duration": "asc"}
+NATURAL_ORDER = {
+    "added": "desc",
+    "title": "asc",
+    "artist": "asc",
+    "album": "asc",
+    "duration": "asc",
+    "year": "desc",
+}
 _DIRECTIONS = {
     "added": {"desc": "newest first", "asc": "oldest first"},
+    "year": {"desc": "newest first", "asc": "oldest first"},
     "duration": {"asc": "shortest first", "desc": "longest first"},
 }
 EXPLICIT = {"": "Show all", "hide": "Hide explicit", "only": "Only explicit"}
+PLAYABLE = {"": "Show all", "yes": "Playable", "no": "Not playable"}
+SHOW = {"": "All songs", "duplicates": "Songs saved more than once"}
+# The filters' URL forms: a year or a span of years (1990-1999), a month or a year of
+# saves (2024-03, 2024), and Spotify's base62 ids of an artist or an album.
+_YEARS = re.compile(r"([0-9]{4})(?:-([0-9]{4}))?")
+_ADDED = re.compile(r"([0-9]{4})(?:-(0[1-9]|1[0-2]))?")
+_SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{1,64}")
 PAGE_SIZES = (50, 100, 250)
 MAX_QUERY = 200  # characters of search text we look at
 
@@ -90,6 +107,12 @@ class LibraryQuery(QueryString):
     explicit: str = ""
     page: str = "1"
     size: int = PAGE_SIZES[0]
+    year: str = ""
+    playable: str = ""
+    artist: str = ""
+    album: str = ""
+    added: str = ""
+    show: str = ""
 
     @classmethod
     def from_params(cls, params: QueryDict) -> LibraryQuery:
@@ -111,17 +134,40 @@ class LibraryQuery(QueryString):
             explicit=explicit if explicit in EXPLICIT else "",
             page=page if is_page_number(page) else "1",
             size=int(size) if size in {str(s) for s in PAGE_SIZES} else PAGE_SIZES[0],
+            **_filters(params),
         )
 
     @property
     def is_default_view(self) -> bool:
         """Spotify's own order, unfiltered: what a page of the API gives directly."""
-        return not self.q and self.sort == "added" and self.order == "desc" and not self.explicit
+        return self.sort == "added" and self.order == "desc" and not self.is_filtered
 
     @property
     def is_filtered(self) -> bool:
-        """Showing some of the songs only (a search or the explicit filter)."""
-        return bool(self.q or self.explicit)
+        """Showing some of the songs only (a search or a filter)."""
+        return bool(self.q or self.explicit or self.has_insight_filter)
+
+    @property
+    def has_insight_filter(self) -> bool:
+        """A filter the stats page links to (year, playability, artist, album, month of
+        saves, duplicates), which the page shows as a removable chip."""
+        return any((self.year, self.playable, self.artist, self.album, self.added, self.show))
+
+    @property
+    def years(self) -> tuple[int, int] | None:
+        """The release years the view keeps, first and last."""
+        if not self.year:
+            return None
+        first, _, last = self.year.partition("-")
+        return int(first), int(last or first)
+
+    @property
+    def added_month(self) -> tuple[int, int | None] | None:
+        """The year and month (None: the whole year) of the saves the view keeps."""
+        if not self.added:
+            return None
+        year, _, month = self.added.partition("-")
+        return int(year), int(month) if month else None
 
     @property
     def sort_value(self) -> str:
@@ -146,7 +192,33 @@ class LibraryQuery(QueryString):
             "q": query.q,
             "sort": query.sort_value if query.sort_value != "added" else "",
             "explicit": query.explicit,
+            "year": query.year,
+            "playable": query.playable,
+            "artist": query.artist,
+            "album": query.album,
+            "added": query.added,
+            "show": query.show,
             "size": str(query.size) if query.size != PAGE_SIZES[0] else "",
             "page": query.page if query.page != "1" else "",
         }
         return {name: value for name, value in params.items() if value}
+
+
+def _filters(params: QueryDict) -> dict[str, str]:
+    """The insight filters a URL names; a value we cannot read is dropped (no filter)."""
+    year, added = params.get("year", ""), params.get("added", "")
+    years = _YEARS.fullmatch(year)
+    if years and (int(years[1]) < 1 or int(years[2] or years[1]) < int(years[1])):
+        years = None
+    saves = _ADDED.fullmatch(added)
+    if saves and not 1 <= int(saves[1]) < 9999:
+        saves = None
+    artist, album = params.get("artist", ""), params.get("album", "")
+    return {
+        "year": year if years else "",
+        "playable": params.get("playable", "") if params.get("playable", "") in PLAYABLE else "",
+        "artist": artist if _SPOTIFY_ID.fullmatch(artist) else "",
+        "album": album if _SPOTIFY_ID.fullmatch(album) else "",
+        "added": added if saves else "",
+        "show": params.get("show", "") if params.get("show", "") in SHOW else "",
+    }

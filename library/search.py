@@ -20,19 +20,27 @@ the user's 5,000 rows take a few.)
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import connections
-from django.db.models import QuerySet, Value
-from django.db.models.functions import StrIndex
+from django.db.models import F, QuerySet, TextField, Value
+from django.db.models.functions import Cast, StrIndex
 from django.db.models.lookups import GreaterThan
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from .query import LibraryQuery
     from .tracks import Track
 
 # The stored columns a sort orders by (Spotify's order, "added", is the position).
-SORT_COLUMNS = {"title": "title_key", "artist": "artist_key", "album": "album_key", "duration": "duration_ms"}
+SORT_COLUMNS = {
+    "title": "title_key",
+    "artist": "artist_key",
+    "album": "album_key",
+    "duration": "duration_ms",
+    "year": "release_year",
+}
 # What `stored` gives, in its order: the columns written with each song.
 STORED = ("search_text", "title_key", "artist_key", "album_key")
 
@@ -82,9 +90,43 @@ def select(songs: QuerySet, query: LibraryQuery) -> QuerySet:
         songs = containing(songs, word)
     if query.explicit:
         songs = songs.filter(explicit=query.explicit == "only")
+    songs = _insight_filters(songs, query)
     if query.sort == "added":
         # Spotify's order, newest first; among songs saved in the same second too (it is
         # not derivable from `added_at`).
         return songs.order_by("position" if query.order == "desc" else "-position")
     column = SORT_COLUMNS[query.sort]
+    if query.sort == "year":
+        # Songs without a known year last, whichever the direction.
+        return songs.order_by(getattr(F(column), query.order)(nulls_last=True), "position")
     return songs.order_by(column if query.order == "asc" else f"-{column}", "position")
+
+
+def _insight_filters(songs: QuerySet, query: LibraryQuery) -> QuerySet:
+    """Release years, playability, one artist, one album, a month or year of saves."""
+    if query.years:
+        first, last = query.years
+        songs = songs.filter(release_year__gte=first, release_year__lte=last)
+    if query.playable:
+        songs = songs.filter(playable=query.playable == "yes")
+    if query.album:
+        songs = songs.filter(album_id=query.album)
+    if query.artist:
+        songs = _by_artist(songs, query.artist)
+    if query.added_month:
+        year, month = query.added_month
+        start = datetime(year, month or 1, 1)
+        end = datetime(year + 1, 1, 1) if month is None or month == 12 else datetime(year, month + 1, 1)
+        zone = timezone.get_current_timezone()
+        songs = songs.filter(
+            added_at__gte=timezone.make_aware(start, zone), added_at__lt=timezone.make_aware(end, zone)
+        )
+    return songs
+
+
+def _by_artist(songs: QuerySet, artist_id: str) -> QuerySet:
+    """Songs one of whose artists is `artist_id` (a base62 id: query.py checks it)."""
+    if connections[songs.db].vendor == "postgresql":
+        return songs.filter(artist_ids__contains=[artist_id])  # jsonb containment
+    # SQLite keeps the JSON as text: the id in quotes is one whole element.
+    return songs.filter(GreaterThan(StrIndex(Cast("artist_ids", TextField()), Value(f'"{artist_id}"')), 0))

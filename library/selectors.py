@@ -14,7 +14,7 @@ from functools import cached_property
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet, Sum
 
-from . import search
+from . import duplicates, search
 from .models import LibrarySync, SavedTrack
 from .query import LibraryQuery
 from .revalidation import PAGE_SIZE
@@ -69,7 +69,10 @@ class Selection(Sequence):
     def __init__(
         self, *, user_id: int, generation: int, query: LibraryQuery, totals: tuple[int, int] | None = None
     ) -> None:
-        self.songs: QuerySet = search.select(_songs(user_id, generation), query)
+        songs = _songs(user_id, generation)
+        if query.show == "duplicates":
+            songs = duplicates.only(songs)
+        self.songs: QuerySet = search.select(songs, query)
         if totals is not None:
             self._totals = {"count": totals[0], "duration_ms": totals[1]}
 
@@ -108,6 +111,11 @@ class InOrder(Sequence):
         return tracks_window(
             user_id=self.sync.pk, generation=self.sync.generation, offset=start, limit=stop - start
         )
+
+
+def duplicate_groups(*, sync: LibrarySync) -> list[duplicates.Group]:
+    """The complete library's songs saved more than once (library.duplicates)."""
+    return duplicates.find(_songs(sync.pk, sync.generation))
 
 
 def duration_total(*, sync: LibrarySync) -> int:

@@ -28,7 +28,7 @@ from accounts import selectors as accounts
 from spotifysite.db import WriteRefused, guarded_write
 from spotifysite.leases import Lease
 
-from . import changelog, search, selectors, signals
+from . import changelog, duplicates, search, selectors, signals
 from .models import LibrarySync, Restore, SavedTrack
 from .tracks import COLUMNS, Track
 
@@ -76,7 +76,7 @@ def _held(user: AbstractBaseUser, owner: str, **conditions):
 
 
 # SavedTrack's columns as _insert writes them, after the user, generation and position.
-_INSERTED = ("user", "generation", "position", *COLUMNS, *search.STORED)
+_INSERTED = ("user", "generation", "position", *COLUMNS, *search.STORED, "release_year", "match_key")
 # The kinds of field whose values _insert prepares for the database.
 _PREPARED = (models.JSONField, models.DateTimeField)
 
@@ -105,7 +105,15 @@ def _insert(user_id: int, generation: int, pages: dict[int, list[Track]]) -> Non
     rows = []
     for start, tracks in pages.items():
         for index, track in enumerate(tracks):
-            row = [user_id, generation, start + index, *track.values(), *search.stored(track)]
+            row = [
+                user_id,
+                generation,
+                start + index,
+                *track.values(),
+                *search.stored(track),
+                track.release_year,
+                duplicates.match_key(track),
+            ]
             for at, adapt in adapters:
                 row[at] = adapt(row[at])
             rows.append(row)

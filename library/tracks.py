@@ -24,6 +24,8 @@ COLUMNS = (
     "isrc",
     "album_url",
     "artist_urls",
+    "album_id",
+    "artist_ids",
 )
 
 
@@ -45,6 +47,9 @@ class Track:
     # Spotify's pages for the album and each artist (None where Spotify sends none).
     album_url: str | None = None
     artist_urls: tuple[str | None, ...] = ()
+    # Spotify's ids of the album and of each artist: what the library's filters name.
+    album_id: str | None = None
+    artist_ids: tuple[str | None, ...] = ()
 
     @classmethod
     def from_saved_track(cls, item: dict[str, Any]) -> Track:
@@ -74,6 +79,8 @@ class Track:
             isrc=(track.get("external_ids") or {}).get("isrc"),
             album_url=_spotify_url(album),
             artist_urls=tuple(_spotify_url(artist) for artist in track.get("artists") or []),
+            album_id=album.get("id"),
+            artist_ids=tuple(artist.get("id") for artist in track.get("artists") or []),
         )
 
     def columns(self) -> dict[str, Any]:
@@ -81,6 +88,7 @@ class Track:
         values = dict(zip(COLUMNS, (getattr(self, name) for name in self.__slots__), strict=True))
         values["artists"] = list(self.artists)
         values["artist_urls"] = list(self.artist_urls)
+        values["artist_ids"] = list(self.artist_ids)
         return values
 
     def values(self) -> tuple[Any, ...]:
@@ -90,12 +98,27 @@ class Track:
     @classmethod
     def from_values(cls, values: tuple) -> Track:
         """From a SavedTrack row read as `values_list(*COLUMNS)`."""
-        spotify_id, name, artists, *rest, artist_urls = values
-        return cls(spotify_id, name, tuple(artists), *rest, tuple(artist_urls or ()))
+        spotify_id, name, artists, *rest, artist_urls, album_id, artist_ids = values
+        return cls(
+            spotify_id,
+            name,
+            tuple(artists),
+            *rest,
+            tuple(artist_urls or ()),
+            album_id,
+            tuple(artist_ids or ()),
+        )
 
     @property
     def artist_names(self) -> str:
         return ", ".join(self.artists)
+
+    @property
+    def release_year(self) -> int | None:
+        """The year of `release_date` (YYYY, YYYY-MM or YYYY-MM-DD); None when Spotify
+        sends none or "0000" (as for some local files and old uploads)."""
+        year = self.release_date[:4]
+        return int(year) if len(year) == 4 and year.isdecimal() and int(year) > 0 else None
 
     @property
     def artist_links(self) -> list[tuple[str, str | None]]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import history_views, restore_views, views
+from . import duplicates_views, history_views, restore_views, stats_views, views
 
 app_name = "library"
 urlpatterns = [
@@ -9,6 +9,8 @@ urlpatterns = [
     path("export.csv", views.export_csv, name="export_csv"),
     path("export-excel.csv", views.export_excel, name="export_excel"),
     path("export.json", views.export_json, name="export_json"),
+    path("stats/", stats_views.stats, name="stats"),
+    path("duplicates/", duplicates_views.duplicates, name="duplicates"),
     path("changes/", history_views.changes, name="changes"),
     path("changes.csv", history_views.changes_csv, name="changes_csv"),
     path("changes.json", history_views.changes_json, name="changes_json"),

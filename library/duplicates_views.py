@@ -1,0 +1,14 @@
+"""Songs saved more than once, explained (read-only)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+
+@never_cache
+@require_safe
+@login_required
+def duplicates(request: HttpRequest) -> HttpResponse:
+    return render(request, "library/duplicates.html", {})
