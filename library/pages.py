@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.paginator import Page, Paginator
 from django.utils import timezone
 
-from . import background, changelog, selectors, services, sync
+from . import background, changelog, filters, selectors, services, sync
 from .models import LibrarySync
 from .query import LibraryQuery
 from .revalidation import PAGE_SIZE
@@ -31,6 +31,7 @@ class LibraryPage:
     # Songs that left the library since its owner last saw the history, and since when.
     left: int = 0
     left_since: datetime | None = None
+    chips: tuple[filters.Chip, ...] = ()  # the stats page's filters in force
 
     @property
     def matches(self) -> int:
@@ -121,8 +122,13 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
             items = _SpotifyOrder(user, state)
         else:
             items = selectors.Selection(user_id=user.pk, generation=state.loading_generation, query=query)
+    chips = ()
+    if query.has_insight_filter:
+        generation = state.generation or state.loading_generation
+        chips = tuple(filters.chips(user_id=user.pk, generation=generation, query=query))
     return LibraryPage(
         page=Paginator(items, query.size).get_page(query.page),
+        chips=chips,
         total=total,
         query=query,
         loading=loading,

@@ -112,7 +112,7 @@ def _insight_filters(songs: QuerySet, query: LibraryQuery) -> QuerySet:
     if query.album:
         songs = songs.filter(album_id=query.album)
     if query.artist:
-        songs = _by_artist(songs, query.artist)
+        songs = by_artist(songs, query.artist)
     if query.added_month:
         year, month = query.added_month
         start = datetime(year, month or 1, 1)
@@ -124,7 +124,7 @@ def _insight_filters(songs: QuerySet, query: LibraryQuery) -> QuerySet:
     return songs
 
 
-def _by_artist(songs: QuerySet, artist_id: str) -> QuerySet:
+def by_artist(songs: QuerySet, artist_id: str) -> QuerySet:
     """Songs one of whose artists is `artist_id` (a base62 id: query.py checks it)."""
     if connections[songs.db].vendor == "postgresql":
         return songs.filter(artist_ids__contains=[artist_id])  # jsonb containment

@@ -113,6 +113,19 @@ class InOrder(Sequence):
         )
 
 
+def album_name(*, user_id: int, generation: int, album_id: str) -> str | None:
+    return _songs(user_id, generation).filter(album_id=album_id).values_list("album", flat=True).first()
+
+
+def artist_name(*, user_id: int, generation: int, artist_id: str) -> str | None:
+    songs = search.by_artist(_songs(user_id, generation), artist_id)
+    row = songs.values_list("artists", "artist_ids").first()
+    if row is None:
+        return None
+    names, ids = row
+    return next((name for name, id_ in zip(names, ids, strict=False) if id_ == artist_id), None)
+
+
 def duplicate_groups(*, sync: LibrarySync) -> list[duplicates.Group]:
     """The complete library's songs saved more than once (library.duplicates)."""
     return duplicates.find(_songs(sync.pk, sync.generation))

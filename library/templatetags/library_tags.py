@@ -1,4 +1,7 @@
+from functools import lru_cache
+
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -103,16 +106,81 @@ def day_time(moment) -> str:
 
 @register.simple_tag
 def artist_links(track) -> str:
-    """Each artist of a song, linked to Spotify where Spotify gave a page, comma-separated
-    (a tag, not a loop in the template: one per row of a page)."""
+    """Each artist of a song, comma-separated, linked to the library filtered to them
+    where Spotify gave an id (a tag, not a loop in the template: one per row of a page)."""
+    library = _library_url()
+    ids = track.artist_ids or ()
     return format_html_join(
         ", ",
         "{}",
-        ((format_html(_SPOTIFY_LINK, url, name) if url else name,) for name, url in track.artist_links),
+        (
+            (format_html(_FILTER_LINK, library, "artist", ids[i], name) if i < len(ids) and ids[i] else name,)
+            for i, name in enumerate(track.artists)
+        ),
     )
 
 
-_SPOTIFY_LINK = (
-    '<a href="{}" target="_blank" rel="noopener noreferrer">{}'
-    '<span class="visually-hidden"> (opens in Spotify)</span></a>'
+@register.simple_tag
+def album_link(track) -> str:
+    """The album's name, linked to the library filtered to it."""
+    if not track.album_id:
+        return track.album
+    return format_html(_FILTER_LINK, _library_url(), "album", track.album_id, track.album)
+
+
+@register.simple_tag
+def spotify_links(track) -> str:
+    """A row's menu of Spotify links: the song, its album and each artist, in the web
+    player and (by their spotify: URI) in the Spotify app where one is installed."""
+    entries = [("Song", track.spotify_url, track.uri)]
+    if track.album_url or track.album_id:
+        entries.append((f"Album: {track.album}", track.album_url, _uri("album", track.album_id)))
+    urls, ids = track.artist_urls or (), track.artist_ids or ()
+    for i, name in enumerate(track.artists):
+        url, id_ = (urls[i] if i < len(urls) else None), (ids[i] if i < len(ids) else None)
+        if url or id_:
+            entries.append((f"Artist: {name}", url, _uri("artist", id_)))
+    items = format_html_join(
+        "",
+        "<li>{}{}{}</li>",
+        (
+            (
+                label,
+                format_html(_WEB_LINK, web, label) if web else "",
+                format_html(_APP_LINK, app, label) if app else "",
+            )
+            for label, web, app in entries
+            if web or app
+        ),
+    )
+    if not items:
+        return ""
+    return format_html(
+        '<details class="open-in"><summary><span aria-hidden="true">↗</span>'
+        '<span class="visually-hidden">Open in Spotify: {}</span></summary><ul>{}</ul></details>',
+        track.name,
+        items,
+    )
+
+
+def _uri(kind: str, spotify_id: str | None) -> str | None:
+    return f"spotify:{kind}:{spotify_id}" if spotify_id else None
+
+
+@lru_cache(maxsize=1)
+def _library_url() -> str:
+    return reverse("library:saved_tracks")
+
+
+_FILTER_LINK = '<a href="{}?{}={}">{}</a>'
+_WEB_LINK = (
+    ' <a href="{}" target="_blank" rel="noopener noreferrer">web player'
+    '<span class="visually-hidden">: {} (opens in a new tab)</span></a>'
 )
+_APP_LINK = ' <a href="{}">app<span class="visually-hidden">: {} in the Spotify app</span></a>'
+
+
+@register.filter
+def attr_value(query, name: str) -> str:
+    """A filter's value in the view's query (for the form's hidden fields)."""
+    return getattr(query, name)

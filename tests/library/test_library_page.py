@@ -5,7 +5,7 @@ import io
 import json
 import re
 from datetime import timedelta
-from html import unescape
+from html import escape, unescape
 from http import HTTPStatus
 
 import pytest
@@ -28,6 +28,7 @@ KEYS = {
     "album": lambda t: fold(t.album),
     "duration": lambda t: t.duration_ms,
     "added": lambda t: t.added_at,
+    "year": lambda t: t.release_year or 0,
 }
 
 
@@ -83,7 +84,14 @@ def _rows(response) -> list[dict]:
 
 @pytest.mark.parametrize(
     ("sort", "reverse"),
-    [("title", False), ("artist", False), ("album", False), ("added", True), ("duration", False)],
+    [
+        ("title", False),
+        ("artist", False),
+        ("album", False),
+        ("added", True),
+        ("duration", False),
+        ("year", True),
+    ],
 )
 def test_each_field_starts_in_its_natural_direction(few, sort, reverse):
     tracks = _tracks(few.get(LIBRARY, {"sort": sort}))
@@ -105,6 +113,8 @@ def test_the_menu_lists_both_directions_natural_first():
         ("album-desc", "Album, Z to A"),
         ("duration", "Duration, shortest first"),
         ("duration-desc", "Duration, longest first"),
+        ("year", "Release year, newest first"),
+        ("year-asc", "Release year, oldest first"),
     ]
 
 
@@ -112,7 +122,7 @@ def test_menu_and_column_headers_sort_the_same_way(few):
     """A header sorts by its field in the natural direction, and flips the sorted column:
     every header link gives the same songs as the matching menu entry."""
     headers = _header_links(few.get(LIBRARY).content.decode())
-    assert set(headers) == {"Title", "Artist", "Album", "Date added", "Duration"}
+    assert set(headers) == {"Title", "Artist", "Album", "Release year", "Date added", "Duration"}
     menu = dict(sort_choices())
     for label, href in headers.items():
         by_header = few.get(LIBRARY + href)
@@ -151,12 +161,11 @@ def test_artist_column_sorts_and_links_each_artist(few, emulator):
     song = emulator.library(emulator.users[FEW].id)[0].track
 
     artist = song.artists[0]
-    assert re.search(
-        rf'<td class="col-artist"><a href="https://open.spotify.com/artist/{artist.id}" target="_blank" '
-        rf'rel="noopener noreferrer">{re.escape(artist.name)}'
-        r'<span class="visually-hidden"> \(opens in Spotify\)</span></a>',
-        html,
-    )
+    # The name filters the library; the row's menu opens the artist in Spotify.
+    assert f'<td class="col-artist"><a href="/library/?artist={artist.id}">{escape(artist.name)}</a>' in html
+    assert f'<td class="col-album"><a href="/library/?album={song.album.id}">' in html
+    assert f'href="https://open.spotify.com/artist/{artist.id}" target="_blank"' in html
+    assert f'href="spotify:artist:{artist.id}"' in html
     assert f'href="https://open.spotify.com/album/{song.album.id}"' in html
 
 
@@ -322,7 +331,7 @@ def test_explicit_badge_is_named_and_spotify_links_say_where_they_open(few):
     badge = '<span aria-hidden="true">E</span><span class="visually-hidden">Explicit</span>'
     assert f'<span class="badge-explicit">{badge}</span>' in html
     opening = re.findall(r'target="_blank"[^>]*>.*?</a>', html)
-    assert opening and all("(opens in Spotify)" in link for link in opening)
+    assert opening and all("(opens in Spotify)" in link or "(opens in a new tab)" in link for link in opening)
 
 
 def test_the_title_says_the_search(few):

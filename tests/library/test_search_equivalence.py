@@ -68,6 +68,18 @@ class LibraryIndex:
         if query.explicit:
             wanted = query.explicit == "only"
             indexes = [i for i in indexes if self.tracks[i].explicit is wanted]
+        if query.playable:
+            wanted = query.playable == "yes"
+            indexes = [i for i in indexes if self.tracks[i].playable is wanted]
+        if query.years:
+            first, last = query.years
+            indexes = [i for i in indexes if first <= (self.tracks[i].release_year or 0) <= last]
+        if query.sort == "year":
+            # Songs without a known year last in both directions, ties in library order.
+            known = [i for i in indexes if self.tracks[i].release_year is not None]
+            unknown = [i for i in indexes if self.tracks[i].release_year is None]
+            years = sorted(known, key=lambda i: self.tracks[i].release_year, reverse=query.order == "desc")
+            return [self.tracks[i] for i in years + unknown]
         if query.sort == "added":
             # The library is newest first already; Spotify's order among songs saved in
             # the same second is kept (it is not derivable from `added_at`).
@@ -148,7 +160,7 @@ def library(seed: int, size: int = SIZE) -> list[Track]:
                 name=title,
                 artists=artists,
                 album=album,
-                release_date=rng.choice(("2020", "1999-05", "2011-01-31", "")),
+                release_date=rng.choice(("2020", "1999-05", "2011-01-31", "", "0000", "1975-11-21")),
                 image_url=None,
                 duration_ms=rng.choice(DURATIONS) if rng.random() < 0.4 else rng.randint(1_000, 900_000),
                 explicit=rng.random() < 0.3,
@@ -227,6 +239,8 @@ def queries(seed: int, tracks: list[Track], index: LibraryIndex) -> list[Library
             sort=rng.choice(list(SORTS)),
             order=rng.choice(ORDERS),
             explicit=rng.choice(list(EXPLICIT)),
+            playable=rng.choice(("", "", "yes", "no")),
+            year=rng.choice(("", "", "", "2020", "1990-1999", "2000-2019")),
         )
         for _ in range(RANDOM_QUERIES)
     ]
@@ -241,7 +255,10 @@ def _describe(track: Track) -> str:
 
 
 def _difference(query: LibraryQuery, expected: list[Track], got: list[Track]) -> str:
-    view = f"q={query.q!r} sort={query.sort} order={query.order} explicit={query.explicit!r}"
+    view = (
+        f"q={query.q!r} sort={query.sort} order={query.order} explicit={query.explicit!r} "
+        f"playable={query.playable!r} year={query.year!r}"
+    )
     at = next(
         (i for i, (e, g) in enumerate(zip(expected, got, strict=False)) if e != g),
         min(len(expected), len(got)),

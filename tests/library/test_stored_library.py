@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import SpotifyToken
-from library import search, selectors, services
+from library import duplicates, search, selectors, services
 from library.models import LibrarySync, SavedTrack
 from library.query import LibraryQuery
 from library.revalidation import PAGE_SIZE
@@ -269,7 +269,15 @@ def test_the_insert_passes_as_they_are_only_values_their_field_would_not_change(
     """`services._insert` prepares only JSON and datetime values: every other field of a
     stored song must take a Track's value unchanged, or it needs preparing too."""
     track = replace(song(1), spotify_url="https://open.spotify.com/track/x", isrc="GBUM71029604")
-    values = (user.pk, 3, 7, *track.columns().values(), *search.stored(track))
+    values = (
+        user.pk,
+        3,
+        7,
+        *track.columns().values(),
+        *search.stored(track),
+        track.release_year,
+        duplicates.match_key(track),
+    )
     for name, value in zip(services._INSERTED, values, strict=True):
         field = SavedTrack._meta.get_field(name)
         if isinstance(field, models.BinaryField):
