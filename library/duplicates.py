@@ -61,7 +61,9 @@ class Group:
     @property
     def reasons(self) -> list[str]:
         reasons = [f"same recording: ISRC {isrc}" for isrc in self.isrcs]
-        if self.apart_ms is not None:
+        if self.apart_ms is not None and self.apart_ms < 50:
+            reasons.append("same title, artist and length")
+        elif self.apart_ms is not None:
             reasons.append(f"same title and artist, {self.apart_ms / 1000:.1f} s apart")
         return reasons
 
