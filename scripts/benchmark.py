@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -231,6 +232,7 @@ def run(args: argparse.Namespace, emulator: str) -> None:
     cycle = itertools.cycle(terms)
     search = _timed(lambda: client.get("/library/", {"q": next(cycle)}), 100)
     sort = _timed(lambda: client.get("/library/", {"sort": "title", "page": 7}), 100)
+    insights = _insights(client)
 
     ms = 1000
     rows = [
@@ -294,6 +296,16 @@ def run(args: argparse.Namespace, emulator: str) -> None:
             "< 20 ms",
         ),
         ("Sorted by title, page 7, p50", f"{statistics.median(sort) * ms:.1f} ms", "", "", ""),
+        *(
+            (
+                f"{name} p50",
+                f"{statistics.median(times) * ms:.1f} ms",
+                f"{statistics.median(search) * ms:.1f} ms (search)" if target != "< 150 ms" else "",
+                f"{statistics.median(times) / statistics.median(search):.2f}" if target != "< 150 ms" else "",
+                target,
+            )
+            for name, times, target in insights
+        ),
     ]
     print(
         f"\nspotifysite benchmark: {args.tracks:,} tracks, {args.latency * ms:.0f} ms per Spotify call, "
@@ -306,6 +318,30 @@ def run(args: argparse.Namespace, emulator: str) -> None:
 
 
 HEADER = ("measure", "spotifysite", "baseline", "ratio", "target")
+
+
+def _insights(client) -> list[tuple[str, list[float], str]]:
+    """The stats page and the filters it links to (issue 25: each as fast as a search),
+    for an artist, an album and a month the library holds."""
+    from library.models import SavedTrack
+
+    song = SavedTrack.objects.exclude(album_id=None).exclude(artist_ids=[]).order_by("position").first()
+    month = song.added_at.strftime("%Y-%m")
+    views = [
+        ("Filter: release years 1990-1999", "/library/", {"year": "1990-1999"}),
+        ("Filter: not playable", "/library/", {"playable": "no"}),
+        ("Filter: one artist", "/library/", {"artist": song.artist_ids[0]}),
+        ("Filter: one album", "/library/", {"album": song.album_id}),
+        ("Filter: saved in one month", "/library/", {"added": month}),
+        ("Filter: saved more than once", "/library/", {"show": "duplicates"}),
+        ("Duplicates page", "/library/duplicates/", {}),
+    ]
+    timed = [
+        (name, _timed(partial(client.get, url, params), 50), "as fast as search")
+        for name, url, params in views
+    ]
+    timed.append(("Stats page", _timed(lambda: client.get("/library/stats/"), 30), "< 150 ms"))
+    return timed
 
 
 def _live_context(tracks, total):
