@@ -3,6 +3,7 @@
 Everything comes from seeded `random.Random` instances, so two builds are identical and
 nothing touches the network. Records are small named tuples; JSON is only built for the
 page a client asks for (see `serializers.py`), so a 10,000-track library stays cheap.
+Some songs are saved twice, for the site's duplicate finder (`demo_copies.py`).
 """
 
 import bisect
@@ -139,7 +140,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
 def make_user(*, user_id: str, display_name: str, library_size: int) -> DemoUser:
     """Another demo user (for load tests), its details generated from its id, so the same
     id always gives the same user and, through `build_library`, the same Liked Songs."""
-    rng = _rng(f"user/{user_id}")
+    rng = seeded_random(f"user/{user_id}")
     return DemoUser(
         id=user_id,
         account_id=spotify_id(rng),
@@ -165,7 +166,7 @@ def image_size_unknown(object_id: str) -> bool:
 VARIOUS_ARTISTS = Artist("0LyfQWJT6nXafLPZqxe9Of", "Various Artists")
 
 
-def _rng(name: str) -> random.Random:
+def seeded_random(name: str) -> random.Random:
     # A seeded, reproducible generator is exactly what demo data needs; nothing here is secret.
     return random.Random(f"spotifysite-emulator/{name}")  # noqa: S311
 
@@ -195,7 +196,7 @@ def _weighted(rng: random.Random, options: tuple[T, ...], cumulative_weights: tu
 @functools.cache
 def artist_pool() -> tuple[Artist, ...]:
     """Every artist the demo libraries draw from: fixed names plus generated band names."""
-    rng = _rng("artists")
+    rng = seeded_random("artists")
     names = list(ARTIST_NAMES)
     names += [f"{adjective} {noun}" for adjective in ENGLISH_ADJECTIVES for noun in ENGLISH_NOUNS[::3]]
     names += [f"The {noun}" for noun in ENGLISH_NOUNS]
@@ -212,7 +213,7 @@ def build_library(*, seed: str, size: int) -> list[SavedTrack]:
 
 @functools.lru_cache(maxsize=16)
 def _generate_library(seed: str, size: int) -> tuple[SavedTrack, ...]:
-    rng = _rng(f"library/{seed}")
+    rng = seeded_random(f"library/{seed}")
     pool = artist_pool()
     saved: list[SavedTrack] = []
     moment = NEWEST_SAVE
@@ -233,7 +234,9 @@ def _generate_library(seed: str, size: int) -> tuple[SavedTrack, ...]:
             saved.append(SavedTrack(moment, _track(rng, pool, album, number)))
             if not same_second:
                 moment -= rng.randint(150, 420)
-    return tuple(saved[:size])
+    from . import demo_copies  # here, not at the top: it builds on this module's records
+
+    return demo_copies.with_copies(seed, saved[:size])
 
 
 def make_saved_track(
@@ -247,7 +250,7 @@ def make_saved_track(
     delisted: bool = False,
 ) -> SavedTrack:
     """One generated track, with any of its visible details fixed by the caller."""
-    rng = _rng(f"extra/{seed}")
+    rng = seeded_random(f"extra/{seed}")
     pool = artist_pool()
     generated_album = _album(rng, pool, saved_at=added_at)
     generated_album = generated_album._replace(delisted=delisted)
@@ -280,11 +283,12 @@ def _album(rng: random.Random, pool: tuple[Artist, ...], *, saved_at: int) -> Al
         OLDEST_RELEASE, saved_at - int(rng.expovariate(1.0 / (4 * YEAR))) - rng.randint(0, 60) * DAY
     )
     precision = _weighted(rng, ("day", "month", "year"), (80, 86, 100))
-    release_date = time.strftime(
-        {"day": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}[precision], time.gmtime(released)
-    )
+    album_id = spotify_id(rng)
+    if album_type != "compilation":
+        released = _back_catalogue(album_id, released)
+    release_date = time.strftime(RELEASE_DATE_FORMATS[precision], time.gmtime(released))
     return Album(
-        id=spotify_id(rng),
+        id=album_id,
         name=name,
         album_type=album_type,
         artists=artists,
@@ -310,15 +314,15 @@ def _track(rng: random.Random, pool: tuple[Artist, ...], album: Album, number: i
         duration_ms = rng.randint(540_000, 1_260_000)  # the odd prog-rock epic or DJ mix
     else:
         duration_ms = int(rng.triangular(90_000, 540_000, 205_000))
-    per_disc = -(-album.total_tracks // album.discs)
+    disc_number, track_number = disc_and_track(album, number)
     registrant = _random_string(rng, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 3)
     return Track(
         id=spotify_id(rng),
         name=name,
         artists=artists,
         album=album,
-        disc_number=1 + (number - 1) // per_disc,
-        track_number=1 + (number - 1) % per_disc,
+        disc_number=disc_number,
+        track_number=track_number,
         duration_ms=duration_ms,
         explicit=rng.random() < 0.15,
         isrc=f"{rng.choice(ISRC_COUNTRIES)}{registrant}{album.release_date[2:4]}{rng.randrange(100_000):05d}",
@@ -339,3 +343,19 @@ def _title(rng: random.Random) -> str:
     if roll < 0.88:
         return f"The {noun} of {rng.choice(ENGLISH_NOUNS)}"
     return f"{adjective} {noun}{rng.choice(TITLE_SUFFIXES)}"
+
+
+def disc_and_track(album: Album, number: int) -> tuple[int, int]:
+    """The disc and track number of the album's `number`th track."""
+    per_disc = -(-album.total_tracks // album.discs)
+    return 1 + (number - 1) // per_disc, 1 + (number - 1) % per_disc
+
+
+def _back_catalogue(album_id: str, released: int) -> int:
+    """About one album in twelve (not compilations) is an older record, released at any
+    time between 1962 and its generated date (mostly a few years before the save), so that
+    a library spans decades. Decided by a hash of the id, so that nothing else changes."""
+    digest = hashlib.sha256(f"back-catalogue/{album_id}".encode()).digest()
+    if digest[0] >= 256 // 12:
+        return released
+    return OLDEST_RELEASE + int.from_bytes(digest[1:5]) * (released - OLDEST_RELEASE) // 2**32

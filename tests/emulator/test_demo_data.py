@@ -2,11 +2,13 @@
 
 import re
 import time
-from collections import Counter
+import unicodedata
+from collections import Counter, defaultdict
+from itertools import combinations
 
 import pytest
 
-from emulator import demo_data
+from emulator import demo_copies, demo_data
 from emulator.state import EmulatorState
 from tests.emulator.helpers import EMPTY_USER, LARGE_USER, SMALL_USER
 
@@ -202,3 +204,209 @@ def test_reset_restores_the_original_library(emulator_state: EmulatorState):
 def test_unknown_user_has_no_library(emulator_state: EmulatorState):
     with pytest.raises(KeyError):
         emulator_state.library("nobody")
+
+
+# --- Songs saved more than once, for the site's duplicate finder -------------------------
+#
+# The rule (Spotify Dedup's), restated here so that the demo data is checked against the
+# rule itself and not against the site's code: the same ISRC, or the same title and first
+# artist within 2 s, titles compared folded, without remaster labels and featured artists.
+
+_REMASTER = re.compile(r"\s-\s[^-]*remaster.*$|[(\[][^)\]]*remaster[^)\]]*[)\]]")
+_FEATURING = re.compile(r"[(\[](?:feat\.|ft\.|with)\s[^)\]]*[)\]]")
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _title_key(track: demo_data.Track) -> tuple[str, str]:
+    title = _FEATURING.sub(" ", _REMASTER.sub(" ", _fold(track.name)))
+    return " ".join(title.split()), _fold(track.artists[0].name)
+
+
+def _duplicates(a: demo_data.Track, b: demo_data.Track) -> bool:
+    return a.isrc == b.isrc or (_title_key(a) == _title_key(b) and abs(a.duration_ms - b.duration_ms) <= 2000)
+
+
+def _pairs(library: list[demo_data.SavedTrack]) -> list[tuple[demo_data.SavedTrack, demo_data.SavedTrack]]:
+    """Every two songs with one ISRC or one title key (the near misses too), newer first."""
+    groups = defaultdict(list)
+    for saved in library:
+        groups["isrc", saved.track.isrc].append(saved)
+        groups["title", _title_key(saved.track)].append(saved)
+    pairs = {pair for group in groups.values() for pair in combinations(group, 2)}
+    return sorted(pairs, key=lambda pair: (library.index(pair[0]), library.index(pair[1])))
+
+
+def _kinds(library: list[demo_data.SavedTrack]) -> dict[str, list[tuple[demo_data.Track, demo_data.Track]]]:
+    """The library's pairs by kind: (newer, older) tracks."""
+    kinds = defaultdict(list)
+    for newer, older in _pairs(library):
+        a, b = newer.track, older.track
+        if a.isrc == b.isrc:
+            kinds["release"].append((a, b))
+        elif a.name == f"{b.name} - Remastered {a.album.release_date[:4]}":
+            kinds["remaster"].append((a, b))
+        elif not _duplicates(a, b):
+            kinds["near miss"].append((a, b))
+        if _duplicates(a, b) and a.delisted != b.delisted:
+            kinds["one unplayable"].append((a, b))
+    return kinds
+
+
+@pytest.fixture
+def default_library(emulator_state: EmulatorState) -> list[demo_data.SavedTrack]:
+    """The library of the demo user the consent page signs in by default."""
+    assert emulator_state.users[0].id == SMALL_USER
+    return emulator_state.library(SMALL_USER)
+
+
+def test_the_default_library_has_a_recording_saved_from_two_releases(default_library):
+    pairs = _kinds(default_library)["release"]
+
+    assert len(pairs) >= 2
+    for newer, older in pairs:
+        assert newer.id != older.id and newer.album.id != older.album.id
+        assert newer.album.name != older.album.name
+        assert (newer.isrc, newer.name, newer.artists, newer.duration_ms) == (
+            older.isrc,
+            older.name,
+            older.artists,
+            older.duration_ms,
+        )
+
+
+def test_the_default_library_has_remasters_of_old_records(default_library):
+    pairs = _kinds(default_library)["remaster"]
+
+    assert len(pairs) >= 2
+    for remaster, original in pairs:
+        assert remaster.id != original.id and remaster.isrc != original.isrc
+        assert remaster.album.artists[0] == original.artists[0] == remaster.artists[0]
+        assert remaster.album.release_date > original.album.release_date
+        assert original.album.release_date < "2006"
+        assert 0 < abs(remaster.duration_ms - original.duration_ms) <= 1500
+        assert _duplicates(remaster, original)
+
+
+def test_the_default_library_has_a_near_miss_the_rule_keeps_apart(default_library):
+    pairs = _kinds(default_library)["near miss"]
+
+    assert pairs
+    for live, studio in pairs:
+        assert (live.name, live.artists[0]) == (studio.name, studio.artists[0])
+        assert live.isrc != studio.isrc
+        assert abs(live.duration_ms - studio.duration_ms) >= 3000
+        assert live.album.name.startswith("Live ")
+        assert not _duplicates(live, studio)
+
+
+def test_the_default_library_has_copies_only_one_of_which_plays(default_library):
+    kinds = _kinds(default_library)
+    one_unplayable = kinds["one unplayable"]
+
+    assert any(pair in kinds["release"] for pair in one_unplayable)
+    assert any(pair in kinds["remaster"] for pair in one_unplayable)
+    assert all(newer.delisted and not newer.relinked_id for newer, _ in one_unplayable)
+    # And some duplicates play in both copies, to compare with.
+    both_play = [pair for pair in kinds["release"] + kinds["remaster"] if not any(t.delisted for t in pair)]
+    assert both_play
+
+
+def test_copies_are_saved_later_than_the_song_they_copy(default_library):
+    pairs = _pairs(default_library)
+
+    assert pairs
+    for newer, older in pairs:
+        assert newer.added_at > older.added_at
+
+
+def test_the_default_librarys_copies_are_the_same_songs_in_every_build(default_library):
+    """The songs to look for on the duplicates page (emulator/README.md names them)."""
+    kinds = _kinds(default_library)
+
+    assert sorted(older.name for _, older in kinds["release"]) == ["The Daydream of Ocean", "桜の下で"]
+    assert sorted(newer.name for newer, _ in kinds["remaster"]) == [
+        "The Letters of Letters - Remastered 1997",
+        "月亮的背面 - Remastered 2016",
+    ]
+    assert [newer.name for newer, _ in kinds["near miss"]] == ["Lonely Daydream"]
+    assert [newer.name for newer, _ in kinds["one unplayable"]] == [
+        "The Daydream of Ocean",
+        "月亮的背面 - Remastered 2016",
+    ]
+
+
+@pytest.mark.parametrize(("seed", "size"), [(LARGE_USER, 2400), ("load-1", 40), ("storm-3", 500)])
+def test_every_library_of_forty_songs_or_more_has_each_kind(seed, size):
+    library = demo_data.build_library(seed=seed, size=size)
+    kinds = _kinds(library)
+
+    assert {kind for kind, pairs in kinds.items() if pairs} == {
+        "release",
+        "remaster",
+        "near miss",
+        "one unplayable",
+    }
+    duplicates = {newer.id for pairs in (kinds["release"], kinds["remaster"]) for newer, _ in pairs}
+    assert 0.01 <= len(duplicates) / size <= 0.13  # 1-3 % of a large library, a handful of a small one
+
+
+def test_how_many_songs_are_copies():
+    assert [demo_copies.copy_count(size) for size in (0, 1, 7, 8, 16, 40, 42, 250, 2400, 10_000)] == [
+        0,
+        0,
+        0,
+        1,
+        2,
+        5,
+        5,
+        5,
+        48,
+        200,
+    ]
+
+
+def test_copies_replace_songs_and_keep_the_size_and_save_dates(monkeypatch):
+    with_copies = demo_data._generate_library.__wrapped__("fresh-seed", 500)
+    monkeypatch.setattr(demo_copies, "with_copies", lambda seed, saved: tuple(saved))
+    without = demo_data._generate_library.__wrapped__("fresh-seed", 500)
+
+    assert [saved.added_at for saved in with_copies] == [saved.added_at for saved in without]
+    changed = sum(a != b for a, b in zip(with_copies, without, strict=True))
+    # One place per copy, two for a remaster (its original becomes an old record).
+    assert demo_copies.copy_count(500) <= changed <= 2 * demo_copies.copy_count(500)
+
+
+def test_builds_with_copies_are_identical_without_the_cache():
+    built = demo_data._generate_library.__wrapped__(SMALL_USER, 42)
+
+    assert demo_data._generate_library.__wrapped__(SMALL_USER, 42) == built
+    assert tuple(demo_data.build_library(seed=SMALL_USER, size=42)) == built
+
+
+@pytest.mark.parametrize(
+    ("seed", "size"), [(SMALL_USER, 42), ("load-1", 8), ("load-2", 40), ("storm-3", 500)]
+)
+def test_every_library_stays_consistent(seed, size):
+    library = demo_data.build_library(seed=seed, size=size)
+
+    assert len({saved.track.id for saved in library}) == len(library) == size
+    for saved in library:
+        track = saved.track
+        assert track.album.release_date <= time.strftime("%Y-%m-%d", time.gmtime(saved.added_at))
+        assert re.fullmatch(r"[A-Z]{2}[A-Z0-9]{3}\d{7}", track.isrc)
+        assert track.duration_ms >= 90_000
+        assert 1 <= track.track_number <= track.album.total_tracks
+        assert 1 <= track.disc_number <= track.album.discs
+
+
+def test_release_years_span_decades(default_library, library):
+    small_decades = {int(saved.track.album.release_date[:4]) // 10 for saved in default_library}
+    years = [int(saved.track.album.release_date[:4]) for saved in library]
+
+    assert len(small_decades) >= 5
+    assert min(years) < 1970 and max(years) >= 2026
+    assert 0.03 <= sum(year < 2000 for year in years) / len(years) <= 0.15  # mostly recent music
