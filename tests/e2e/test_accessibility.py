@@ -171,6 +171,32 @@ def test_history_and_restore_pages(audit: Audit, live_server, live_emulator, tmp
     assert not audit.found, "\n".join(audit.found)
 
 
+def test_filters_and_duplicates_pages(audit: Audit, live_server, live_emulator):
+    from library.models import SavedTrack
+
+    page = audit.page
+    sign_in(page, live_server, live_emulator, user=FEW)
+    page.locator("tbody tr").first.locator(".open-in summary").click()  # a row's Spotify links
+    menu = page.locator("tbody tr").first.locator(".open-in")
+    expect(
+        menu.get_by_role("link", name=re.compile(r"\(artist\) in the web player \(opens in a new tab\)"))
+    ).to_be_visible()
+    audit.check("library, a row's Spotify links open")
+    song = SavedTrack.objects.exclude(album_id=None).order_by("position").first()
+    filters = f"artist={song.artist_ids[0]}&album={song.album_id}&year=1000-2999&playable=yes"
+    page.goto(f"{live_server.url}/library/?{filters}")
+    expect(page.get_by_role("list", name="Filters").get_by_role("listitem")).to_have_count(4)
+    audit.check("library filtered by artist, album, years, playability")
+    page.goto(f"{live_server.url}/library/?year=1000-1001")
+    expect(page.get_by_role("heading", name="No songs match")).to_be_visible()
+    audit.check("a filter that keeps nothing")
+    page.goto(f"{live_server.url}/library/duplicates/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Songs saved more than once")
+    audit.check("duplicates")
+
+    assert not audit.found, "\n".join(audit.found)
+
+
 def test_loading_and_large_library_pages(audit: Audit, live_server, live_emulator):
     page = audit.page
     live_emulator.config.large_library_size = 1_250
@@ -272,12 +298,12 @@ def test_phone_layout(page: Page, live_server, live_emulator, live_worker):
     sign_in(page, live_server, live_emulator, user=LARGE)
     expect(page.locator("progress")).to_have_count(0, timeout=30_000)
 
-    for sort in ["added", "title", "artist-desc", "album", "duration-desc"]:
+    for sort in ["added", "title", "artist-desc", "album", "duration-desc", "year"]:
         page.goto(f"{live_server.url}/library/?sort={sort}&page=2")
         field = sort.split("-")[0]
         # The column the list is sorted by is on screen (the title always is).
         expect(page.locator(f"tbody tr:first-child td.col-{field}")).to_be_visible()
-        hidden = {"added", "artist", "album", "duration"} - {field}
+        hidden = {"added", "artist", "album", "duration", "year"} - {field}
         for other in hidden:
             expect(page.locator(f"tbody tr:first-child td.col-{other}")).to_be_hidden()
         assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS["phone"]["width"], sort
