@@ -175,3 +175,21 @@ def test_the_duplicates_page_says_when_there_are_none_and_while_loading(client):
 def test_the_duplicates_page_is_for_signed_in_users_only(client):
     response = client.get("/library/duplicates/")
     assert response.status_code == 302 and "/accounts/" in response["Location"]
+
+
+def test_the_demo_library_shows_its_copies_and_leaves_out_the_live_version(client, emulator):
+    """Through the site, from the emulator's demo library (emulator/demo_copies.py)."""
+    from tests.helpers import sign_in
+    from tests.library.conftest import FEW
+
+    sign_in(client, user_index=FEW)
+    client.get("/library/")  # 42 songs: complete from the first page
+
+    groups = client.get("/library/duplicates/").context["page"].object_list
+    shown = client.get("/library/", {"show": "duplicates"}).context["view"]
+
+    assert len(groups) == 4 and sum(bool(group.unplayable) for group in groups) == 2
+    first_reasons = sorted(group.reasons[0].split(":")[0].split(",")[0] for group in groups)
+    assert first_reasons == ["same recording"] * 2 + ["same title and artist"] * 2  # remasters
+    assert "Lonely Daydream" not in {song.name for group in groups for song in group.songs}
+    assert shown.matches == sum(len(group.songs) for group in groups)
