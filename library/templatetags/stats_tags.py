@@ -122,3 +122,11 @@ def rankings(stats) -> list[dict]:
         }
         for ident, title, heading, param, tallies, note in found
     ]
+
+
+@register.simple_tag
+def span(months: list) -> str:
+    """'from March 2024 to June 2026', or 'in March 2024'."""
+    if len(months) == 1:
+        return f"in {months[0].label}"
+    return f"from {months[0].label} to {months[-1].label}"

@@ -296,9 +296,10 @@ def test_the_page_links_every_figure_to_the_filtered_library(signed_in, library)
     for query in ("added=2024-01", "added=2024-03", "year=1990-1999", "year=1995", "artist=ar1", "album=al2"):
         assert f'href="{library_url}?{query}"' in html, query
     assert f'href="{library_url}?explicit=only">25%' in html
-    assert f'href="{library_url}?playable=no">1<' in html
-    assert f'href="{reverse("library:duplicates")}">2<' in html
+    assert f'href="{library_url}?playable=no">1 <' in html
+    assert f'href="{reverse("library:duplicates")}">2 <' in html
     assert "12 min" in html  # the total length, as playing_time says it
+    assert "Songs saved each month, from January 2024 to March 2024." in html
     assert 'aria-label="January 2024: 3 songs"' in html
     assert " style=" not in html and "<script" not in html
 
