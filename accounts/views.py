@@ -180,6 +180,10 @@ def _spotify_failed(request: HttpRequest, exc: SpotifyError) -> HttpResponse:
 
 def _finish_sign_in(request: HttpRequest, started: pending.Pending | None) -> HttpResponse:
     if started is None:
+        if request.user.is_authenticated:
+            # Back to Spotify's consent page and Agree again (its state spent): the user is
+            # signed in already. Nothing of the answer is used (no code is exchanged).
+            return redirect("library:saved_tracks")
         return render(request, "accounts/sign_in_failed.html", {"reason": "state"}, status=400)
     next_url = started.next_url
     error = request.GET.get("error")

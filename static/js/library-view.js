@@ -10,7 +10,11 @@
   const TYPING_PAUSE = 250; // ms after the last key before searching
   let controller = null;
   let typing = null;
-  let requested = null; // the URL of the view asked for last (its page may be on its way)
+  const viewOf = (url) => {
+    const parsed = new URL(url, window.location.href);
+    return parsed.pathname + parsed.search;
+  };
+  let wantedView = viewOf(window.location.href); // the view shown, or asked for last
 
   // The form's URL without empty fields or menus left at their first (default) entry.
   function formUrl() {
@@ -22,6 +26,37 @@
     }
     const query = params.toString();
     return form.action + (query ? "?" + query : "");
+  }
+
+  // The view the form describes, on the page the address bar shows when it is the same
+  // view (a load ending on page 3 stays on page 3); what the user typed always wins
+  // over an address bar that still holds the view before it.
+  function currentUrl() {
+    if (!form) return window.location.href;
+    const wanted = new URL(formUrl(), window.location.href);
+    const shown = new URL(window.location.href);
+    const view = (url) => {
+      const params = new URLSearchParams(url.search);
+      params.delete("page");
+      params.sort();
+      return params.toString();
+    };
+    return view(wanted) === view(shown) ? shown.href : wanted.href;
+  }
+
+  // Back and Forward: the form shows the view of the address bar again.
+  function fillForm(url) {
+    if (!form) return;
+    const params = new URL(url, window.location.href).searchParams;
+    for (const field of form.elements) {
+      if (!field.name || field.type === "hidden" || field.type === "submit") continue;
+      if (field.tagName === "SELECT") {
+        const value = params.get(field.name) || field.options[0].value;
+        field.value = [...field.options].some((option) => option.value === value) ? value : field.options[0].value;
+      } else {
+        field.value = params.get(field.name) || "";
+      }
+    }
   }
 
   // An element's identity across two renderings of the page, to give focus back.
@@ -53,8 +88,11 @@
   }
 
   // Fetches `url` and swaps `names`; false when it could not (the caller falls back).
-  async function update(url, names) {
-    requested = url;
+  // `how` is what the address bar does once it lands: "push" a new history entry (a
+  // view the user chose), "replace" the entry (the same view, refreshed), or "none"
+  // (Back or Forward: the browser already moved).
+  async function update(url, names, how) {
+    wantedView = viewOf(url);
     if (controller) controller.abort();
     controller = new AbortController();
     const results = document.querySelector('[data-swap="results"]');
@@ -68,8 +106,10 @@
       const landed = new URL(response.url);
       if (!response.ok || landed.pathname !== new URL(url, window.location.href).pathname) return false;
       const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+      if (how === "push") saveScroll(); // where the reader was in the view they leave
       swap(fresh, names);
-      window.history.replaceState(null, "", url);
+      if (how === "push" && url !== window.location.href) window.history.pushState({ scrollY: 0 }, "", url);
+      else if (how !== "none") window.history.replaceState({ scrollY: window.scrollY }, "", url);
       return true;
     } catch (error) {
       return error.name === "AbortError";
@@ -83,8 +123,47 @@
   async function apply() {
     typing = null;
     const url = formUrl();
-    if (!(await update(url, ["results"]))) window.location.assign(url);
+    if (!(await update(url, ["results"], "push"))) window.location.assign(url);
   }
+
+  // Each view's history entry keeps where the reader is, for Back and Forward (the
+  // browser's own restoring would scroll before the view's songs are swapped in).
+  window.history.scrollRestoration = "manual";
+  let saving = null;
+  const left = new Map(); // by view: where the reader was when they went Back or Forward
+  function saveScroll() {
+    window.clearTimeout(saving);
+    saving = null;
+    window.history.replaceState({ ...window.history.state, scrollY: window.scrollY }, "", window.location.href);
+  }
+  window.addEventListener(
+    "scroll",
+    () => {
+      window.clearTimeout(saving);
+      saving = window.setTimeout(saveScroll, 150);
+    },
+    { passive: true },
+  );
+  window.addEventListener("pagehide", saveScroll);
+  if (window.history.state && window.history.state.scrollY) window.scrollTo(0, window.history.state.scrollY);
+
+  window.addEventListener("popstate", async (event) => {
+    const url = window.location.href;
+    if (viewOf(url) === wantedView) return; // a fragment (the skip link), not another view
+    left.set(wantedView, window.scrollY); // the view left, as the reader left it
+    fillForm(url);
+    window.clearTimeout(typing);
+    typing = null;
+    window.clearTimeout(saving); // a scroll of the view left is not this entry's
+    if (!(await update(url, ["results"], "none"))) {
+      window.location.reload();
+      return;
+    }
+    if (window.location.href !== url) return; // Back or Forward again meanwhile
+    fillForm(url);
+    const back = left.has(viewOf(url)) ? left.get(viewOf(url)) : event.state && event.state.scrollY;
+    window.scrollTo(0, back || 0);
+  });
 
   if (form) {
     form.querySelectorAll("[data-apply]").forEach((button) => (button.hidden = true));
@@ -117,12 +196,13 @@
 
   document.addEventListener("library:loaded", async (event) => {
     event.preventDefault();
-    // The address bar follows every applied search; a search still being typed wins, and
-    // so does one whose page is still on its way (the address bar shows the one before).
-    const url = form && typing !== null ? formUrl() : requested || window.location.href;
+    // The view the form shows: a search typed, or applied and still on its way, is a
+    // new view (a history entry); the same view is refreshed in place.
+    const url = currentUrl();
     window.clearTimeout(typing);
     typing = null;
-    if (await update(url, ["count", "loading", "results"])) return;
+    const how = url === window.location.href ? "replace" : "push";
+    if (await update(url, ["count", "loading", "results"], how)) return;
     // Could not fetch the page: offer it rather than reloading under the user's hands.
     const status = document.querySelector("[data-progress-text]");
     if (status) {

@@ -196,7 +196,11 @@ def test_callback_replayed_spends_the_code_once(client, emulator):
 
     replay = client.get(path)
 
-    assert replay.status_code == HTTPStatus.BAD_REQUEST
+    # Signed in already (Back to the consent page, Agree again): the library, no error,
+    # and the code not sent again. Signed out, the spent state is refused.
+    assert replay.status_code == HTTPStatus.FOUND and replay["Location"] == "/library/"
+    client.logout()
+    assert client.get(path).status_code == HTTPStatus.BAD_REQUEST
     assert emulator.token_requests["authorization_code"] == 1
 
 
