@@ -80,9 +80,12 @@ def share_bar(count: int, most: int) -> SafeString:
 
 @register.filter
 def percent(share: float) -> str:
-    """0.127 as '13%'; a share above 0 but under half a per cent as '<1%'."""
+    """0.127 as '13%'; a share that would round to 0% or 100% without being it as '<1%'
+    or '>99%'."""
     if 0 < share < 0.005:
         return "<1%"
+    if 0.995 <= share < 1:
+        return ">99%"
     return f"{share:.0%}"
 
 

@@ -19,6 +19,7 @@ from library import charts, stats
 from library.models import LibrarySync, SongChange
 from library.query import LibraryQuery
 from library.selectors import Selection
+from library.templatetags import stats_tags
 from library.tracks import Track
 from tests.factories import SpotifyTokenFactory, library_load
 
@@ -249,6 +250,16 @@ def test_axis_labels_are_thinned_to_what_fits_on_a_phone_and_on_a_wider_screen()
     wider = [year for only, year in labels if "narrow" not in only]
     assert 3 <= len(phone) <= 8 and phone[0] == "2011"
     assert len(wider) > len(phone) and wider[0] == "2011"
+
+
+def test_a_share_is_said_in_whole_per_cents_but_never_0_or_100_when_it_is_not():
+    assert [stats_tags.percent(share) for share in (0, 0.001, 0.127, 0.996, 1)] == [
+        "0%",
+        "<1%",
+        "13%",
+        ">99%",
+        "100%",
+    ]
 
 
 def test_a_ranking_bar_is_a_share_of_its_row():
