@@ -1,4 +1,5 @@
-"""The whole library as CSV or JSON, for spreadsheets and other tools, streamed."""
+"""The whole library, or the view on screen, as CSV or JSON for spreadsheets and other
+tools, streamed; each file named for the view it holds."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
+from django.utils.text import slugify
+
+from . import selectors
+from .models import LibrarySync
+from .query import LibraryQuery, default_order, direction_label
 from .templatetags.library_tags import duration
 from .tracks import Track
 
@@ -124,13 +133,125 @@ def excel_lines(tracks: Iterable[Track]) -> Iterator[str]:
     yield from csv_lines(tracks)
 
 
-def json_chunks(tracks: Iterable[Track]) -> Iterator[str]:
+# --- What an export holds: its JSON header and its file name ---------------------------------
+
+# The JSON export's shape. 1 (before December 2026): {"tracks": [...], "total": n}. 2: the
+# same songs under "tracks", after "schema", "exported_at" and "query"; "count" last.
+SCHEMA = 2
+FILTERS = ("explicit", "year", "playable", "artist", "album", "added", "show")
+# How each filter value reads in a file name.
+_FILTER_WORDS = {
+    ("explicit", "hide"): "no-explicit",
+    ("explicit", "only"): "explicit-only",
+    ("playable", "yes"): "playable",
+    ("playable", "no"): "not-playable",
+    ("show", "duplicates"): "duplicates",
+}
+MAX_WORDS = 40  # characters of a search, an artist's or an album's name in a file name
+MAX_STEM = 120  # bytes of a file name before its extension (most file systems allow 255)
+# Each format: what its file name ends with, and its content type.
+FORMATS = {
+    "csv": (".csv", "text/csv; charset=utf-8"),
+    "excel": ("-excel.csv", "text/csv; charset=utf-8"),
+    "json": (".json", "application/json"),
+}
+
+
+@dataclass(frozen=True)
+class About:
+    """What an export holds: the view (`query`), when it was made, and the names of the
+    artist and album it is filtered to (their ids when not in the library)."""
+
+    query: LibraryQuery
+    exported_at: datetime
+    day: date  # the export's date where the site is
+    artist: str = ""
+    album: str = ""
+
+
+def about(*, library: LibrarySync, query: LibraryQuery, now: datetime, day: date) -> About:
+    """The export of `query`'s view of `library`, made at `now` (one query per name)."""
+    names = {}
+    ids = {"user_id": library.pk, "generation": library.generation}
+    if query.artist:
+        names["artist"] = selectors.artist_name(**ids, artist_id=query.artist) or query.artist
+    if query.album:
+        names["album"] = selectors.album_name(**ids, album_id=query.album) or query.album
+    return About(query=query, exported_at=now, day=day, **names)
+
+
+def query_record(query: LibraryQuery) -> dict[str, Any]:
+    """The view an export holds, as its JSON says it: the filters in force only."""
+    filters = {name: getattr(query, name) for name in FILTERS if getattr(query, name)}
+    return {"search": query.q, "sort": query.sort, "order": query.order, "filters": filters}
+
+
+def json_chunks(tracks: Iterable[Track], *, about: About) -> Iterator[str]:
     """The JSON document in pieces, for a streaming response: memory stays flat. The
     count comes last, once known, so the songs stream without being counted first."""
-    yield '{"tracks": ['
+    header = {
+        "schema": SCHEMA,
+        "exported_at": about.exported_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "query": query_record(about.query),
+    }
+    yield json.dumps(header, ensure_ascii=False)[:-1] + ', "tracks": ['
     separator = "\n"
     count = 0
     for count, track in enumerate(tracks, start=1):  # noqa: B007 (the count is used below)
         yield separator + json.dumps(_record(track), ensure_ascii=False)
         separator = ",\n"
-    yield "\n], " + f'"total": {count}' + "}\n"
+    yield "\n], " + f'"count": {count}' + "}\n"
+
+
+def chunks(tracks: Iterable[Track], *, kind: str, about: About) -> Iterator[str]:
+    """The export in format `kind` (FORMATS), in pieces for a streaming response."""
+    if kind == "json":
+        return json_chunks(tracks, about=about)
+    return excel_lines(tracks) if kind == "excel" else csv_lines(tracks)
+
+
+def _words(text: str, *, ascii_only: bool) -> str:
+    """`text` as a file name's words: lower case, hyphens, at most MAX_WORDS characters."""
+    words = slugify(text, allow_unicode=not ascii_only)[:MAX_WORDS]
+    return words.strip("-_")
+
+
+def _view_words(about: About, *, ascii_only: bool) -> list[str]:
+    """The view in words: "all", or its search and filters; then its sort unless it is
+    Spotify's order ("by-title", "by-added-oldest-first")."""
+    query = about.query
+    parts = [] if query.is_filtered else ["all"]
+    if query.q:
+        parts += ["search", _words(query.q, ascii_only=ascii_only)]
+    for name in FILTERS:
+        value = getattr(query, name)
+        if not value:
+            continue
+        if name in ("artist", "album"):
+            parts += [name, _words(getattr(about, name) or value, ascii_only=ascii_only)]
+        elif name in ("year", "added"):
+            parts.append(f"{'released' if name == 'year' else 'saved'}-{value}")
+        else:
+            parts.append(_FILTER_WORDS[name, value])
+    if (query.sort, query.order) != ("added", "desc"):
+        order = "" if query.order == default_order(query.sort) else direction_label(query.sort, query.order)
+        parts.append(slugify(f"by {query.sort} {order}"))
+    return [part for part in parts if part]
+
+
+def file_name(about: About, *, kind: str, ascii_only: bool = True) -> str:
+    """liked-songs-2026-12-05-search-love-by-title.csv, liked-songs-2026-12-05-all.json, …:
+    the date, the view and the format; short (MAX_STEM bytes before the extension)."""
+    stem = "-".join(["liked-songs", about.day.isoformat(), *_view_words(about, ascii_only=ascii_only)])
+    stem = stem.encode()[:MAX_STEM].decode(errors="ignore").rstrip("-_")
+    return stem + FORMATS[kind][0]
+
+
+def content_disposition(about: About, *, kind: str) -> str:
+    """An attachment named for the view: ASCII for every client, and the name with its
+    accents and scripts kept (RFC 6266's `filename*`) when it differs."""
+    plain, named = file_name(about, kind=kind), file_name(about, kind=kind, ascii_only=False)
+    header = f'attachment; filename="{plain}"'
+    if named != plain:
+        header += f"; filename*=UTF-8''{quote(named)}"
+    return header

@@ -1,10 +1,11 @@
 """Reading the songs to restore from an uploaded file: pure, no database, no Spotify.
 
-Three formats: our library export (CSV with a `spotify_uri` column, or JSON
-`{"tracks": [{"spotify_uri": …}]}`), our history export (CSV or JSON with `uri`), and
-Exportify's CSV (its "Track URI" column). A file is taken whole or not at all: anything
-we cannot read, or a URI that is not a Spotify song, is a `BadFile` whose message says
-what to fix, and nothing is saved.
+Three formats: our library export (CSV with a `spotify_uri` column, or JSON: schema 2's
+`{"schema": 2, "exported_at": …, "query": …, "tracks": [{"spotify_uri": …}], "count": n}`,
+the older `{"tracks": [...], "total": n}`, or just a list of such songs), our history
+export (CSV or JSON with `uri`), and Exportify's CSV (its "Track URI" column). A file is
+taken whole or not at all: anything we cannot read, or a URI that is not a Spotify song,
+is a `BadFile` whose message says what to fix, and nothing is saved.
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def _from_json(text: str) -> tuple[list[str], str]:
         document = json.loads(text)
     except json.JSONDecodeError:
         raise BadFile("This file looks like JSON but cannot be read as JSON.") from None
+    # A list of songs, or an object holding one under a name we know; whatever else the
+    # object says (the export's schema, date and view) has no say in what is saved.
     for name in JSON_LISTS:
-        items = document.get(name) if isinstance(document, dict) else None
+        items = document.get(name) if isinstance(document, dict) else document
         if isinstance(items, list):
             break
     else:

@@ -1,17 +1,19 @@
 import math
-from collections.abc import Callable, Iterable, Iterator
+import re
 from http import HTTPStatus
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from . import export, pages, sync
 from .query import COLUMNS, EXPLICIT, PAGE_SIZES, SORTS, LibraryQuery, sort_choices
-from .tracks import Track
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -68,43 +70,65 @@ def _progress_json(progress: sync.Progress) -> JsonResponse:
     return response
 
 
-def _download(chunks: Iterator[str], *, content_type: str, extension: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(chunks, content_type=content_type)
-    filename = f"liked-songs-{timezone.localdate().isoformat()}.{extension}"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+# The "preparing" page asks for the export with a ticket of its own (?prepared=…), and goes
+# back to the library view once a cookie holding that ticket says the file is on its way.
+PREPARED_TICKET = re.compile(r"[0-9a-z]{8,32}")
+PREPARED_COOKIE = "prepared_export"
 
 
-def _preparing(request: HttpRequest) -> HttpResponse:
-    """An export of a library still loading: a page whose script loads the rest and then
-    fetches this URL again, at once, holding no worker while Spotify is called."""
+def _preparing(request: HttpRequest, query: LibraryQuery) -> HttpResponse:
+    """An export of a library still loading: a page whose script loads the rest, then
+    fetches this URL again, at once, holding no worker while Spotify is called, and ends
+    back on the library view the export came from."""
     progress = pages.load_progress(user=request.user)
-    response = render(request, "library/preparing.html", {"progress": progress}, status=HTTPStatus.ACCEPTED)
+    back = reverse("library:saved_tracks") + query.export_querystring()
+    context = {"progress": progress, "back": back}
+    response = render(request, "library/preparing.html", context, status=HTTPStatus.ACCEPTED)
     response["Retry-After"] = "5"
     return response
 
 
-def _export(
-    request: HttpRequest,
-    render_chunks: Callable[[Iterable[Track]], Iterator[str]],
-    *,
-    content_type: str,
-    extension: str,
-) -> HttpResponse:
+def _export(request: HttpRequest, *, kind: str) -> HttpResponse:
     """The songs of the view the export's parameters describe (the library page's
-    search, filter and sort), streamed; a "preparing" page while the library loads."""
+    search, filter and sort), streamed in format `kind`, in a file named for that view;
+    a "preparing" page while the library loads."""
+    query = LibraryQuery.from_params(request.GET)
     library = pages.complete_library(user=request.user)
     if library is None:
-        return _preparing(request)
-    tracks = pages.export_tracks(library=library, query=LibraryQuery.from_params(request.GET))
-    return _download(render_chunks(tracks), content_type=content_type, extension=extension)
+        return _preparing(request, query)
+    about = export.about(library=library, query=query, now=timezone.now(), day=timezone.localdate())
+    tracks = pages.export_tracks(library=library, query=query)
+    chunks = export.chunks(tracks, kind=kind, about=about)
+    response = StreamingHttpResponse(chunks, content_type=export.FORMATS[kind][1])
+    response["Content-Disposition"] = export.content_disposition(about, kind=kind)
+    ticket = request.GET.get("prepared", "")
+    if PREPARED_TICKET.fullmatch(ticket):
+        _prepared_download(request, response, ticket=ticket, about=about, kind=kind)
+    return response
+
+
+def _prepared_download(
+    request: HttpRequest, response: HttpResponse, *, ticket: str, about: export.About, kind: str
+) -> None:
+    """Tell the "preparing" page the download has started, and leave the library view a
+    line saying so."""
+    name = export.file_name(about, kind=kind, ascii_only=False)
+    messages.success(request, f"Your export was downloaded: {name}")
+    response.set_cookie(
+        PREPARED_COOKIE,
+        ticket,
+        max_age=60,
+        path=reverse("library:saved_tracks"),
+        secure=settings.SESSION_COOKIE_SECURE,
+        samesite="Lax",
+    )
 
 
 @never_cache
 @require_safe
 @login_required
 def export_csv(request: HttpRequest) -> HttpResponse:
-    return _export(request, export.csv_lines, content_type="text/csv; charset=utf-8", extension="csv")
+    return _export(request, kind="csv")
 
 
 @never_cache
@@ -113,11 +137,11 @@ def export_csv(request: HttpRequest) -> HttpResponse:
 def export_excel(request: HttpRequest) -> HttpResponse:
     """CSV with a byte-order mark: without it Excel reads UTF-8 as the local code page and
     garbles every title that is not plain English."""
-    return _export(request, export.excel_lines, content_type="text/csv; charset=utf-8", extension="csv")
+    return _export(request, kind="excel")
 
 
 @never_cache
 @require_safe
 @login_required
 def export_json(request: HttpRequest) -> HttpResponse:
-    return _export(request, export.json_chunks, content_type="application/json", extension="json")
+    return _export(request, kind="json")

@@ -19,16 +19,21 @@ def duration(milliseconds: int) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
+def _count(number: int, unit: str) -> str:
+    return f"{number:,} {unit}{'' if number == 1 else 's'}"
+
+
 @register.filter
 def playing_time(milliseconds: int) -> str:
-    """A library's length, to the unit that matters: '6 d 4 h', '5 h 12 min', '42 min'."""
+    """A library's length, in words, to the unit that matters: '8 days 5 hours',
+    '1 day', '5 hours 12 min', '1 hour', '42 min'."""
     minutes = round((milliseconds or 0) / 60_000)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     if days:
-        return f"{days} d {hours} h"
+        return _count(days, "day") + (f" {_count(hours, 'hour')}" if hours else "")
     if hours:
-        return f"{hours} h {minutes} min"
+        return _count(hours, "hour") + (f" {minutes} min" if minutes else "")
     return f"{minutes} min"
 
 

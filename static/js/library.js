@@ -7,7 +7,7 @@
 // that only needs reconnecting goes through Spotify and back with no click. When
 // everything is in, it says so with a "library:loaded" event, which library-view.js
 // answers by updating the page in place (nothing typed, focused or scrolled is lost),
-// or, on an export's "preparing" page, it fetches the export.
+// or, on an export's "preparing" page, it fetches the export and goes back to the library.
 (function () {
   "use strict";
   const box = document.querySelector("[data-library-load]");
@@ -53,16 +53,35 @@
   }
 
   function finished(total) {
-    text.textContent = number.format(total) + " songs loaded";
+    text.textContent = number.format(total) + (total === 1 ? " song" : " songs") + " loaded";
     box.classList.add("loaded");
     if (box.dataset.then) {
-      text.textContent += "; your download starts now.";
-      window.location.assign(box.dataset.then);
+      download();
     } else {
       const event = new CustomEvent("library:loaded", { detail: { total: total }, cancelable: true });
       // Nobody updated the page in place (library-view.js missing): reload it instead.
       if (document.dispatchEvent(event)) window.location.reload();
     }
+  }
+
+  // The "preparing" page's export, now that the library is in: the browser downloads it
+  // while this page waits for the answer's cookie holding this page's ticket, then goes
+  // back to the library view, where a line says the file was downloaded. Replaced, not
+  // pushed: Back from there does not come here to download it again.
+  function download() {
+    text.textContent += "; your download starts now.";
+    const ticket = Math.random().toString(36).slice(2, 12).padEnd(8, "0");
+    const url = new URL(box.dataset.then, window.location.href);
+    url.searchParams.set("prepared", ticket);
+    window.location.assign(url.href);
+    const since = Date.now();
+    (function wait() {
+      if (document.cookie.split("; ").includes("prepared_export=" + ticket)) {
+        window.location.replace(box.dataset.back);
+      } else if (Date.now() - since < 120000) {
+        window.setTimeout(wait, 250);
+      }
+    })();
   }
 
   function signedOut(response) {

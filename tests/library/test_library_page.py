@@ -183,13 +183,15 @@ def test_export_buttons_carry_the_view_and_export_its_songs(few):
     assert links["CSV for Excel"] == "/library/export-excel.csv?sort=title&explicit=hide"
     assert links["JSON file"] == "/library/export.json?sort=title&explicit=hide"
     assert links["All 43 songs as CSV"] == "/library/export.csv"
+    assert links["All 43 songs as CSV for Excel"] == "/library/export-excel.csv"
+    assert links["All 43 songs as JSON"] == "/library/export.json"
 
     rows = _rows(few.get(links["CSV file"]))
     assert len(rows) == shown < 43
     assert all(row["explicit"] == "no" for row in rows)
     assert [row["track"] for row in rows] == sorted((row["track"] for row in rows), key=fold)
     data = json.loads(few.get(links["JSON file"]).getvalue())
-    assert data["total"] == shown and [t["track"] for t in data["tracks"]] == [r["track"] for r in rows]
+    assert data["count"] == shown and [t["track"] for t in data["tracks"]] == [r["track"] for r in rows]
     assert len(_rows(few.get(links["All 43 songs as CSV"]))) == 43
 
 
@@ -301,8 +303,12 @@ def test_total_length_follows_changes_in_spotify(few, emulator, settings):
 @pytest.mark.parametrize(
     ("milliseconds", "text"),
     [
-        ((6 * 24 + 4) * 3_600_000 + 59_000, "6 d 4 h"),
-        (5 * 3_600_000 + 12 * 60_000, "5 h 12 min"),
+        ((8 * 24 + 5) * 3_600_000 + 59_000, "8 days 5 hours"),
+        ((24 + 1) * 3_600_000, "1 day 1 hour"),
+        (2 * 24 * 3_600_000 + 20 * 60_000, "2 days"),
+        (5 * 3_600_000 + 12 * 60_000, "5 hours 12 min"),
+        (3_600_000 + 60_000, "1 hour 1 min"),
+        (2 * 3_600_000, "2 hours"),
         (42 * 60_000, "42 min"),
         (0, "0 min"),
     ],

@@ -2,10 +2,12 @@
 exports, our history's, Exportify's CSV; every bad input a clear message and no song."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from library import export, history_export
+from library.query import LibraryQuery
 from library.restore_files import BadFile, read
 from tests.factories import TrackFactory
 
@@ -30,7 +32,25 @@ def test_our_excel_csv_and_json_exports_read_the_same():
     tracks = _tracks()
     expected = [t.uri for t in reversed(tracks)]
     assert _read("".join(export.excel_lines(tracks))).uris == expected  # its byte-order mark
-    assert _read("".join(export.json_chunks(tracks))).uris == expected
+    assert _read("".join(export.json_chunks(tracks, about=_about()))).uris == expected
+
+
+def _about(**params: str) -> export.About:
+    now = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+    return export.About(query=LibraryQuery(**params), exported_at=now, day=now.date())
+
+
+def test_every_shape_of_our_json_export_reads_the_same():
+    """Schema 2 (with the export's date and view), the older {"tracks", "total"}, and a
+    list of songs alone: the songs are what count."""
+    tracks = _tracks()
+    expected = [t.uri for t in reversed(tracks)]
+    current = json.loads("".join(export.json_chunks(tracks, about=_about(q="love", sort="title"))))
+    older = {"tracks": current["tracks"], "total": len(tracks)}
+
+    assert current["schema"] == export.SCHEMA and current["query"]["search"] == "love"
+    for document in (current, older, current["tracks"]):
+        assert _read(json.dumps(document)).uris == expected
 
 
 def test_our_history_exports_read_their_uris():
@@ -67,6 +87,7 @@ def test_duplicates_are_saved_once_at_their_newest_place():
         ("Title,Artist\nSong,Someone\n", "no column of Spotify URIs"),
         ('{"tracks": [', "cannot be read as JSON"),
         ('{"songs": []}', 'no "tracks" or "changes" list'),
+        ('[{"name": "x"}]', 'Song 1 of this JSON file has no "spotify_uri"'),
         ('{"tracks": [{"name": "x"}]}', 'Song 1 of this JSON file has no "spotify_uri"'),
         ("spotify_uri\n", "lists no songs"),
         (f"spotify_uri\n{A}\nspotify:episode:{'E' * 22}\n", "1 of the 2 entries is not a Spotify song"),

@@ -145,7 +145,7 @@ def test_json_export_matches_the_csv(few):
     data = json.loads(few.get(reverse("library:export_json")).getvalue())
     rows = list(csv.DictReader(io.StringIO(few.get(reverse("library:export_csv")).getvalue().decode())))
 
-    assert data["total"] == len(data["tracks"]) == len(rows)
+    assert data["count"] == len(data["tracks"]) == len(rows)
     assert [t["track"] for t in data["tracks"]] == [row["track"] for row in rows]
     assert data["tracks"][0]["added_at"].endswith("Z")
 
