@@ -114,7 +114,7 @@ def test_consent_page_names_the_app_scopes_and_demo_users(client):
     assert f'value="{SMALL_USER}" checked' in html
     assert "Mariana Kovač" in html
     assert "(42 liked songs)" in html
-    assert "(2400 liked songs)" in html
+    assert "(2,400 liked songs)" in html
     assert "(0 liked songs)" in html
     assert '<label for="user-1">' in html
     assert ">Agree</button>" in html

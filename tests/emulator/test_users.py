@@ -43,7 +43,7 @@ def test_created_users_are_choices_on_the_consent_page_after_the_built_in_ones(c
 
     assert page.index('value="12149876543"') < page.index('value="storm-1"') < page.index('value="storm-8"')
     assert "storm 8" in page
-    assert "(2000 liked songs)" in page
+    assert "(2,000 liked songs)" in page
     assert "(500 liked songs)" in page
 
 
