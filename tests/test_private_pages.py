@@ -69,7 +69,8 @@ VISITS = {
     "home": Visit(status=_status(HTTPStatus.FOUND)),  # on to the library
     "favicon.ico": Visit(status=_status(HTTPStatus.MOVED_PERMANENTLY)),
     "accounts:login": Visit(),  # signed in: the "Reconnect Spotify" form
-    "accounts:callback": Visit(status=_status(HTTPStatus.BAD_REQUEST)),  # no sign-in under way
+    # No sign-in under way, and signed in already: on to the library, no answer used.
+    "accounts:callback": Visit(status=_status(HTTPStatus.FOUND)),
     "accounts:reconnect": Visit(status=_status(HTTPStatus.FOUND)),  # nothing to reconnect
     "accounts:logout": Visit(method="post", status=_status(HTTPStatus.FOUND)),
     "accounts:disconnect": Visit(),  # the confirmation
@@ -80,6 +81,8 @@ VISITS = {
     "library:export_excel": Visit(status=_status(HTTPStatus.OK, HTTPStatus.ACCEPTED)),
     "library:export_json": Visit(status=_status(HTTPStatus.OK, HTTPStatus.ACCEPTED)),
     "accounts:grant": Visit(data={"scope": "user-library-modify"}),  # why Spotify will ask
+    "library:stats": Visit(),
+    "library:duplicates": Visit(),
     "library:changes": Visit(),
     "library:changes_csv": Visit(),
     "library:changes_json": Visit(),

@@ -66,21 +66,35 @@
     return null;
   }
 
+  const CONTROLS = "a[href], summary, button, input, select";
+
   function swap(fresh, names) {
     const active = document.activeElement;
     const regions = names.map((name) => document.querySelector('[data-swap="' + name + '"]'));
     const focused = regions.find((region) => region && region.contains(active));
     const focusKey = focused ? identify(active) : null;
+    // A menu open in a region stays open, and focus inside it stays (by the control's
+    // place in its region when it has no id or link of its own: a menu's button).
+    const open = regions.map((region) =>
+      region ? [...region.querySelectorAll("details")].map((menu) => menu.open) : [],
+    );
+    const place = focused ? [regions.indexOf(focused), [...focused.querySelectorAll(CONTROLS)].indexOf(active)] : null;
     const x = window.scrollX;
     const y = window.scrollY;
     names.forEach((name, index) => {
       const replacement = fresh.querySelector('[data-swap="' + name + '"]');
-      if (regions[index] && replacement) regions[index].replaceWith(document.adoptNode(replacement));
+      if (!regions[index] || !replacement) return;
+      replacement.querySelectorAll("details").forEach((menu, at) => (menu.open = Boolean(open[index][at])));
+      regions[index].replaceWith(document.adoptNode(replacement));
     });
     document.title = fresh.title;
     window.scrollTo(x, y);
-    if (focusKey) {
-      const again = document.querySelector(focusKey);
+    if (focused) {
+      let again = focusKey ? document.querySelector(focusKey) : null;
+      if (!again && place[1] >= 0) {
+        const region = document.querySelector('[data-swap="' + names[place[0]] + '"]');
+        again = region ? region.querySelectorAll(CONTROLS)[place[1]] : null;
+      }
       if (again) again.focus({ preventScroll: true });
     }
     const status = document.querySelector("[data-view-status]");
@@ -185,6 +199,23 @@
     const shown = new URLSearchParams(window.location.search).get(search.name) || "";
     if (search.value.trim() !== shown.trim()) apply();
   }
+
+  // Menus (<details>: the export menu, a row's Spotify links) close with Escape, giving
+  // focus back to their button, and when a click or the focus goes elsewhere.
+  function closeMenus(except) {
+    document.querySelectorAll("details[open]").forEach((menu) => {
+      if (menu !== except && !menu.contains(except)) menu.open = false;
+    });
+  }
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const menu = event.target.closest && event.target.closest("details[open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+  document.addEventListener("click", (event) => closeMenus(event.target.closest("details")));
+  document.addEventListener("focusin", (event) => closeMenus(event.target));
 
   // The page size menu beside the pager: a new size starts again from page 1.
   document.addEventListener("change", (event) => {
