@@ -156,7 +156,8 @@ def browser(request: pytest.FixtureRequest, client: Client, emulator) -> Client:
 
 
 def test_sign_in_failed_page_is_not_stored(browser):
-    response = browser.get(reverse("accounts:callback"), {"code": "stolen", "state": "forged"})
+    state = query(start_sign_in(browser))["state"]
+    response = browser.get(reverse("accounts:callback"), {"error": "server_error", "state": state})
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert_not_stored(response)
