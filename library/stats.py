@@ -9,7 +9,6 @@ JSON list of ids, in each database's own SQL. The duplicates come from
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
@@ -17,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connections
-from django.db.models import CharField, Count, Min, Q, QuerySet, Sum, TextField
+from django.db.models import CharField, Count, Min, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Lower, TruncMonth
 from django.utils import timezone
 from django.utils.dates import MONTHS
@@ -154,18 +154,15 @@ _ARTISTS_SQL = {
 
 def top_albums(*, songs: QuerySet, limit: int = TOP) -> list[Tally]:
     """The albums with the most songs, by Spotify id, each with an artist of its songs
-    (the first in order of their lists of artists)."""
+    (of their first artists, the first A to Z)."""
     rows = (
         songs.exclude(album_id=None)
         .exclude(album_id="")
         .values_list("album_id")
-        .annotate(n=Count("pk"), name=Min("album"), artists=Min(Cast("artists", TextField())))
+        .annotate(n=Count("pk"), name=Min("album"), artist=Min(KeyTextTransform("0", "artists")))
         .order_by("-n", Lower("name"), "album_id")[:limit]
     )
-    return [
-        Tally(key=album_id, label=name, count=n, note=next(iter(json.loads(artists or "[]")), ""))
-        for album_id, n, name, artists in rows
-    ]
+    return [Tally(key=album_id, label=name, count=n, note=artist or "") for album_id, n, name, artist in rows]
 
 
 def top(counts: Counter, *, label, limit: int = TOP, exclude: tuple = ()) -> list[Tally]:
