@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
-from library.query import default_order, direction_label
+from library.query import default_order
 
 register = template.Library()
 
@@ -55,12 +55,6 @@ def _header_order(query, sort: str) -> str:
 def sort_url(query, sort: str) -> str:
     order = _header_order(query, sort)
     return query.querystring(sort=sort, order=order, page="1")
-
-
-@register.simple_tag
-def sort_hint(query, sort: str) -> str:
-    """What activating a column header does, for its accessible name ('Z to A')."""
-    return direction_label(sort, _header_order(query, sort))
 
 
 @register.simple_tag
