@@ -76,10 +76,34 @@ class Group:
         return [song for song in self.songs if not song.playable]
 
 
+# What the rule reads of a song: its position (Spotify's order), ISRC, match key and length.
+Key = tuple[int, str | None, str, int]
+
+
+@dataclass
+class Found:
+    """A group as the rule finds it, by positions (newest save first)."""
+
+    positions: list[int]
+    isrcs: list[str] = field(default_factory=list)
+    apart_ms: int | None = None
+
+
 def groups(songs: list[tuple[int, Track, str]]) -> list[Group]:
     """The duplicate groups among `songs` (position, song, match key), in Spotify's order
     of their newest copy. Pure: the tests give it crafted songs."""
-    parent = {position: position for position, _, _ in songs}
+    by_position = {position: track for position, track, _ in songs}
+    keys = [(position, track.isrc, key, track.duration_ms) for position, track, key in songs]
+    return [
+        Group([by_position[p] for p in found.positions], found.isrcs, found.apart_ms)
+        for found in find_keys(keys)
+    ]
+
+
+def find_keys(songs: list[Key]) -> list[Found]:
+    """The rule on what it reads of each song (no Track built): union-find over the
+    songs that share an ISRC, and over those of one match key within WITHIN_MS."""
+    parent = {position: position for position, *_ in songs}
 
     def root(position: int) -> int:
         while parent[position] != position:
@@ -89,10 +113,10 @@ def groups(songs: list[tuple[int, Track, str]]) -> list[Group]:
 
     by_isrc: dict[str, list[int]] = defaultdict(list)
     by_key: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for position, track, key in songs:
-        if track.isrc:
-            by_isrc[track.isrc].append(position)
-        by_key[key].append((track.duration_ms, position))
+    for position, isrc, key, duration_ms in songs:
+        if isrc:
+            by_isrc[isrc].append(position)
+        by_key[key].append((duration_ms, position))
     isrc_links = set()
     for isrc, positions in by_isrc.items():
         for a, b in pairwise(positions):
@@ -105,28 +129,19 @@ def groups(songs: list[tuple[int, Track, str]]) -> list[Group]:
             if length_b - length_a <= WITHIN_MS:
                 parent[root(b)] = root(a)
                 title_links.append((length_b - length_a, a))
-    return _collect(songs, root, isrc_links, title_links)
-
-
-def _collect(songs, root, isrc_links, title_links) -> list[Group]:
-    members: dict[int, list[tuple[int, Track]]] = defaultdict(list)
-    for position, track, _ in songs:
-        members[root(position)].append((position, track))
-    found: dict[int, tuple[int, Group]] = {}
-    for top, copies in members.items():
-        if len(copies) > 1:
-            copies.sort(key=lambda copy: copy[0])  # Spotify's order: the newest save first
-            found[top] = (copies[0][0], Group(songs=[track for _, track in copies]))
+    members: dict[int, list[int]] = defaultdict(list)
+    for position, *_ in songs:
+        members[root(position)].append(position)
+    found = {top: Found(sorted(positions)) for top, positions in members.items() if len(positions) > 1}
     for isrc, position in isrc_links:
-        group = found[root(position)][1]
-        if isrc not in group.isrcs:
-            group.isrcs.append(isrc)
+        if isrc not in found[root(position)].isrcs:
+            found[root(position)].isrcs.append(isrc)
     for gap, position in title_links:
-        group = found[root(position)][1]
+        group = found[root(position)]
         group.apart_ms = max(gap, group.apart_ms or 0)
-    for _, group in found.values():
+    for group in found.values():
         group.isrcs.sort()
-    return [group for _, group in sorted(found.values(), key=lambda item: item[0])]
+    return sorted(found.values(), key=lambda group: group.positions[0])
 
 
 def candidates(songs: QuerySet) -> QuerySet:
@@ -145,20 +160,27 @@ def candidates(songs: QuerySet) -> QuerySet:
     return songs.filter(Q(isrc__in=repeated_isrcs) | Q(match_key__in=repeated_keys))
 
 
-def _rows(songs: QuerySet) -> list[tuple[int, Track, str]]:
-    rows = candidates(songs).values_list("position", *COLUMNS, "match_key")
-    return [(row[0], Track.from_values(row[1:-1]), row[-1]) for row in rows]
+def found(songs: QuerySet) -> list[Found]:
+    """The groups of one generation (`songs`), by position: one query of four columns."""
+    return find_keys(list(candidates(songs).values_list("position", "isrc", "match_key", "duration_ms")))
 
 
-def find(songs: QuerySet) -> list[Group]:
-    """The duplicate groups of one generation (`songs`, as selectors give them)."""
-    return groups(_rows(songs))
+def explain(songs: QuerySet, positions: list[list[int]]) -> list[Group]:
+    """The groups at `positions` (as `found` gave them) with their songs and reasons:
+    the songs of the groups read by position, and the rule applied to them again."""
+    wanted = [position for group in positions for position in group]
+    rows = []
+    for start in range(0, len(wanted), 500):  # under SQLite's parameter limit
+        chosen = songs.filter(position__in=wanted[start : start + 500])
+        values = chosen.values_list("position", *COLUMNS, "match_key")
+        rows += [(row[0], Track.from_values(row[1:-1]), row[-1]) for row in values]
+    return groups(rows)
 
 
 def only(songs: QuerySet) -> QuerySet:
     """`songs` narrowed to the copies of duplicates: the database's candidates, less the
     few whose key matched but whose length is more than 2 s from every other copy."""
-    rows = _rows(songs)
-    kept = {id(track) for group in groups(rows) for track in group.songs}
-    strays = [position for position, track, _ in rows if id(track) not in kept]
+    rows = list(candidates(songs).values_list("position", "isrc", "match_key", "duration_ms"))
+    kept = {position for group in find_keys(rows) for position in group.positions}
+    strays = [position for position, *_ in rows if position not in kept]
     return candidates(songs).exclude(position__in=strays) if strays else candidates(songs)

@@ -30,6 +30,11 @@ class LibrarySync(models.Model):
     # a check's apply) so a page view reads it instead of summing every row. None: not
     # known (rows written outside the services, such as scripts/scale.py's): summed then.
     duration_ms = models.PositiveBigIntegerField("length (ms)", null=True, blank=True, editable=False)
+    # The complete generation's songs saved more than once (library.duplicates), as lists
+    # of positions, kept where the library changes like its length: the stats page, the
+    # duplicates page and `?show=duplicates` read them instead of grouping every song.
+    # None: not known yet (libraries stored before, rows written by other means).
+    duplicates = models.JSONField(null=True, blank=True, editable=False)
     version = models.CharField(max_length=32, blank=True)
     checked_at = models.DateTimeField(
         "last checked", null=True, blank=True, help_text="When Spotify last confirmed the complete library."

@@ -71,7 +71,7 @@ class Selection(Sequence):
     ) -> None:
         songs = _songs(user_id, generation)
         if query.show == "duplicates":
-            songs = duplicates.only(songs)
+            songs = _copies(songs, user_id, generation)
         self.songs: QuerySet = search.select(songs, query)
         if totals is not None:
             self._totals = {"count": totals[0], "duration_ms": totals[1]}
@@ -94,6 +94,18 @@ class Selection(Sequence):
         """Every song selected, read in chunks (a server-side cursor on PostgreSQL)."""
         for row in self.songs.values_list(*COLUMNS).iterator(chunk_size=2000):
             yield Track.from_values(row)
+
+
+def _copies(songs: QuerySet, user_id: int, generation: int) -> QuerySet:
+    """The copies of duplicates: by the positions stored with the complete library (the
+    position index finds them), else as the database finds them (a library loading)."""
+    stored = LibrarySync.objects.filter(pk=user_id, generation=generation).values_list(
+        "duplicates", flat=True
+    )
+    groups = stored.first()
+    if groups is None:
+        return duplicates.only(songs)
+    return songs.filter(position__in=[position for group in groups for position in group])
 
 
 class InOrder(Sequence):
@@ -126,9 +138,27 @@ def artist_name(*, user_id: int, generation: int, artist_id: str) -> str | None:
     return next((name for name, id_ in zip(names, ids, strict=False) if id_ == artist_id), None)
 
 
+def duplicates_found(*, user_id: int, generation: int) -> list[list[int]]:
+    """The groups of songs saved more than once, by position (what LibrarySync keeps)."""
+    return [group.positions for group in duplicates.found(_songs(user_id, generation))]
+
+
+def _duplicates(sync: LibrarySync) -> list[list[int]]:
+    if sync.duplicates is not None:
+        return sync.duplicates
+    return duplicates_found(user_id=sync.pk, generation=sync.generation)
+
+
 def duplicate_groups(*, sync: LibrarySync) -> list[duplicates.Group]:
-    """The complete library's songs saved more than once (library.duplicates)."""
-    return duplicates.find(_songs(sync.pk, sync.generation))
+    """The complete library's songs saved more than once, explained: the songs of the
+    stored groups, read by position, and the rule applied to them again for its reasons."""
+    return duplicates.explain(_songs(sync.pk, sync.generation), _duplicates(sync))
+
+
+def duplicate_counts(*, sync: LibrarySync) -> tuple[int, int]:
+    """How many songs are saved more than once, and their copies (no query once stored)."""
+    groups = _duplicates(sync)
+    return len(groups), sum(len(group) for group in groups)
 
 
 def duration_total(*, sync: LibrarySync) -> int:

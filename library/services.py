@@ -215,6 +215,7 @@ def _promote(user: AbstractBaseUser, sync: LibrarySync) -> LibrarySync:
         transaction.on_commit(partial(signals.library_watched.send, sender=LibrarySync, user=user))
     sync.generation, sync.total = sync.loading_generation, sync.loaded
     sync.duration_ms = selectors.duration_sum(user_id=user.pk, generation=sync.generation)
+    sync.duplicates = selectors.duplicates_found(user_id=user.pk, generation=sync.generation)
     sync.version, sync.checked_at, sync.loaded_at = _new_version(), now, now
     sync.loading_generation = sync.loading_total = sync.loaded = 0
     sync.loaded_pages = []
@@ -258,6 +259,8 @@ def revalidation_apply(*, sync: LibrarySync, library: selectors.StoredLibrary, t
         for start in range(0, len(removed), 500):  # stays under SQLite's parameter limit
             songs.filter(position__in=removed[start : start + 500]).delete()
         _insert(sync.pk, sync.generation, {top: added})
+        sync.duplicates = selectors.duplicates_found(user_id=sync.pk, generation=sync.generation)
+        LibrarySync.objects.filter(pk=sync.pk).update(duplicates=sync.duplicates)
     sync.version, sync.total, sync.duration_ms, sync.checked_at = version, len(tracks), duration_ms, now
     return True
 

@@ -4,7 +4,7 @@ is asked of Spotify.
 Counted by the database, in a few grouped queries that return no row per song (but the
 months' on SQLite, see `_saves_per_month_sqlite`): the artists by unnesting each song's
 JSON list of ids, in each database's own SQL. The duplicates come from
-`library.duplicates`, through `selectors.duplicate_groups`.
+`library.duplicates`, through `selectors.duplicate_counts`.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def library_stats(*, sync: LibrarySync) -> LibraryStats:
     """The picture of `sync`'s complete library and of its owner's history."""
     songs = SavedTrack.objects.filter(user_id=sync.pk, generation=sync.generation).order_by()
     totals, years = totals_and_years(songs=songs)
-    groups = selectors.duplicate_groups(sync=sync)
+    groups, copies = selectors.duplicate_counts(sync=sync)
     return LibraryStats(
         totals=totals,
         months=months_added(songs=songs),
@@ -97,8 +97,8 @@ def library_stats(*, sync: LibrarySync) -> LibraryStats:
         artists=top_artists(songs=songs),
         albums=top_albums(songs=songs),
         history=history_months(user_id=sync.pk),
-        duplicate_groups=len(groups),
-        duplicate_songs=sum(len(group.songs) for group in groups),
+        duplicate_groups=groups,
+        duplicate_songs=copies,
     )
 
 

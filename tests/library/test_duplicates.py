@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from library import duplicates, selectors
+from library import duplicates, selectors, services
+from library.models import LibrarySync
 from library.query import LibraryQuery
 from library.selectors import Selection
 from tests.factories import UserFactory, library_load
@@ -131,9 +132,25 @@ def test_the_database_narrows_to_candidates_and_the_groups_are_the_rules():
         ["id00000", "id00121"],
         ["id00005", "id00120"],
     ]
+    # Found when the load ended and stored with the library, by position: the counts
+    # read no song, the groups read only their own songs.
+    assert LibrarySync.objects.get(pk=sync.pk).duplicates == [[0, 121], [5, 120]]
     with CaptureQueriesContext(connection) as queries:
+        assert selectors.duplicate_counts(sync=sync) == (2, 4)
         selectors.duplicate_groups(sync=sync)
     assert len(queries) == 1
+    sync.duplicates = None  # a library stored before: found by the database
+    assert selectors.duplicate_counts(sync=sync) == (2, 4)
+
+
+def test_a_check_that_changes_the_library_finds_its_duplicates_again():
+    sync = library_load(UserFactory(), LIBRARY)
+    library = selectors.library_get(sync=sync)
+    newer = replace(song(-1), name="Fresh", isrc="GBUM71029604")  # a third copy of song 0's recording
+    assert services.revalidation_apply(sync=sync, library=library, tracks=[newer, *library.tracks[1:]])
+
+    stored = LibrarySync.objects.get(pk=sync.pk).duplicates
+    assert stored == [[-1, 121], [5, 120]]  # song 0 removed, the new copy at the top
 
 
 @pytest.mark.parametrize("sort", ["added", "title"])
