@@ -125,17 +125,23 @@ class InOrder(Sequence):
         )
 
 
-def album_name(*, user_id: int, generation: int, album_id: str) -> str | None:
-    return _songs(user_id, generation).filter(album_id=album_id).values_list("album", flat=True).first()
+def album_name(*, user_id: int, generation: int, album_id: str) -> tuple[str | None, str | None]:
+    """An album of the library by its id: its name and Spotify page (None: not in it)."""
+    row = _songs(user_id, generation).filter(album_id=album_id).values_list("album", "album_url").first()
+    return row or (None, None)
 
 
-def artist_name(*, user_id: int, generation: int, artist_id: str) -> str | None:
+def artist_name(*, user_id: int, generation: int, artist_id: str) -> tuple[str | None, str | None]:
+    """An artist of the library by id: their name and Spotify page (None: not in it)."""
     songs = search.by_artist(_songs(user_id, generation), artist_id)
-    row = songs.values_list("artists", "artist_ids").first()
+    row = songs.values_list("artists", "artist_ids", "artist_urls").first()
     if row is None:
-        return None
-    names, ids = row
-    return next((name for name, id_ in zip(names, ids, strict=False) if id_ == artist_id), None)
+        return None, None
+    names, ids, urls = row
+    for index, (name, id_) in enumerate(zip(names, ids, strict=False)):
+        if id_ == artist_id:
+            return name, urls[index] if index < len(urls) else None
+    return None, None
 
 
 def duplicates_found(*, user_id: int, generation: int) -> list[list[int]]:

@@ -127,62 +127,12 @@ def album_link(track) -> str:
     return format_html(_FILTER_LINK, _library_url(), "album", track.album_id, track.album)
 
 
-@register.simple_tag
-def spotify_links(track) -> str:
-    """A row's menu of Spotify links: the song, its album and each artist, in the web
-    player and (by their spotify: URI) in the Spotify app where one is installed."""
-    entries = [("Song", track.name, track.spotify_url, track.uri)]
-    if track.album_url or track.album_id:
-        album = (f"Album: {track.album}", f"{track.album} (album)")
-        entries.append((*album, track.album_url, _uri("album", track.album_id)))
-    urls, ids = track.artist_urls or (), track.artist_ids or ()
-    for i, name in enumerate(track.artists):
-        url, id_ = (urls[i] if i < len(urls) else None), (ids[i] if i < len(ids) else None)
-        if url or id_:
-            entries.append((f"Artist: {name}", f"{name} (artist)", url, _uri("artist", id_)))
-    items = format_html_join(
-        "",
-        "<li>{}{}{}</li>",
-        (
-            (
-                label,
-                format_html(_WEB_LINK, web, named) if web else "",
-                format_html(_APP_LINK, app, named) if app else "",
-            )
-            for label, named, web, app in entries
-            if web or app
-        ),
-    )
-    if not items:
-        return ""
-    return format_html(
-        '<details class="open-in"><summary><span aria-hidden="true">↗</span>'
-        '<span class="visually-hidden">Open in Spotify: {}</span></summary><ul>{}</ul></details>',
-        track.name,
-        items,
-    )
-
-
-def _uri(kind: str, spotify_id: str | None) -> str | None:
-    return f"spotify:{kind}:{spotify_id}" if spotify_id else None
-
-
 @lru_cache(maxsize=1)
 def _library_url() -> str:
     return reverse("library:saved_tracks")
 
 
 _FILTER_LINK = '<a href="{}?{}={}">{}</a>'
-# Each link's name says what it opens and where: "Digital Love in the web player (opens
-# in a new tab)". The hidden parts start or end with a space, which every Chromium gives
-# the same name (a hidden part starting with punctuation gains a space in newer ones).
-_WEB_LINK = (
-    ' <a href="{}" target="_blank" rel="noopener noreferrer"><span class="visually-hidden">{} in the </span>'
-    'web player<span class="visually-hidden"> (opens in a new tab)</span></a>'
-)
-_APP_LINK = ' <a href="{}"><span class="visually-hidden">{} in the Spotify </span>app</a>'
-
-
 @register.filter
 def attr_value(query, name: str) -> str:
     """A filter's value in the view's query (for the form's hidden fields)."""

@@ -161,12 +161,15 @@ def test_artist_column_sorts_and_links_each_artist(few, emulator):
     song = emulator.library(emulator.users[FEW].id)[0].track
 
     artist = song.artists[0]
-    # The name filters the library; the row's menu opens the artist in Spotify.
+    # The name filters the library; the filtered view opens the artist in Spotify.
     assert f'<td class="col-artist"><a href="/library/?artist={artist.id}">{escape(artist.name)}</a>' in html
     assert f'<td class="col-album"><a href="/library/?album={song.album.id}">' in html
-    assert f'href="https://open.spotify.com/artist/{artist.id}" target="_blank"' in html
-    assert f'href="spotify:artist:{artist.id}"' in html
-    assert f'href="https://open.spotify.com/album/{song.album.id}"' in html
+    filtered = few.get(LIBRARY, {"artist": artist.id}).content.decode()
+    assert f'href="https://open.spotify.com/artist/{artist.id}" target="_blank"' in filtered
+    assert f'href="spotify:artist:{artist.id}"' in filtered
+    by_album = few.get(LIBRARY, {"album": song.album.id}).content.decode()
+    assert f'href="https://open.spotify.com/album/{song.album.id}" target="_blank"' in by_album
+    assert f'href="spotify:album:{song.album.id}"' in by_album
 
 
 # --- Exports follow the view -------------------------------------------------------------
