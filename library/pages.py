@@ -26,6 +26,9 @@ class LibraryPage:
     total: int  # songs in the library
     query: LibraryQuery
     loading: sync.Progress | None = None  # set while the library (re)loads
+    # The view holds only the songs loaded so far (a first load: no complete library yet),
+    # and an export waits for the rest; a reload shows (and exports) the stored library.
+    partial: bool = False
     duration_ms: int | None = None  # of the songs in view; None while loading
     unchecked: sync.Unchecked | None = None  # stale, and Spotify could not be asked
     # Songs that left the library since its owner last saw the history, and since when.
@@ -128,6 +131,7 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
         chips = tuple(filters.chips(user_id=user.pk, generation=generation, query=query))
     return LibraryPage(
         page=Paginator(items, query.size).get_page(query.page),
+        partial=loading is not None and not state.generation,
         chips=chips,
         total=total,
         query=query,

@@ -3,6 +3,7 @@ served without Spotify's word on it (`Unchecked`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,9 @@ class Progress:
     busy: bool = False  # another request holds this user's load right now
     wait: float | None = None  # ask again after this (the budget's refusal, or a poll's pace)
     turn: bool = False  # the app's Spotify budget refused more calls for now
+    # With `turn`: other libraries are loading too (the budget shares its calls between
+    # them); without, the budget refused for its rate alone (the window or its pace).
+    others: bool = False
     paused_until: datetime | None = None  # Spotify answered 429: nobody calls until then
     resting: bool = False  # Spotify kept failing: the app's circuit breaker holds calls
     quota: bool = False  # with `paused_until`: the app's quota is used up, tried again then
@@ -46,8 +50,11 @@ class Progress:
             return f"Spotify asked us to pause until {self.paused_until:%H:%M:%S} UTC; loading resumes then."
         if self.resting:
             return "Spotify is not answering right now; loading resumes when it does."
-        if self.turn:
+        if self.turn and self.others:
             return "Waiting for our turn with Spotify (other libraries are loading too)."
+        if self.turn:
+            soon = f" in about {math.ceil(self.wait)} s" if self.wait else " shortly"
+            return f"Keeping to the app's Spotify rate limit; loading resumes{soon}."
         return ""
 
 

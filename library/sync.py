@@ -154,10 +154,14 @@ def _load_batch(user: AbstractBaseUser, lease: Lease, seconds: float) -> Progres
         return _busy(user)
     if not sync.missing_offsets(PAGE_SIZE) and load.recheck is not None:
         return _finish(load, *load.recheck)
+    # The budget refused for its rate, or to share it: say which only when others load.
+    turn = halt.wait is not None and not halt.resting
+    others = turn and LibrarySync.objects.filter(loading_generation__gt=0).exclude(pk=user.pk).exists()
     return Progress.of(
         sync,
         wait=halt.wait,
-        turn=halt.wait is not None and not halt.resting,
+        turn=turn,
+        others=others,
         paused_until=halt.paused_until,
         resting=halt.resting,
         quota=halt.quota and halt.paused_until is not None,

@@ -58,10 +58,34 @@
     if (box.dataset.then) {
       download();
     } else {
+      endInPlace(total);
       const event = new CustomEvent("library:loaded", { detail: { total: total }, cancelable: true });
       // Nobody updated the page in place (library-view.js missing): reload it instead.
       if (document.dispatchEvent(event)) window.location.reload();
     }
+  }
+
+  // The library page: the end of the load is said in the same box, at the same height,
+  // and the box is taken out of the regions library-view.js swaps for the loaded page
+  // (whose box would be gone): nothing below it moves.
+  function endInPlace(total) {
+    const height = box.getBoundingClientRect().height;
+    const label = box.querySelector("label");
+    const full = document.createElement("span");
+    full.className = "loading-full";
+    full.setAttribute("aria-hidden", "true");
+    bar.replaceWith(full);
+    if (label) {
+      const said = document.createElement("span");
+      said.textContent = "Your whole library is in for search, sort and export:";
+      label.replaceWith(said);
+    }
+    text.textContent = "All " + number.format(total) + (total === 1 ? " song" : " songs") + " loaded";
+    const note = box.querySelector(".loading-note");
+    if (note) note.textContent = "Search and sort see every song.";
+    box.style.minHeight = height + "px";
+    const region = box.closest("[data-swap]");
+    if (region) region.removeAttribute("data-swap");
   }
 
   // The "preparing" page's export, now that the library is in: the browser downloads it

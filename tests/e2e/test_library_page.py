@@ -49,7 +49,7 @@ def test_a_search_typed_while_loading_survives_the_end_of_the_load(page: Page, l
     search = page.get_by_role("searchbox", name="Search")
     search.press_sequentially(word[:-1], delay=20)
     expect(page).to_have_url(re.compile(r"[?&]q="))  # applied as typed, among the songs loaded
-    expect(page.locator(".notice")).to_contain_text("songs loaded so far")
+    expect(page.locator("[data-view-status]")).to_contain_text("songs loaded so far match")
     search.press_sequentially(word[-1])  # the last key lands just as the load finishes
     loader.release()
 
@@ -60,7 +60,7 @@ def test_a_search_typed_while_loading_survives_the_end_of_the_load(page: Page, l
         f"{_matching(live_emulator, word):,} of {LARGE_SIZE:,} songs match"
     )
     assert parse_qs(urlsplit(page.url).query)["q"] == [word]
-    expect(page.locator(".notice")).to_have_count(0)  # the whole library now
+    expect(page.locator("[data-view-status]")).not_to_contain_text("loaded so far")  # the whole library now
     assert page.evaluate("window.sameDocument") is True
     expect(page.locator("[data-announce]")).to_contain_text("songs match")
 
