@@ -218,7 +218,7 @@ def _words(text: str, *, ascii_only: bool) -> str:
 
 def _view_words(about: About, *, ascii_only: bool) -> list[str]:
     """The view in words: "all", or its search and filters; then its sort unless it is
-    Spotify's order ("by-title", "by-added-oldest-first")."""
+    Spotify's order or a search's relevance ("by-title", "by-added-oldest-first")."""
     query = about.query
     parts = [] if query.is_filtered else ["all"]
     if query.q:
@@ -233,7 +233,7 @@ def _view_words(about: About, *, ascii_only: bool) -> list[str]:
             parts.append(f"{'released' if name == 'year' else 'saved'}-{value}")
         else:
             parts.append(_FILTER_WORDS[name, value])
-    if (query.sort, query.order) != ("added", "desc"):
+    if query.sort_value not in {"added", "relevance"}:
         order = "" if query.order == default_order(query.sort) else direction_label(query.sort, query.order)
         parts.append(slugify(f"by {query.sort} {order}"))
     return [part for part in parts if part]

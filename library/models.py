@@ -138,6 +138,8 @@ class SavedTrack(models.Model):
     title_key = models.BinaryField(default=b"", editable=False)
     artist_key = models.BinaryField(default=b"", editable=False)
     album_key = models.BinaryField(default=b"", editable=False)
+    # The folded title, which ranks a search by relevance (the exact title first).
+    title_text = models.TextField(blank=True, default="", db_default="", editable=False)
     # What the insights query (library.duplicates, library.stats): the release year for
     # its column, sort and filter, and the title and first artist as the duplicate rule
     # compares them.

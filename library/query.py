@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from django.http import QueryDict
 
 SORTS = {
+    "relevance": "Relevance",  # a search's default; not offered without one
     "added": "Date added",
     "title": "Title",
     "artist": "Artist",
@@ -23,6 +24,7 @@ ORDERS = ("asc", "desc")
 # Where each field starts: what people expect when they first pick it, from the menu or
 # a column header alike. The other direction is one more click, or the next menu entry.
 NATURAL_ORDER = {
+    "relevance": "asc",  # best matches first, the only direction
     "added": "desc",
     "title": "asc",
     "artist": "asc",
@@ -31,6 +33,7 @@ NATURAL_ORDER = {
     "year": "desc",
 }
 _DIRECTIONS = {
+    "relevance": {"asc": "best matches first", "desc": "best matches first"},
     "added": {"desc": "newest first", "asc": "oldest first"},
     "year": {"desc": "newest first", "asc": "oldest first"},
     "duration": {"asc": "shortest first", "desc": "longest first"},
@@ -72,13 +75,23 @@ def sort_value(sort: str, order: str) -> str:
     return sort if order == default_order(sort) else f"{sort}-{order}"
 
 
-def sort_choices() -> list[tuple[str, str]]:
-    """The sort menu: every field in its natural direction, then in the other."""
-    return [
+def default_sort(q: str) -> str:
+    """Best matches first while searching; Spotify's order (date added) otherwise."""
+    return "relevance" if q else "added"
+
+
+def sort_choices(*, searching: bool = False) -> list[tuple[str, str]]:
+    """The sort menu: every field in its natural direction, then in the other; relevance
+    (one direction) first, and only while searching."""
+    choices = [
         (sort_value(sort, order), f"{label}, {direction_label(sort, order)}")
         for sort, label in SORTS.items()
+        if sort != "relevance"
         for order in (default_order(sort), "desc" if default_order(sort) == "asc" else "asc")
     ]
+    if searching:
+        choices.insert(0, ("relevance", f"{SORTS['relevance']}, {direction_label('relevance', 'asc')}"))
+    return choices
 
 
 class QueryString:
@@ -119,16 +132,18 @@ class LibraryQuery(QueryString):
         """Unknown values fall back to the defaults instead of failing: URLs get shared.
 
         `sort` is 'title' or 'title-desc'; a separate `order` (links from before the
-        combined form) is still understood."""
-        sort, _, order = params.get("sort", "added").partition("-")
-        if sort not in SORTS:
-            sort, order = "added", ""
-        order = order or params.get("order", "")
+        combined form) is still understood. A search without a sort is by relevance, which
+        has one direction and means nothing without a search."""
+        q = params.get("q", "").strip()[:MAX_QUERY]
+        sort, _, order = (params.get("sort") or default_sort(q)).partition("-")
+        if sort not in SORTS or (sort == "relevance" and not q):
+            sort, order = default_sort(q), ""
+        order = "" if sort == "relevance" else order or params.get("order", "")
         explicit = params.get("explicit", "")
         page = params.get("page", "1")
         size = params.get("size", "")
         return cls(
-            q=params.get("q", "").strip()[:MAX_QUERY],
+            q=q,
             sort=sort,
             order=order if order in ORDERS else default_order(sort),
             explicit=explicit if explicit in EXPLICIT else "",
@@ -190,7 +205,7 @@ class LibraryQuery(QueryString):
         query = replace(self, **changes)
         params = {
             "q": query.q,
-            "sort": query.sort_value if query.sort_value != "added" else "",
+            "sort": query.sort_value if query.sort_value not in {default_sort(query.q), "relevance"} else "",
             "explicit": query.explicit,
             "year": query.year,
             "playable": query.playable,

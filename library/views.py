@@ -32,7 +32,7 @@ def saved_tracks(request: HttpRequest) -> HttpResponse:
         "view": view,
         "page": view.page,
         "query": query,
-        "sort_choices": sort_choices(),
+        "sort_choices": sort_choices(searching=bool(query.q)),
         "explicit_choices": EXPLICIT,
         "page_sizes": PAGE_SIZES,
         "sort_columns": [(field, SORTS[field]) for field in COLUMNS],

@@ -93,7 +93,7 @@ RETURNING id
 SONGS_SQL = """
 INSERT INTO library_savedtrack (user_id, generation, position, spotify_id, name, artists,
     album, release_date, image_url, duration_ms, explicit, playable, added_at, uri,
-    spotify_url, isrc, search_text, title_key, artist_key, album_key)
+    spotify_url, isrc, search_text, title_key, artist_key, album_key, title_text)
 SELECT u.id, 1, n, i.id, s.name,
        CASE WHEN i.featuring THEN jsonb_build_array(s.artist, s.featured)
             ELSE jsonb_build_array(s.artist) END,
@@ -104,7 +104,7 @@ SELECT u.id, 1, n, i.id, s.name,
            || s.folded_artist || CASE WHEN i.featuring THEN ' ' || s.folded_featured ELSE '' END
            || chr(10) || s.folded_album,
        convert_to(s.folded_name, 'UTF8'), convert_to(s.folded_artist, 'UTF8'),
-       convert_to(s.folded_album, 'UTF8')
+       convert_to(s.folded_album, 'UTF8'), s.folded_name
 FROM auth_user u
 CROSS JOIN generate_series(0, %(songs)s - 1) AS n
 CROSS JOIN LATERAL (
@@ -216,8 +216,8 @@ def _check_stored(usernames: list[str]) -> int:
     checked = 0
     for row in rows.values_list(*COLUMNS, *STORED).iterator():
         track = Track.from_values(row[: len(COLUMNS)])
-        search_text, *keys = row[len(COLUMNS) :]
-        generated = (search_text, *(bytes(key) for key in keys))
+        search_text, *keys, title_text = row[len(COLUMNS) :]
+        generated = (search_text, *(bytes(key) for key in keys), title_text)
         if generated != stored(track):
             raise SystemExit(
                 f"the generated rows are not what library.search.stored writes:\n"

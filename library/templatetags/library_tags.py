@@ -6,7 +6,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
+from library.highlight import marked
 from library.query import default_order
+from library.search import terms
 
 register = template.Library()
 
@@ -103,28 +105,46 @@ def day_time(moment) -> str:
     )
 
 
+def _terms(query) -> tuple[str, ...]:
+    """The words and phrases a view's search matched (none without a search)."""
+    return terms(query.q) if query is not None and query.q else ()
+
+
 @register.simple_tag
-def artist_links(track) -> str:
+def highlight(text: str, query=None) -> str:
+    """`text` with what the view's search matched in `<mark>`, the rest escaped."""
+    return marked(text or "", _terms(query))
+
+
+@register.simple_tag
+def artist_links(track, query=None) -> str:
     """Each artist of a song, comma-separated, linked to the library filtered to them
-    where Spotify gave an id (a tag, not a loop in the template: one per row of a page)."""
-    library = _library_url()
+    where Spotify gave an id (a tag, not a loop in the template: one per row of a page),
+    what the view's search matched marked."""
+    library, found = _library_url(), _terms(query)
     ids = track.artist_ids or ()
     return format_html_join(
         ", ",
         "{}",
         (
-            (format_html(_FILTER_LINK, library, "artist", ids[i], name) if i < len(ids) and ids[i] else name,)
+            (
+                format_html(_FILTER_LINK, library, "artist", ids[i], marked(name, found))
+                if i < len(ids) and ids[i]
+                else marked(name, found),
+            )
             for i, name in enumerate(track.artists)
         ),
     )
 
 
 @register.simple_tag
-def album_link(track) -> str:
-    """The album's name, linked to the library filtered to it."""
+def album_link(track, query=None) -> str:
+    """The album's name, linked to the library filtered to it, what the search matched
+    marked."""
+    name = marked(track.album, _terms(query))
     if not track.album_id:
-        return track.album
-    return format_html(_FILTER_LINK, _library_url(), "album", track.album_id, track.album)
+        return name
+    return format_html(_FILTER_LINK, _library_url(), "album", track.album_id, name)
 
 
 @lru_cache(maxsize=1)
@@ -133,6 +153,8 @@ def _library_url() -> str:
 
 
 _FILTER_LINK = '<a href="{}?{}={}">{}</a>'
+
+
 @register.filter
 def attr_value(query, name: str) -> str:
     """A filter's value in the view's query (for the form's hidden fields)."""

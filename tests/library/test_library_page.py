@@ -101,7 +101,7 @@ def test_each_field_starts_in_its_natural_direction(few, sort, reverse):
     assert len(set(keys)) > 1
 
 
-def test_the_menu_lists_both_directions_natural_first():
+def test_the_menu_lists_both_directions_natural_first_and_relevance_while_searching():
     assert sort_choices() == [
         ("added", "Date added, newest first"),
         ("added-asc", "Date added, oldest first"),
@@ -116,6 +116,8 @@ def test_the_menu_lists_both_directions_natural_first():
         ("year", "Release year, newest first"),
         ("year-asc", "Release year, oldest first"),
     ]
+    # While searching, relevance comes first (one direction: best matches first).
+    assert sort_choices(searching=True) == [("relevance", "Relevance, best matches first"), *sort_choices()]
 
 
 def test_menu_and_column_headers_sort_the_same_way(few):

@@ -1,7 +1,8 @@
 """Search and sort in the database give the same songs in the same order as the in-memory
-index they replaced (`LibraryIndex`, kept below as the reference with its own folding):
-generated libraries with accents, CJK, emoji, LIKE's special characters, ties and empty
-fields, stored by the loader's own code path, and a few hundred queries and sorts.
+index they replaced (`LibraryIndex`, kept below as the reference with its own folding,
+and with the ranking and "quoted phrases" written as the rules say): generated libraries
+with accents, CJK, emoji, LIKE's special characters, ties and empty fields, stored by the
+loader's own code path, and a few hundred queries and sorts.
 
 The libraries and queries come from seeded `random.Random`s: the same on every run and
 on every database. A failure lists every query that differs, with what each side gave.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import product
 
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.django_db
 SEEDS = (1, 2, 3)
 SIZE = 237  # four full pages of 50 and a partial one
 RANDOM_QUERIES = 90  # per library, besides every sort, order and filter on a few queries
+RANKED_QUERIES = 70  # per library: whole titles, their starts, artists, albums, phrases
 
 
 # --- The reference: the in-memory index as it was (library/query.py before the move) -------
@@ -41,12 +44,43 @@ def reference_fold(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+_QUOTE_MARKS = {"\u201c": '"', "\u201d": '"', "\u201e": '"'}
+
+
+def reference_terms(q: str) -> list[str]:
+    """The query's words and "quoted phrases" (folded), read a character at a time: a
+    quote at the start of a word opens a phrase up to the next quote (or the end), its
+    spaces collapsed; a query of quotes alone looks for them."""
+    text = reference_fold(q)
+    for mark, straight in _QUOTE_MARKS.items():
+        text = text.replace(mark, straight)
+    found, at = [], 0
+    while at < len(text):
+        if text[at].isspace():
+            at += 1
+        elif text[at] == '"':
+            close = text.find('"', at + 1)
+            close = len(text) if close == -1 else close
+            phrase = " ".join(text[at + 1 : close].split())
+            found += [phrase] if phrase else []
+            at = close + 1
+        else:
+            end = at
+            while end < len(text) and not text[end].isspace():
+                end += 1
+            found.append(text[at:end])
+            at = end
+    return found or text.split()
+
+
 class LibraryIndex:
     """Folded search text and sort keys for one library, built once per version."""
 
     def __init__(self, tracks: list[Track]) -> None:
         self.tracks = tracks
         self.search_text = [reference_fold(f"{t.name}\n{' '.join(t.artists)}\n{t.album}") for t in tracks]
+        self.titles = [reference_fold(t.name) for t in tracks]
+        self.others = [(reference_fold(" ".join(t.artists)), reference_fold(t.album)) for t in tracks]
         self._sort_keys: dict[str, list] = {}
 
     def _keys(self, sort: str) -> list:
@@ -60,10 +94,22 @@ class LibraryIndex:
             self._sort_keys[sort] = [pick(track) for track in self.tracks]
         return self._sort_keys[sort]
 
+    def rank(self, i: int, terms: list[str]) -> int:
+        """0 the title is the query, 1 it starts with it, 2 it holds every term, 3 the
+        query as a phrase is in the artists or the album, 4 the rest."""
+        title, whole = self.titles[i], " ".join(terms)
+        if title == whole:
+            return 0
+        if title.startswith(whole):
+            return 1
+        if all(term in title for term in terms):
+            return 2
+        return 3 if any(whole in field for field in self.others[i]) else 4
+
     def select(self, query: LibraryQuery) -> list[Track]:
         indexes = range(len(self.tracks))
-        if query.q:
-            terms = reference_fold(query.q).split()
+        terms = reference_terms(query.q) if query.q else []
+        if terms:
             indexes = [i for i in indexes if all(term in self.search_text[i] for term in terms)]
         if query.explicit:
             wanted = query.explicit == "only"
@@ -74,6 +120,9 @@ class LibraryIndex:
         if query.years:
             first, last = query.years
             indexes = [i for i in indexes if first <= (self.tracks[i].release_year or 0) <= last]
+        if query.sort == "relevance":  # one direction; ties in library order (a stable sort)
+            ranks = {i: self.rank(i, terms) for i in indexes} if terms else {}
+            return [self.tracks[i] for i in sorted(indexes, key=lambda i: ranks.get(i, 0))]
         if query.sort == "year":
             # Songs without a known year last in both directions, ties in library order.
             known = [i for i in indexes if self.tracks[i].release_year is not None]
@@ -173,7 +222,31 @@ def library(seed: int, size: int = SIZE) -> list[Track]:
                 artist_urls=tuple(None for _ in artists),
             )
         )
-    return tracks
+    return _with_every_tier(tracks, seed)
+
+
+# Songs that the query "moon river" ranks in every tier, tier 3 and 4 included, which
+# random songs rarely give in one query: saved in the same second, mid-library.
+TIERS = (
+    ("Moon River", ("Someone",), "Album"),
+    ("moon river (Live)", ("Someone",), "Album"),
+    ("The River Moon", ("Someone",), "Album"),
+    ("Sun", ("Moon River Band",), "Album"),
+    ("Sea", ("Moon",), "River"),
+)
+
+
+def _with_every_tier(tracks: list[Track], seed: int) -> list[Track]:
+    at = len(tracks) // 2
+    extra = [
+        replace(tracks[at], id=f"tier{seed}x{n}", uri=f"spotify:track:tier{seed}x{n}", name=name)
+        for n, (name, _, _) in enumerate(TIERS)
+    ]
+    extra = [
+        replace(track, artists=artists, album=album, artist_urls=tuple(None for _ in artists))
+        for track, (_, artists, album) in zip(extra, TIERS, strict=True)
+    ]
+    return tracks[:at] + extra + tracks[at:]
 
 
 # --- Generated queries -----------------------------------------------------------------------
@@ -225,8 +298,30 @@ def _q(rng: random.Random, tracks: list[Track], index: LibraryIndex) -> str:
     return _fragment(rng, tracks, index) + rng.choice(("zq", "%", "_", "\\", " zzqx"))  # near misses
 
 
+def _ranked(rng: random.Random, tracks: list[Track], index: LibraryIndex) -> str:
+    """What ranking tells apart: a whole title, its start, an artist or an album, quoted
+    phrases (straight, curly, left open, with words beside them)."""
+    track = rng.choice(tracks)
+    roll = rng.random()
+    if roll < 0.1:  # an artist or album of several words, which other songs hold apart
+        return rng.choice([name for name in (*ARTISTS, *ALBUMS) if " " in name])
+    if roll < 0.3:
+        return rng.choice(CHANGES)(track.name)
+    if roll < 0.45:
+        return track.name[: rng.randint(1, 12)]
+    if roll < 0.6:
+        return rng.choice((*track.artists, track.album, track.album))
+    piece = _fragment(rng, tracks, index)
+    if roll < 0.8:
+        return f'"{piece}"' + rng.choice(("", " love", f" {_fragment(rng, tracks, index)}"))
+    if roll < 0.9:
+        return f"\u201c{piece}\u201d"
+    return rng.choice((f'"{piece}', f'x "{piece}" "', f'it"s {piece}', '""'))
+
+
 def queries(seed: int, tracks: list[Track], index: LibraryIndex) -> list[LibraryQuery]:
-    """Every sort, order and filter for a few queries, then random queries and views."""
+    """Every sort, order and filter for a few queries, then random queries and views, then
+    queries for the ranking, mostly sorted by relevance."""
     rng = random.Random(seed * 1000 + 7)
     swept = ["", "love", _fragment(rng, tracks, index)]
     every = [
@@ -244,7 +339,16 @@ def queries(seed: int, tracks: list[Track], index: LibraryIndex) -> list[Library
         )
         for _ in range(RANDOM_QUERIES)
     ]
-    return every + randomly
+    ranked = [LibraryQuery(q=q, sort="relevance") for q in ("moon river", "MOON RIVER", '"moon river"')] + [
+        LibraryQuery(
+            q=_ranked(rng, tracks, index),
+            sort="relevance" if rng.random() < 0.7 else rng.choice(list(SORTS)),
+            order=rng.choice(ORDERS),
+            explicit=rng.choice(("", "", "hide")),
+        )
+        for _ in range(RANKED_QUERIES)
+    ]
+    return every + randomly + ranked
 
 
 # --- The comparison --------------------------------------------------------------------------
@@ -281,14 +385,19 @@ def test_the_database_selects_the_same_songs_in_the_same_order_as_the_in_memory_
     sync = library_load(UserFactory(), tracks)
     # Another user's library in the same table, which no query of the first may see.
     library_load(UserFactory(), library(seed + 100, size=60))
-    assert sync.total == SIZE
+    assert sync.total == len(tracks) == SIZE + len(TIERS)
     index = LibraryIndex(tracks)
     views = queries(seed, tracks, index)
 
     differences: list[str] = []
     found = nothing = 0
+    ranked: set[tuple[int, int]] = set()  # tiers one query's songs were ordered by
+    where = {id(track): i for i, track in enumerate(tracks)}
     for query in views:
         expected = index.select(query)
+        if query.sort == "relevance" and query.q:
+            ranks = {index.rank(where[id(t)], reference_terms(query.q)) for t in expected}
+            ranked |= {(a, b) for a in ranks for b in ranks if a < b}
         selection = Selection(user_id=sync.pk, generation=sync.generation, query=query)
         got = list(selection)
         if got != expected:
@@ -311,6 +420,8 @@ def test_the_database_selects_the_same_songs_in_the_same_order_as_the_in_memory_
     assert len(views) >= 150
     assert found >= len(views) // 2
     assert nothing >= 10
+    # Every tier was ordered against the next, in one query's songs.
+    assert {(0, 1), (1, 2), (2, 3), (3, 4)} <= ranked, sorted(ranked)
 
 
 def test_the_libraries_hold_what_the_comparison_is_about():
