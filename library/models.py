@@ -118,6 +118,8 @@ class SavedTrack(models.Model):
     album = models.TextField(blank=True)
     release_date = models.CharField(max_length=16, blank=True)
     image_url = models.TextField(null=True, blank=True)  # noqa: DJ001
+    # A larger cover for dense screens, the row's `srcset` (library.tracks._covers).
+    image_large_url = models.TextField(null=True, blank=True)  # noqa: DJ001
     duration_ms = models.PositiveIntegerField(default=0)
     explicit = models.BooleanField(default=False)
     playable = models.BooleanField(default=True)

@@ -26,6 +26,7 @@ COLUMNS = (
     "artist_urls",
     "album_id",
     "artist_ids",
+    "image_large_url",
 )
 
 
@@ -50,16 +51,16 @@ class Track:
     # Spotify's ids of the album and of each artist: what the library's filters name.
     album_id: str | None = None
     artist_ids: tuple[str | None, ...] = ()
+    # A larger cover for screens of two or more pixels per CSS pixel (the `srcset`):
+    # Spotify's 300 px image, or None when the album has none (then `image_url` only).
+    image_large_url: str | None = None
 
     @classmethod
     def from_saved_track(cls, item: dict[str, Any]) -> Track:
         track = item["track"]
         album = track.get("album") or {}
-        # Spotify lists images widest first; the 64 px thumbnail is last. The page shows
-        # covers at 48 px, so the smallest one that is still at least that wide will do.
         images = album.get("images") or []
-        sized = [image for image in images if (image.get("width") or 0) >= 48]
-        image = (sized or images or [None])[-1]
+        image, large = _covers(images)
         # Relinked (a market was given and another version of the song is playable
         # there): the song the user saved is `linked_from`; the link opens the playable one.
         saved = track.get("linked_from") or track
@@ -81,6 +82,7 @@ class Track:
             artist_urls=tuple(_spotify_url(artist) for artist in track.get("artists") or []),
             album_id=album.get("id"),
             artist_ids=tuple(artist.get("id") for artist in track.get("artists") or []),
+            image_large_url=large["url"] if large else None,
         )
 
     def columns(self) -> dict[str, Any]:
@@ -98,7 +100,7 @@ class Track:
     @classmethod
     def from_values(cls, values: tuple) -> Track:
         """From a SavedTrack row read as `values_list(*COLUMNS)`."""
-        spotify_id, name, artists, *rest, artist_urls, album_id, artist_ids = values
+        spotify_id, name, artists, *rest, artist_urls, album_id, artist_ids, image_large_url = values
         return cls(
             spotify_id,
             name,
@@ -107,6 +109,7 @@ class Track:
             tuple(artist_urls or ()),
             album_id,
             tuple(artist_ids or ()),
+            image_large_url,
         )
 
     @property
@@ -126,6 +129,24 @@ class Track:
         links were kept have none)."""
         urls = self.artist_urls or ()
         return [(name, urls[i] if i < len(urls) else None) for i, name in enumerate(self.artists)]
+
+
+# The page shows covers in a 48 px slot: the small image for screens of one pixel per CSS
+# pixel, the large one (for `srcset`, said to be 300 px wide) for denser screens.
+COVER_SLOT = 48
+LARGE_COVER = 300
+
+
+def _covers(images: list[dict[str, Any]]) -> tuple[dict | None, dict | None]:
+    """The small and the large cover among Spotify's `album.images` (widest first, the
+    64 px thumbnail last): the smallest image at least as wide as the slot (or the last,
+    when no width is known), and the widest one from twice the slot to LARGE_COVER (None
+    when there is none, or it is the small one)."""
+    sized = [image for image in images if (image.get("width") or 0) >= COVER_SLOT]
+    small = (sized or images or [None])[-1]
+    larger = [image for image in sized if 2 * COVER_SLOT <= image["width"] <= LARGE_COVER]
+    large = larger[0] if larger and larger[0] is not small else None
+    return small, large
 
 
 def _spotify_url(item: dict[str, Any]) -> str | None:
