@@ -7,6 +7,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template import loader
+from django.template.context import make_context
+from django.template.loader_tags import BlockNode
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -37,7 +40,20 @@ def saved_tracks(request: HttpRequest) -> HttpResponse:
         "page_sizes": PAGE_SIZES,
         "sort_columns": [(field, SORTS[field]) for field in COLUMNS],
     }
+    if request.GET.get("partial") == "1":
+        return HttpResponse(_fragment(request, "library/saved_tracks.html", context))
     return render(request, "library/saved_tracks.html", context)
+
+
+def _fragment(request: HttpRequest, template_name: str, context: dict) -> str:
+    """A page without base.html's header, navigation, footer and scripts: its title block
+    as a <title> and its content block, each as the page renders it. What library-view.js
+    fetches (`?partial=1`) to swap the view's [data-swap] regions."""
+    template = loader.get_template(template_name).template
+    blocks = {node.name: node for node in template.nodelist.get_nodes_by_type(BlockNode)}
+    bound = make_context(context, request)
+    with bound.render_context.push_state(template), bound.bind_template(template):
+        return f"<title>{blocks['title'].render(bound)}</title>{blocks['content'].render(bound)}"
 
 
 @never_cache

@@ -1,15 +1,25 @@
-// The library page without page loads: the search applies as you type and the menus on
-// change, and when the background load finishes the page updates in place. Each update
-// fetches the page the form describes (the same URL a plain submit would open: the form
-// works without this script) and swaps in its [data-swap] regions, leaving the form
-// alone, so what was typed, the focus and the scroll position stay as they were.
+// The library page without page loads: the search applies as you type and the menus once
+// a choice is made, and when the background load finishes the page updates in place.
+// Each update fetches the view the form describes (the URL a plain submit would open: the
+// form works without this script) as a fragment, `?partial=1`: the page's content without
+// the site's header, footer and scripts. It swaps in the fragment's [data-swap] regions,
+// leaving the form alone, so what was typed, the focus and the scroll position stay.
 (function () {
   "use strict";
   const form = document.querySelector("form[data-live]");
   const announce = document.querySelector("[data-announce]");
   const TYPING_PAUSE = 250; // ms after the last key before searching
+  // The site's name after a page's title (base.html), which a fragment's <title> leaves out.
+  const SITE = document.title.includes(" · ") ? document.title.slice(document.title.lastIndexOf(" · ")) : "";
   let controller = null;
   let typing = null;
+  // What an update swaps: while the library loads, the results (the progress box is
+  // library.js's); from the end of the load, every region, so that an update that
+  // aborts the load's own (a search typed meanwhile) brings the counts up to date too.
+  let regions = ["results"];
+  // The menus' values in the view shown (see commit below).
+  const committed = new WeakMap();
+  let stepping = null; // the menu a key is moving through, until its "change" has fired
   const viewOf = (url) => {
     const parsed = new URL(url, window.location.href);
     return parsed.pathname + parsed.search;
@@ -87,7 +97,7 @@
       replacement.querySelectorAll("details").forEach((menu, at) => (menu.open = Boolean(open[index][at])));
       regions[index].replaceWith(document.adoptNode(replacement));
     });
-    document.title = fresh.title;
+    document.title = fresh.title + SITE;
     window.scrollTo(x, y);
     if (focused) {
       let again = focusKey ? document.querySelector(focusKey) : null;
@@ -99,20 +109,33 @@
     }
     const status = document.querySelector("[data-view-status]");
     if (announce && status) announce.textContent = status.textContent.replace(/\s+/g, " ").trim();
+    remember();
   }
 
-  // Fetches `url` and swaps `names`; false when it could not (the caller falls back).
-  // `how` is what the address bar does once it lands: "push" a new history entry (a
-  // view the user chose), "replace" the entry (the same view, refreshed), or "none"
+  const isMenu = (element) =>
+    element.tagName === "SELECT" && element.form && (element.form === form || element.matches("[data-page-size]"));
+  function remember() {
+    document.querySelectorAll("select").forEach((menu) => isMenu(menu) && committed.set(menu, menu.value));
+  }
+
+  function fragmentOf(url) {
+    const fragment = new URL(url, window.location.href);
+    fragment.searchParams.set("partial", "1");
+    return fragment.href;
+  }
+
+  // Fetches view `url` and swaps its regions; false when it could not (the caller falls
+  // back). `how` is what the address bar does once it lands: "push" a new history entry
+  // (a view the user chose), "replace" the entry (the same view, refreshed), or "none"
   // (Back or Forward: the browser already moved).
-  async function update(url, names, how) {
+  async function update(url, how) {
     wantedView = viewOf(url);
     if (controller) controller.abort();
     controller = new AbortController();
     const results = document.querySelector('[data-swap="results"]');
     if (results) results.setAttribute("aria-busy", "true");
     try {
-      const response = await fetch(url, {
+      const response = await fetch(fragmentOf(url), {
         signal: controller.signal,
         headers: { Accept: "text/html" },
         credentials: "same-origin",
@@ -121,7 +144,7 @@
       if (!response.ok || landed.pathname !== new URL(url, window.location.href).pathname) return false;
       const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
       if (how === "push") saveScroll(); // where the reader was in the view they leave
-      swap(fresh, names);
+      swap(fresh, regions);
       if (how === "push" && url !== window.location.href) window.history.pushState({ scrollY: 0 }, "", url);
       else if (how !== "none") window.history.replaceState({ scrollY: window.scrollY }, "", url);
       return true;
@@ -137,7 +160,7 @@
   async function apply() {
     typing = null;
     const url = formUrl();
-    if (!(await update(url, ["results"], "push"))) window.location.assign(url);
+    if (!(await update(url, "push"))) window.location.assign(url);
   }
 
   // Each view's history entry keeps where the reader is, for Back and Forward (the
@@ -169,12 +192,13 @@
     window.clearTimeout(typing);
     typing = null;
     window.clearTimeout(saving); // a scroll of the view left is not this entry's
-    if (!(await update(url, ["results"], "none"))) {
+    if (!(await update(url, "none"))) {
       window.location.reload();
       return;
     }
     if (window.location.href !== url) return; // Back or Forward again meanwhile
     fillForm(url);
+    remember();
     const back = left.has(viewOf(url)) ? left.get(viewOf(url)) : event.state && event.state.scrollY;
     window.scrollTo(0, back || 0);
   });
@@ -190,9 +214,6 @@
       if (event.target.type !== "search") return;
       window.clearTimeout(typing);
       typing = window.setTimeout(apply, TYPING_PAUSE);
-    });
-    form.addEventListener("change", (event) => {
-      if (event.target.tagName === "SELECT") apply();
     });
     // Typed before this script ran (a slow connection): apply it now.
     const search = form.querySelector("input[type=search]");
@@ -217,13 +238,31 @@
   document.addEventListener("click", (event) => closeMenus(event.target.closest("details")));
   document.addEventListener("focusin", (event) => closeMenus(event.target));
 
-  // The page size menu beside the pager: a new size starts again from page 1.
-  document.addEventListener("change", (event) => {
-    if (!event.target.matches("[data-page-size]")) return;
-    const jump = event.target.form.elements.page;
+  // A menu (the search form's, a page-size menu) applies once its choice is committed:
+  // picked with the mouse or by touch, Enter, or left (Tab, a click elsewhere) holding
+  // another value. On a focused closed <select> Chromium changes the value, firing
+  // "change", on every arrow key or typed letter: those steps wait, or each would fetch
+  // a view and add a history entry.
+  function commit(menu) {
+    if (committed.get(menu) === menu.value) return;
+    committed.set(menu, menu.value);
+    // A new page size starts again from page 1.
+    const jump = menu.matches("[data-page-size]") && menu.form.elements.page;
     if (jump) jump.value = "1";
-    event.target.form.requestSubmit();
+    if (menu.form === form) apply();
+    else menu.form.requestSubmit();
+  }
+  remember();
+  document.addEventListener("keydown", (event) => {
+    if (!isMenu(event.target)) return;
+    if (event.key === "Enter") return commit(event.target);
+    stepping = event.target;
+    window.setTimeout(() => (stepping = null)); // after the key's own change, if any
   });
+  document.addEventListener("change", (event) => {
+    if (isMenu(event.target) && event.target !== stepping) commit(event.target);
+  });
+  document.addEventListener("focusout", (event) => isMenu(event.target) && commit(event.target));
 
   document.addEventListener("library:loaded", async (event) => {
     event.preventDefault();
@@ -233,7 +272,8 @@
     window.clearTimeout(typing);
     typing = null;
     const how = url === window.location.href ? "replace" : "push";
-    if (await update(url, ["count", "loading", "results"], how)) return;
+    regions = ["count", "loading", "results"];
+    if (await update(url, how)) return;
     // Could not fetch the page: offer it rather than reloading under the user's hands.
     const status = document.querySelector("[data-progress-text]");
     if (status) {
