@@ -115,7 +115,7 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
             # A sort keeps every song: the library's count and length hold for it.
             known = None if query.is_filtered else (state.total, selectors.duration_total(sync=state))
             items = selectors.Selection(
-                user_id=user.pk, generation=state.generation, query=query, totals=known
+                user_id=user.pk, generation=state.generation, query=query, totals=known, window=_window(query)
             )
             duration_ms = items.duration_ms
     else:
@@ -124,7 +124,9 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
         if query.is_default_view:
             items = _SpotifyOrder(user, state)
         else:
-            items = selectors.Selection(user_id=user.pk, generation=state.loading_generation, query=query)
+            items = selectors.Selection(
+                user_id=user.pk, generation=state.loading_generation, query=query, window=_window(query)
+            )
     chips = ()
     if query.has_insight_filter:
         generation = state.generation or state.loading_generation
@@ -141,6 +143,12 @@ def library_page(*, user: AbstractBaseUser, query: LibraryQuery) -> LibraryPage:
         left=left,
         left_since=left_since,
     )
+
+
+def _window(query: LibraryQuery) -> tuple[int, int]:
+    """The songs of the page a view asks for, as the Paginator will slice them."""
+    start = (int(query.page) - 1) * query.size
+    return start, start + query.size
 
 
 def complete_library(*, user: AbstractBaseUser) -> LibrarySync | None:

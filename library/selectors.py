@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum, Window
 
 from . import duplicates, search
 from .models import LibrarySync, SavedTrack
@@ -67,17 +67,40 @@ class Selection(Sequence):
     unless the caller knows them (`totals`: a sort that keeps every song)."""
 
     def __init__(
-        self, *, user_id: int, generation: int, query: LibraryQuery, totals: tuple[int, int] | None = None
+        self,
+        *,
+        user_id: int,
+        generation: int,
+        query: LibraryQuery,
+        totals: tuple[int, int] | None = None,
+        window: tuple[int, int] | None = None,
     ) -> None:
         songs = _songs(user_id, generation)
         if query.show == "duplicates":
             songs = _copies(songs, user_id, generation)
+        self._base = songs
         self.songs: QuerySet = search.select(songs, query)
         if totals is not None:
             self._totals = {"count": totals[0], "duration_ms": totals[1]}
+        # A search by relevance reads every match to rank them (no index gives its order),
+        # so the page the caller will ask for (`window`) comes with the count and length
+        # (window functions over the matches): one pass, not the page's and the count's.
+        self._window = window if query.sort == "relevance" and query.q else None
+        self._read: tuple[int, list[Track]] | None = None  # that page: its start, its songs
 
     @cached_property
     def _totals(self) -> dict[str, int]:
+        if self._window is not None:
+            start, stop = self._window
+            # Ranked by their positions alone (a narrow sort), then read by position.
+            counted = self.songs.annotate(_count=Window(Count("*")), _length=Window(Sum("duration_ms")))
+            ranked = list(counted.values_list("position", "_count", "_length")[start:stop])
+            if ranked:
+                positions = [position for position, _, _ in ranked]
+                rows = self._base.filter(position__in=positions).values_list("position", *COLUMNS)
+                songs = {row[0]: Track.from_values(row[1:]) for row in rows}
+                self._read = (start, [songs[position] for position in positions])
+                return {"count": ranked[0][1], "duration_ms": ranked[0][2]}
         return self.songs.order_by().aggregate(count=Count("*"), duration_ms=Sum("duration_ms"))
 
     def __len__(self) -> int:
@@ -88,6 +111,9 @@ class Selection(Sequence):
         return self._totals["duration_ms"] or 0
 
     def __getitem__(self, window: slice) -> list[Track]:  # type: ignore[override]
+        if self._read is not None and window.start == self._read[0] and window.stop is not None:
+            # The page read with the count (the last page's window stops at the count).
+            return self._read[1][: window.stop - window.start]
         return [Track.from_values(row) for row in self.songs.values_list(*COLUMNS)[window]]
 
     def __iter__(self) -> Iterator[Track]:

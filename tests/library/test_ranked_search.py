@@ -62,6 +62,22 @@ def test_a_search_ranks_the_exact_title_first_then_starts_then_words_then_artist
     ]
 
 
+def test_a_ranked_page_is_read_with_its_count(django_assert_num_queries):
+    tracks = [TrackFactory.build(name=f"Love {n}", duration_ms=n) for n in range(7)]
+    sync = library_load(UserFactory(), tracks)
+    query = LibraryQuery.from_params(QueryDict("q=love"))
+
+    def selection(window):
+        return Selection(user_id=sync.pk, generation=sync.generation, query=query, window=window)
+
+    everything = list(selection(None))
+    with django_assert_num_queries(2):  # the ranked positions with the totals, then their songs
+        page = selection((5, 10))
+        assert (len(page), page.duration_ms, page[5:7]) == (7, 21, everything[5:7])
+    beyond = selection((50, 100))  # no songs there: the count comes from the aggregate
+    assert (len(beyond), beyond[0:3]) == (7, everything[:3])
+
+
 def test_another_sort_can_be_chosen_while_searching(songs):
     assert songs("q=lonely daydream&sort=title") == sorted(songs("q=lonely daydream"), key=fold)
     assert songs("q=lonely daydream&sort=added-asc") == [
