@@ -123,8 +123,9 @@ def artist_links(track, query=None) -> str:
     what the view's search matched marked."""
     library, found = _library_url(), _terms(query)
     ids = track.artist_ids or ()
+    # A word joiner before each comma: a comma never starts a line (a phone's narrow column).
     return format_html_join(
-        ", ",
+        "\u2060, ",
         "{}",
         (
             (

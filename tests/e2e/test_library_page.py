@@ -127,7 +127,8 @@ def test_page_numbers_size_and_jump(page: Page, live_server, live_emulator):
     loader.release()
     expect(page.locator("progress")).to_have_count(0, timeout=30_000)
 
-    page.get_by_label("Songs per page").select_option("100")
+    # The pager's own menu (the one beside the count: tests/e2e/test_keyboard_and_phone.py).
+    page.get_by_role("navigation", name="Pages").get_by_label("Songs per page").select_option("100")
     expect(page).to_have_url(re.compile(r"size=100"))
     expect(page.locator("tbody tr")).to_have_count(100)
     last = page.locator(".pager-link", has_text="13")
