@@ -174,9 +174,9 @@ def about(*, library: LibrarySync, query: LibraryQuery, now: datetime, day: date
     names = {}
     ids = {"user_id": library.pk, "generation": library.generation}
     if query.artist:
-        names["artist"] = selectors.artist_name(**ids, artist_id=query.artist) or query.artist
+        names["artist"] = selectors.artist_name(**ids, artist_id=query.artist)[0] or query.artist
     if query.album:
-        names["album"] = selectors.album_name(**ids, album_id=query.album) or query.album
+        names["album"] = selectors.album_name(**ids, album_id=query.album)[0] or query.album
     return About(query=query, exported_at=now, day=day, **names)
 
 

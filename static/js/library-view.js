@@ -98,6 +98,15 @@
       regions[index].replaceWith(document.adoptNode(replacement));
     });
     document.title = fresh.title + SITE;
+    // The sort menu offers what the view can be sorted by (relevance first while a
+    // search is shown): the form stays, its sort menu follows the view.
+    const sort = form && form.querySelector("select[name=sort]");
+    const freshSort = fresh.querySelector("form[data-live] select[name=sort]");
+    if (sort && freshSort && document.activeElement !== sort) {
+      sort.replaceChildren(...[...freshSort.options].map((option) => document.importNode(option, true)));
+      sort.value = freshSort.value;
+      committed.set(sort, sort.value);
+    }
     window.scrollTo(x, y);
     if (focused) {
       let again = focusKey ? document.querySelector(focusKey) : null;

@@ -44,3 +44,20 @@ def test_a_typed_search_puts_the_exact_title_first_and_marks_it(page: Page, live
     expect(titles.first).to_have_text("Other <b>Song</b>")
     expect(titles.last).to_have_text("Quorra Velvetine")
     expect(page.locator(".track-name mark").first).to_be_visible()  # still marked in another order
+
+
+def test_the_sort_menu_follows_a_typed_search(page: Page, live_server, live_emulator):
+    """The menu is not part of the swapped results: it follows the view all the same,
+    relevance first while a search is shown, and "Date added" can still be chosen."""
+    sign_in(page, live_server, live_emulator, user=FEW)
+    sort = page.get_by_label("Sort by")
+    expect(sort.locator("option").first).to_have_text(re.compile("^Date added"))
+
+    page.get_by_role("searchbox", name="Search").fill("the")
+    expect(page).to_have_url(re.compile(r"\?q=the$"))
+    expect(sort.locator("option").first).to_have_text(re.compile("^Relevance"))
+    expect(sort).to_have_value("relevance")
+
+    sort.select_option("added")
+    expect(page).to_have_url(re.compile(r"q=the&sort=added"))
+    expect(sort).to_have_value("added")

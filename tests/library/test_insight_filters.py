@@ -121,7 +121,7 @@ def test_names_in_the_table_filter_the_library_and_the_year_has_a_column(client,
     html = client.get("/library/").content.decode()
 
     assert (
-        f'<a href="/library/?artist={GUEST}">Guest</a>, <a href="/library/?artist={DAFT}">Daft Punk</a>'
+        f'<a href="/library/?artist={GUEST}">Guest</a>\u2060, <a href="/library/?artist={DAFT}">Daft Punk</a>'
         in html
     )
     assert '<a href="/library/?album=5uRdvUR7xCnHmUW8n64n9y">Homework</a>' in html
