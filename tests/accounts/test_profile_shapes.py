@@ -24,7 +24,10 @@ def test_a_null_display_name_signs_in_with_an_empty_first_name(client, emulator)
     assert user.first_name == ""
     page = client.get(reverse("library:saved_tracks"))
     assert page.status_code == HTTPStatus.OK
-    assert user.username.encode() in page.content  # the header falls back to the username
+    # The header names them by their Spotify account id, not the username built from it.
+    account_id = user.spotify_account.account_id
+    assert f'<span class="who">{account_id}</span>'.encode() in page.content
+    assert user.username.encode() not in page.content
 
 
 def test_an_avatar_of_unknown_size_and_a_full_name_sign_in(client, emulator):
