@@ -4,29 +4,15 @@ previous schema held them."""
 from datetime import UTC, datetime
 
 import pytest
-from django.apps.registry import Apps
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from library.search import fold
+from tests.migrations import latest_schema_afterwards, migrate  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("latest_schema_afterwards")]
 
 BEFORE = ("library", "0006_background_work")
 AFTER = ("library", "0007_search_in_the_database")
-
-
-def migrate(target: tuple[str, str]) -> Apps:
-    executor = MigrationExecutor(connection)
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
-
-
-@pytest.fixture(autouse=True)
-def _latest_schema_afterwards(transactional_db):
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_songs_stored_before_get_their_search_text_and_keys():
