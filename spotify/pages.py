@@ -14,6 +14,7 @@ already out have come back. Pages are handed over as they arrive.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -112,6 +113,9 @@ class Batch(Generic[T]):
         # budget's store for both: that change was a fifth of a worker's time in a cold
         # load with the budget in the database).
         self.answered: list[budget.Permit] = []
+        # Set by the pool thread that gets a 429: the calls not yet sent stay unsent (a
+        # permit taken before the 429 came back is no reason to call while it stands).
+        self.limited = threading.Event()
         self._rounds: Generator[list[Page[T]], None, None] | None = None
 
     def __enter__(self) -> Batch[T]:
@@ -150,8 +154,8 @@ class Batch(Generic[T]):
             # Whatever happened, every permit goes back once its call has ended.
             self._give_back_answered()
             for future, (_, permit) in list(self.in_flight.items()):
-                future.exception()  # waits for the call
-                budget.release(permit)
+                if not isinstance(future.exception(), _Paused):  # waits for the call
+                    budget.release(permit)  # (a 429's went back with its pause)
             pool.shutdown()
 
     def _dispatch(self, pool: ThreadPoolExecutor, client: Any, first_wave: bool) -> budget.Decision | None:
@@ -159,7 +163,7 @@ class Batch(Generic[T]):
         free = min(settings.LIBRARY_FETCH_CONCURRENCY - len(self.in_flight), len(self.offsets))
         if time.monotonic() > self.deadline and not first_wave:
             self.offsets = []
-        if free <= 0 or self.halt.stopped or not self.offsets:
+        if free <= 0 or self.halt.stopped or self.limited.is_set() or not self.offsets:
             self._give_back_answered()
             return None
         # The free slots' permits in one change of the budget's store: a change for each
@@ -172,12 +176,22 @@ class Batch(Generic[T]):
         )
         for permit in permits:
             offset = self.offsets.pop(0)
-            future = pool.submit(_in_thread, api.with_permit, permit, self._fetch, client, offset)
+            future = pool.submit(_in_thread, api.with_permit, permit, self._fetch, client, offset, permit)
             self.in_flight[future] = (offset, permit)
         return refused
 
-    def _fetch(self, client: Any, offset: int) -> T:
-        result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=offset, market=MARKET)
+    def _fetch(self, client: Any, offset: int, permit: budget.Permit) -> T:
+        if self.limited.is_set():
+            raise _NotSent
+        try:
+            result = client.current_user_saved_tracks(limit=PAGE_SIZE, offset=offset, market=MARKET)
+        except RateLimited as exc:
+            self.limited.set()
+            # Recorded from this thread, at once: the batch's thread may be storing pages
+            # for a while before it looks, and other workers take permits meanwhile (a
+            # storm once sent a call while a 429 stood that way).
+            paused_for = budget.release(permit, retry_after=exc.retry_after)
+            raise _Paused(seconds=paused_for, quota=exc.quota) from None
         return self.read(result)
 
     def _note_refusal(self, refused: budget.Decision | None) -> None:
@@ -218,10 +232,13 @@ class Batch(Generic[T]):
         database altogether.)"""
         try:
             content = future.result()
-        except RateLimited as exc:
-            paused_for = budget.release(permit, retry_after=exc.retry_after)
-            self.halt.paused_until = datetime.now(tz=UTC) + timedelta(seconds=max(1.0, paused_for))
-            self.halt.quota = exc.quota
+        except _Paused as paused:  # its permit is back already, with the pause
+            until = datetime.now(tz=UTC) + timedelta(seconds=max(1.0, paused.seconds))
+            self.halt.paused_until = max(until, self.halt.paused_until or until)
+            self.halt.quota = self.halt.quota or paused.quota
+            return None
+        except _NotSent:
+            budget.release(permit, lost=True)  # no call went: no news of Spotify's
             return None
         except SpotifyError as exc:
             # A lost answer, or a token that could not be stored, is no news of Spotify's health.
@@ -231,6 +248,18 @@ class Batch(Generic[T]):
             return None
         self.answered.append(permit)
         return content
+
+
+class _NotSent(Exception):
+    """A call its batch held back: a 429 had come back after its permit was taken."""
+
+
+class _Paused(Exception):
+    """A call answered 429, its pause recorded in the budget: calls may go in `seconds`."""
+
+    def __init__(self, *, seconds: float, quota: bool) -> None:
+        super().__init__(seconds)
+        self.seconds, self.quota = seconds, quota
 
 
 def _in_thread(function: Callable[..., Any], *args: Any) -> Any:
