@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.core import signing
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.template.loader import render_to_string
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -34,6 +34,7 @@ from .tokens import AccessToken
 CONSENT_SALT = "emulator.consent"
 # Who is signed in to the emulator's accounts site, as Spotify's own session cookie says.
 ACCOUNT_COOKIE, ACCOUNT_SALT = "emulator_account", "emulator.account"
+REPLACE_HEADER = "X-Consent-Replace"  # sent by the consent page's script (authorize.html)
 # What Spotify answers for a path under /v1 that names no endpoint.
 UNKNOWN_PATH_MESSAGE = "Service not found"
 METHOD_NOT_ALLOWED_MESSAGE = "Method not allowed"
@@ -104,7 +105,10 @@ def _serve_fault(endpoint: str, *, user_id: str | None, client_id: str | None) -
 def authorize(request: HttpRequest) -> HttpResponse:
     """GET: the consent page. POST: the user's answer from that page."""
     if request.method == "POST":
-        return _consent_answer(request)
+        answer = _consent_answer(request)
+        if request.headers.get(REPLACE_HEADER) and isinstance(answer, RedirectToApp):
+            return _to_replace_with(answer)
+        return answer
     try:
         auth_request = oauth.check_authorization_request(request.GET)
     except oauth.AuthorizePageError as error:
@@ -175,6 +179,15 @@ def _consent_answer(request: HttpRequest) -> HttpResponse:
         samesite="Lax",
         path=request.path.rsplit("/authorize", 1)[0] + "/",
     )
+    return response
+
+
+def _to_replace_with(redirect: RedirectToApp) -> HttpResponse:
+    """The consent page's script asked (REPLACE_HEADER): where to go, for it to go there
+    in place of the page (`location.replace`), so that Back from the app never lands on
+    a consent page already answered. The account cookie comes along."""
+    response = JsonResponse({"location": redirect.url})
+    response.cookies = redirect.cookies
     return response
 
 

@@ -118,13 +118,25 @@ def load_progress(*, user: AbstractBaseUser) -> Progress:
     grants.grant_required(user=user)
     queued_quietly(load_enqueue, user_id=user.pk)
     standing = pages.held_back()
+    waits = _worker_waits(library)
     return Progress.of(
         library,
-        wait=PROGRESS_POLL_SECONDS,
+        wait=max(PROGRESS_POLL_SECONDS, waits or 0),
+        turn=waits is not None,
+        others=library.waiting == LibrarySync.Waiting.OTHERS,
         paused_until=standing.paused_until if standing else None,
         resting=bool(standing and standing.breaker_open_until),
         quota=bool(standing and standing.quota_exhausted and standing.paused_until),
     )
+
+
+def _worker_waits(library: LibrarySync) -> float | None:
+    """The seconds the load's worker still waits for the budget (it said why in the
+    database: only it knows), or None."""
+    if not library.waiting or library.resumes_at is None:
+        return None
+    seconds = (library.resumes_at - timezone.now()).total_seconds()
+    return seconds if seconds > 0 else None
 
 
 def check_requested(*, user: AbstractBaseUser, library: LibrarySync) -> Unchecked | None:
@@ -158,8 +170,15 @@ def _claim(user_id: int, after: datetime | None) -> bool:
 
 def _started(user_id: int) -> AbstractBaseUser | None:
     """The task's user, its library marked as worked on (None: the user is gone)."""
-    LibrarySync.objects.filter(pk=user_id).update(queued_until=_running_until())
+    LibrarySync.objects.filter(pk=user_id).update(
+        queued_until=_running_until(), waiting=LibrarySync.Waiting.NO, resumes_at=None
+    )
     return get_user_model().objects.filter(pk=user_id).first()
+
+
+def _waiting(user_id: int, *, until: datetime, others: bool) -> None:
+    reason = LibrarySync.Waiting.OTHERS if others else LibrarySync.Waiting.RATE
+    LibrarySync.objects.filter(pk=user_id).update(waiting=reason, resumes_at=until)
 
 
 def _ended(user_id: int) -> None:
@@ -184,6 +203,8 @@ def load_run(*, user_id: int, attempt: int = 0) -> str:
                 return "loaded" if progress.done else "busy"
             if progress.paused_until is not None or progress.wait is not None:
                 moment = progress.paused_until or timezone.now() + timedelta(seconds=progress.wait)
+                if progress.turn:  # (a pause or the breaker: the budget's store says so)
+                    _waiting(user_id, until=moment, others=progress.others)
                 load_enqueue(user_id=user_id, after=moment, claim=False)
                 return "waiting"
             if time.monotonic() > deadline:

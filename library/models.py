@@ -19,6 +19,11 @@ class LibrarySync(models.Model):
         COMPLETE = "complete", "Complete"
         RELOADING = "reloading", "Complete, reloading"
 
+    class Waiting(models.TextChoices):
+        NO = "", "Not waiting"
+        RATE = "rate", "Keeping to the app's rate"
+        OTHERS = "others", "Sharing the app's rate with other loads"
+
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="library_sync"
     )
@@ -54,6 +59,10 @@ class LibrarySync(models.Model):
     # or running until then, and nobody queues another. It outlives a task only by a
     # lease's length, so a dead worker's load is queued again soon after.
     queued_until = models.DateTimeField(null=True, blank=True, editable=False)
+    # Why a load's worker waits until `resumes_at` (the budget refused more calls for
+    # now), for the page to say: only the worker knows, and the page reads the database.
+    waiting = models.CharField(max_length=8, blank=True, choices=Waiting.choices, editable=False)
+    resumes_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the workers next check the library with Spotify, visited or not.
     check_due_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
     # The history (SongChange): since when the library is watched (its first complete

@@ -19,6 +19,8 @@ from . import export, pages, sync
 from .query import COLUMNS, EXPLICIT, PAGE_SIZES, SORTS, LibraryQuery, sort_choices
 
 
+# Not kept by the browser: Back to it after signing in asks again, and goes on to the library.
+@never_cache
 def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("library:saved_tracks")

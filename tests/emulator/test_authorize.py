@@ -120,7 +120,7 @@ def test_consent_page_names_the_app_scopes_and_demo_users(client):
     assert ">Agree</button>" in html
     assert ">Cancel</button>" in html
     assert "<link" not in html  # self-contained: works with no internet and no static files
-    assert "<script" not in html
+    assert "<script src" not in html
 
 
 @pytest.mark.parametrize("show_dialog", ["true", "True"])
@@ -136,10 +136,31 @@ def test_consent_page_does_not_touch_the_app_session(client):
     assert settings.SESSION_COOKIE_NAME not in client.cookies
 
 
-def agree(client, *, user: str = SMALL_USER, action: str = "agree", **overrides: str | None):
+def agree(
+    client, *, user: str = SMALL_USER, action: str = "agree", headers: dict | None = None, **overrides: str | None
+):
     page = client.get(url("authorize"), authorize_query(**overrides))
     form = {"request": consent_form_value(page.content.decode()), "user": user, "action": action}
-    return client.post(url("authorize"), form)
+    return client.post(url("authorize"), form, headers=headers)
+
+
+@pytest.mark.parametrize("action", ["agree", "cancel"])
+def test_the_consent_page_s_script_is_told_where_to_go_in_its_place(client, action):
+    plain = agree(client, action=action, show_dialog="true")
+    asked = agree(client, action=action, headers={"X-Consent-Replace": "1"}, show_dialog="true")
+
+    assert asked.status_code == HTTPStatus.OK and asked["Content-Type"] == "application/json"
+    location = asked.json()["location"]
+    assert location.split("?")[0] == plain["Location"].split("?")[0]
+    assert query_of(location).keys() == query_of(plain["Location"]).keys()
+    assert (action == "agree") == ("emulator_account" in asked.cookies)  # signed in to "Spotify"
+
+
+def test_a_refused_answer_is_the_error_page_for_the_script_too(client):
+    response = agree(client, user="nobody", headers={"X-Consent-Replace": "1"})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["Content-Type"].startswith("text/html")
 
 
 def test_agree_redirects_with_a_code_and_the_state_unchanged(client):

@@ -6,15 +6,19 @@ library, says neither."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from http import HTTPStatus
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from harness.workers import drain
-from library import services
+from library import background, services
+from library.models import LibrarySync
 from library.progress import Progress
+from tests.factories import UserFactory
 
 from .conftest import LARGE_SIZE
 
@@ -104,3 +108,26 @@ def test_the_waiting_message_names_its_real_cause(others, said):
     progress = Progress(loaded=100, total=320, done=False, wait=25.2, turn=True, others=others)
 
     assert progress.message == said
+
+
+@pytest.mark.parametrize("others", [False, True])
+def test_the_page_says_why_the_worker_waits_and_until_when(large_client, settings, others):
+    settings.SPOTIFY_RATE_LIMIT = "6/30"  # a background page or two, then the window is spent
+    large_client.get(LIBRARY)  # the first page
+    user_id = int(large_client.session["_auth_user_id"])
+    if others:  # somebody else's library is loading too
+        LibrarySync.objects.create(user=UserFactory(), loading_generation=1, loading_total=500)
+
+    assert background.load_run(user_id=user_id) == "waiting"  # the worker's task
+    waiting = large_client.post(reverse("library:load")).json()
+    with time_machine.travel(LibrarySync.objects.get(pk=user_id).resumes_at + timedelta(seconds=1)):
+        after = large_client.post(reverse("library:load")).json()
+
+    if others:
+        assert waiting["message"] == "Waiting for our turn with Spotify (other libraries are loading too)."
+    else:
+        assert re.fullmatch(
+            r"Keeping to the app's Spotify rate limit; loading resumes in about \d+ s\.", waiting["message"]
+        )
+    assert waiting["wait"] > 10  # nothing to ask before the worker goes on
+    assert after["message"] == ""  # its time has come: the worker is at it again
