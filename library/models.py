@@ -61,7 +61,10 @@ class LibrarySync(models.Model):
     queued_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Why a load's worker waits until `resumes_at` (the budget refused more calls for
     # now), for the page to say: only the worker knows, and the page reads the database.
-    waiting = models.CharField(max_length=8, blank=True, choices=Waiting.choices, editable=False)
+    # (db_default: rows written in SQL, as scripts/scale.py does, need no value.)
+    waiting = models.CharField(
+        max_length=8, blank=True, default="", db_default="", choices=Waiting.choices, editable=False
+    )
     resumes_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the workers next check the library with Spotify, visited or not.
     check_due_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
