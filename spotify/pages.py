@@ -229,7 +229,7 @@ class Batch(Generic[T]):
         the failure tells the budget); an answered call's permit goes to `self.answered`,
         given back with the next refill's. (Permits go back from this thread, not
         the pool's: one thread on the budget's store keeps the pool's threads off the
-        database altogether.)"""
+        database, but for a 429's, which `_fetch` gives back at once with its pause.)"""
         try:
             content = future.result()
         except _Paused as paused:  # its permit is back already, with the pause
