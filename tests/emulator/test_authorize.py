@@ -137,7 +137,12 @@ def test_consent_page_does_not_touch_the_app_session(client):
 
 
 def agree(
-    client, *, user: str = SMALL_USER, action: str = "agree", headers: dict | None = None, **overrides: str | None
+    client,
+    *,
+    user: str = SMALL_USER,
+    action: str = "agree",
+    headers: dict | None = None,
+    **overrides: str | None,
 ):
     page = client.get(url("authorize"), authorize_query(**overrides))
     form = {"request": consent_form_value(page.content.decode()), "user": user, "action": action}
