@@ -60,7 +60,7 @@ def test_pages_before_sign_in_and_while_loading_keep_the_policy(page: Page, live
     page.goto(f"{live_server.url}/accounts/login/")
     page.get_by_role("button", name="Sign in with Spotify").click()
     page.get_by_role("button", name="Cancel").click()
-    expect(page.get_by_role("heading")).to_be_visible()  # the "cancelled" page
+    expect(page.get_by_role("heading", name="You cancelled signing in")).to_be_visible()
     page.goto(live_server.url)
     page.get_by_role("button", name="Sign in with Spotify").click()
     page.get_by_label(re.compile(re.escape(live_emulator.users[1].display_name))).check()
