@@ -101,6 +101,9 @@ class Selection(Sequence):
                 songs = {row[0]: Track.from_values(row[1:]) for row in rows}
                 self._read = (start, [songs[position] for position in positions])
                 return {"count": ranked[0][1], "duration_ms": ranked[0][2]}
+            if start == 0:  # nothing matches: no second pass over the library to count it
+                self._read = (0, [])
+                return {"count": 0, "duration_ms": 0}
         return self.songs.order_by().aggregate(count=Count("*"), duration_ms=Sum("duration_ms"))
 
     def __len__(self) -> int:

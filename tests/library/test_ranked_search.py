@@ -78,6 +78,15 @@ def test_a_ranked_page_is_read_with_its_count(django_assert_num_queries):
     assert (len(beyond), beyond[0:3]) == (7, everything[:3])
 
 
+def test_a_ranked_search_that_finds_nothing_reads_the_library_once(django_assert_num_queries):
+    sync = library_load(UserFactory(), [TrackFactory.build(name=f"Love {n}") for n in range(3)])
+    query = LibraryQuery.from_params(QueryDict("q=zzz"))
+
+    with django_assert_num_queries(1):  # the ranked positions with the totals: none
+        page = Selection(user_id=sync.pk, generation=sync.generation, query=query, window=(0, 50))
+        assert (len(page), page.duration_ms, page[0:50]) == (0, 0, [])
+
+
 def test_another_sort_can_be_chosen_while_searching(songs):
     assert songs("q=lonely daydream&sort=title") == sorted(songs("q=lonely daydream"), key=fold)
     assert songs("q=lonely daydream&sort=added-asc") == [
