@@ -123,13 +123,6 @@ class Track:
         year = self.release_date[:4]
         return int(year) if len(year) == 4 and year.isdecimal() and int(year) > 0 else None
 
-    @property
-    def artist_links(self) -> list[tuple[str, str | None]]:
-        """Each artist with their Spotify page (None: no link; rows stored before the
-        links were kept have none)."""
-        urls = self.artist_urls or ()
-        return [(name, urls[i] if i < len(urls) else None) for i, name in enumerate(self.artists)]
-
 
 # The page shows covers in a 48 px slot: the small image for screens of one pixel per CSS
 # pixel, the large one (for `srcset`, said to be 300 px wide) for denser screens.

@@ -1,12 +1,8 @@
-from functools import lru_cache
-
 from django import template
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import mark_safe
 
-from library.highlight import escape, marked
 from library.query import default_order
 from library.rows import rows
 from library.search import terms
@@ -109,51 +105,9 @@ def _terms(query) -> tuple[str, ...]:
 
 
 @register.simple_tag
-def highlight(text: str, query=None) -> str:
-    """`text` with what the view's search matched in `<mark>`, the rest escaped."""
-    return marked(text or "", _terms(query))
-
-
-@register.simple_tag
-def artist_links(track, query=None, *, terms: tuple[str, ...] | None = None) -> str:
-    """Each artist of a song, comma-separated, linked to the library filtered to them
-    where Spotify gave an id (a tag, not a loop in the template: one per row of a page),
-    what the view's search matched marked (its `terms`, when the caller has them)."""
-    library, found = _library_url(), _terms(query) if terms is None else terms
-    ids = track.artist_ids or ()
-    # A word joiner before each comma: a comma never starts a line (a phone's narrow column).
-    return mark_safe(  # noqa: S308 (names marked and escaped, ids escaped)
-        "\u2060, ".join(
-            _FILTER_LINK.format(library, "artist", escape(ids[i]), marked(name, found))
-            if i < len(ids) and ids[i]
-            else marked(name, found)
-            for i, name in enumerate(track.artists)
-        )
-    )
-
-
-@register.simple_tag
-def album_link(track, query=None, *, terms: tuple[str, ...] | None = None) -> str:
-    """The album's name, linked to the library filtered to it, what the search matched
-    marked."""
-    name = marked(track.album, _terms(query) if terms is None else terms)
-    if not track.album_id:
-        return name
-    return mark_safe(_FILTER_LINK.format(_library_url(), "album", escape(track.album_id), name))  # noqa: S308
-
-
-@register.simple_tag
 def track_rows(page, query) -> str:
     """The table rows of a page of songs (library.rows: written out, for speed)."""
     return rows(page.object_list, first=page.start_index(), terms=_terms(query))
-
-
-@lru_cache(maxsize=1)
-def _library_url() -> str:
-    return reverse("library:saved_tracks")
-
-
-_FILTER_LINK = '<a href="{}?{}={}">{}</a>'
 
 
 @register.filter
